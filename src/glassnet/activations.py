@@ -1,0 +1,194 @@
+"""Activation functions, each a forward value and a derivative written from its output.
+
+Every derivative here is expressed through the output ``a = f(z)`` (not ``z``), so a layer caches only
+``a``. That works because each function is monotone with ``a > 0`` exactly where ``z > 0``:
+
+    linear   a = z                           da/dz = 1
+    sigmoid  a = 1 / (1 + exp(-z))           da/dz = a (1 - a)
+    tanh     a = tanh(z)                     da/dz = 1 - a^2
+    relu     a = max(z, 0)                   da/dz = [a > 0]
+    leaky    a = z if z > 0 else alpha z     da/dz = 1 if a > 0 else alpha
+    elu      a = z if z > 0 else alpha (e^z - 1)          da/dz = 1 if a > 0 else a + alpha
+    selu     a = lam z if z > 0 else lam alpha (e^z - 1)  da/dz = lam if a > 0 else a + lam alpha
+    softmax  a_i = e^{z_i} / sum_j e^{z_j}   dL/dz = a * (g - sum(g * a))   (Jacobian-vector product)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._registry import Registry
+from ._typing import Array
+from .errors import ConfigError
+
+
+class Activation:
+    """Base class: ``forward(z) -> a`` and ``backward(grad_a, a) -> grad_z``."""
+
+    name = "activation"
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        raise NotImplementedError
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        raise NotImplementedError
+
+    def __call__(self, z: Array) -> Array:
+        return self.forward(z)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Linear(Activation):
+    """a = z."""
+
+    name = "linear"
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        return z
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        return grad_output
+
+
+class Sigmoid(Activation):
+    """a = 1 / (1 + exp(-z)), computed without overflow for any z; da/dz = a (1 - a)."""
+
+    name = "sigmoid"
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        positive = z >= 0
+        e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+        denominator = 1 + e
+        out = z if inplace else np.empty_like(z)
+        np.divide(1, denominator, out=out, where=positive)
+        np.divide(e, denominator, out=out, where=~positive)
+        return out
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        return grad_output * a * (1 - a)
+
+
+class Tanh(Activation):
+    """a = tanh(z); da/dz = 1 - a^2."""
+
+    name = "tanh"
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        return np.tanh(z, out=z if inplace else None)
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        return grad_output * (1 - a * a)
+
+
+class ReLU(Activation):
+    """a = max(z, 0); da/dz = 1 where a > 0, else 0 (0 chosen at the kink)."""
+
+    name = "relu"
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        return np.maximum(z, 0, out=z if inplace else None)
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        return grad_output * (a > 0)
+
+
+class LeakyReLU(Activation):
+    """a = z if z > 0 else alpha z (alpha >= 0); da/dz = 1 or alpha."""
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        if not 0.0 <= float(alpha) < 1.0:
+            raise ConfigError(f"leaky_relu alpha must be in [0, 1), got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        return np.where(z > 0, z, self.alpha * z)
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        return np.where(a > 0, grad_output, self.alpha * grad_output)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class ELU(Activation):
+    """a = z if z > 0 else alpha (exp(z) - 1); da/dz = 1 or a + alpha (Clevert et al., 2015)."""
+
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        if not float(alpha) > 0:
+            raise ConfigError(f"elu alpha must be > 0, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        return np.where(a > 0, grad_output, grad_output * (a + self.alpha))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+SELU_LAMBDA = 1.0507009873554805
+SELU_ALPHA = 1.6732632423543772
+
+
+class SELU(Activation):
+    """a = lam z if z > 0 else lam alpha (exp(z) - 1), lam = 1.0507..., alpha = 1.6732... (Klambauer 2017)."""
+
+    name = "selu"
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        negative = (SELU_LAMBDA * SELU_ALPHA) * np.expm1(np.minimum(z, 0))
+        return np.where(z > 0, SELU_LAMBDA * z, negative)
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        return np.where(a > 0, SELU_LAMBDA * grad_output, grad_output * (a + SELU_LAMBDA * SELU_ALPHA))
+
+
+class Softmax(Activation):
+    """a_i = exp(z_i - max z) / sum_j exp(z_j - max z) over the last axis; dL/dz = a (g - sum(g a))."""
+
+    name = "softmax"
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        out = np.subtract(z, z.max(axis=-1, keepdims=True), out=z if inplace else None)
+        np.exp(out, out=out)
+        out /= out.sum(axis=-1, keepdims=True)
+        return out
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        inner = np.einsum("...i,...i->...", grad_output, a)[..., None]
+        return a * (grad_output - inner)
+
+
+_registry: Registry[Activation] = Registry("activation", Activation)
+for _cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softmax):
+    _registry.register(_cls, _cls.name)
+_registry.alias("leakyrelu", LeakyReLU)
+
+
+def get(identifier: Any) -> Activation:
+    """Resolve ``None`` (linear), a name such as ``"relu"``, a config dict or an ``Activation``."""
+    if identifier is None:
+        return Linear()
+    return _registry.get(identifier)
+
+
+def names() -> list[str]:
+    """Every activation name ``get`` accepts."""
+    return _registry.names()
+
+
+__all__ = ["Activation", "ELU", "LeakyReLU", "Linear", "ReLU", "SELU", "Sigmoid", "Softmax", "Tanh", "get", "names"]

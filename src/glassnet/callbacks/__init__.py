@@ -1,0 +1,7 @@
+"""Callbacks for ``fit`` (the Keras protocol)."""
+
+from .base import Callback, CallbackList
+from .history import History
+from .progress import ProgbarLogger
+
+__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]

@@ -1,0 +1,148 @@
+"""Input and Dense: the building blocks of a multi-layer perceptron."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import activations, initializers, regularizers
+from .._registry import serialize
+from .._typing import Array, Shape
+from ..errors import ConfigError, ShapeError
+from .base import Layer
+
+
+class Input(Layer):
+    """Declares the input shape of a model (without the batch axis); computes nothing.
+
+    ``Sequential([Input(shape=(4,)), Dense(5)])`` is built at once, so ``summary()`` works before data.
+    """
+
+    def __init__(self, shape: Shape, name: str | None = None) -> None:
+        super().__init__(name=name)
+        try:
+            self.shape = tuple(int(s) for s in shape)
+        except TypeError:
+            raise ConfigError(f"Input shape must be a tuple of ints such as (4,), got {shape!r}") from None
+        if not self.shape or any(s <= 0 for s in self.shape):
+            raise ConfigError(f"Input shape must be a non-empty tuple of positive ints, got {shape!r}")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shape": list(self.shape), "name": self.name}
+
+
+def _positive_int(name: str, value: Any, layer: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"{layer}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class Dense(Layer):
+    """Fully connected layer: y = activation(x @ kernel + bias).
+
+    Args:
+        units: Width of the output.
+        activation: Name or ``Activation``; ``None`` is linear.
+        use_bias: Whether to add ``bias``.
+        kernel_initializer, bias_initializer: Names or ``Initializer`` objects.
+        kernel_regularizer, bias_regularizer: Optional penalties ("l1", "l2", ``L2(0.01)``, ...).
+
+    Shapes: x (batch, ..., n_in) -> y (batch, ..., units); kernel (n_in, units), bias (units,).
+
+    Backward, with a = activation output and g = dL/dy:
+        dL/dz = activation.backward(g, a);  kernel.grad = x^T dL/dz;  bias.grad = sum_batch dL/dz;
+        dL/dx = dL/dz kernel^T
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.units = _positive_int("units", units, "Dense")
+        where = f"Dense({units})"
+        self.activation = _resolve(activations.get, activation, where, "activation")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _resolve(initializers.get, kernel_initializer, where, "kernel_initializer")
+        self.bias_initializer = _resolve(initializers.get, bias_initializer, where, "bias_initializer")
+        self.kernel_regularizer = _resolve(regularizers.get, kernel_regularizer, where, "kernel_regularizer")
+        self.bias_regularizer = _resolve(regularizers.get, bias_regularizer, where, "bias_regularizer")
+
+    @property
+    def output_activation(self) -> str:
+        return self.activation.name
+
+    def build(self, input_shape: Shape) -> None:
+        if not input_shape:
+            raise ShapeError(f"layer {self.name!r} (Dense) needs inputs with a feature axis, got shape {input_shape}")
+        n_in = input_shape[-1]
+        kernel = self.kernel_initializer((n_in, self.units), self.dtype)
+        self.kernel = self.add_parameter("kernel", kernel, regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            bias = self.bias_initializer((self.units,), self.dtype)
+            self.bias = self.add_parameter("bias", bias, regularizer=self.bias_regularizer)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def check_input(self, x: Array) -> None:
+        assert self.input_shape is not None
+        if x.ndim < 2 or x.shape[-1] != self.input_shape[-1]:
+            raise ShapeError(
+                f"layer {self.name!r} (Dense) expected input of shape (batch, ..., {self.input_shape[-1]}), "
+                f"got {x.shape}; hint: the previous layer's output width must equal this layer's input width"
+            )
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        z = x @ self.kernel.value
+        if self.use_bias:
+            z += self.bias.value
+        a = self.activation.forward(z, inplace=True)  # z is ours and not needed again: reuse its memory
+        if training:
+            self.cache = {"x": x, "a": a}
+        return a
+
+    def backward(self, grad_output: Array) -> Array | None:
+        a = self.read_cache("a")
+        return self.backward_preactivation(self.activation.backward(grad_output, a))
+
+    def backward_preactivation(self, grad_z: Array) -> Array | None:
+        """Backward from dL/dz (the gradient before the activation), as used when a loss is fused."""
+        x = self.read_cache("x")
+        x2 = x.reshape(-1, x.shape[-1])
+        g2 = grad_z.reshape(-1, self.units)
+        np.matmul(x2.T, g2, out=self.kernel.grad)
+        if self.use_bias:
+            np.sum(g2, axis=0, out=self.bias.grad)
+        if not self.input_grad_required:
+            return None
+        return grad_z @ self.kernel.value.T
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": serialize(self.kernel_initializer),
+            "bias_initializer": serialize(self.bias_initializer),
+            "kernel_regularizer": serialize(self.kernel_regularizer),
+            "bias_regularizer": serialize(self.bias_regularizer),
+        }
+
+
+def _resolve(getter: Any, identifier: Any, where: str, argument: str) -> Any:
+    """Resolve an identifier at construction, so a typo fails where it is written."""
+    try:
+        return getter(identifier)
+    except ValueError as exc:
+        raise type(exc)(f"{where} {argument}: {exc}") from None

@@ -1,0 +1,376 @@
+"""Loss functions: ``loss(y_true, y_pred) -> float`` and ``loss.gradient(y_true, y_pred) -> dL/dy_pred``.
+
+Reductions (Keras and PyTorch agree): MSE, MAE, Huber, binary cross-entropy, perceptron and hinge
+average over every element; the categorical cross-entropies sum over the class axis and average over
+samples. N below is that averaging count.
+
+    mse        L = mean (p - y)^2                               dL/dp = 2 (p - y) / N
+    mae        L = mean |p - y|                                 dL/dp = sign(p - y) / N
+    huber      L = mean(e^2/2 if |e| <= d else d(|e| - d/2))    dL/dp = clip(e, -d, d) / N
+    bce        L = -mean(y log p + (1 - y) log(1 - p))          dL/dp = (p - y) / (p (1 - p)) / N
+    cce        L = -(1/N) sum y log p                           dL/dp = -y / p / N
+    perceptron L = mean max(0, -y s)                            dL/ds = -y [y s <= 0] / N
+    hinge      L = mean max(0, 1 - y s)                         dL/ds = -y [y s < 1] / N
+
+Probabilities are clipped to [1e-7, 1 - 1e-7]. With ``from_logits=True`` the cross-entropies take
+logits z and use log-sum-exp forms that stay finite for any z. When a sigmoid (softmax) output layer
+feeds its binary (categorical) cross-entropy, the model fuses the two and uses the stable
+dL/dz = (p - y) / N instead of multiplying the two Jacobians.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._registry import Registry
+from ._typing import Array
+from .errors import LabelError, ShapeError
+
+EPSILON = 1e-7
+
+
+def _n_elements(y_pred: Array) -> int:
+    return max(1, int(y_pred.size))
+
+
+def _n_samples(y_pred: Array) -> int:
+    return max(1, int(y_pred.size // y_pred.shape[-1])) if y_pred.ndim else 1
+
+
+def _log_softmax(z: Array) -> Array:
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _softmax(z: Array) -> Array:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sigmoid(z: Array) -> Array:
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Loss:
+    """Base class. ``fused_activation`` names the output activation this loss can fuse with."""
+
+    name = "loss"
+    fused_activation: str | None = None
+
+    def __call__(self, y_true: Any, y_pred: Array) -> float:
+        return float(self.value(self._align(y_true, y_pred), y_pred))
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        raise NotImplementedError
+
+    def gradient(self, y_true: Any, y_pred: Array) -> Array:
+        """dL/dy_pred, same shape and dtype as ``y_pred``."""
+        return self._gradient(self._align(y_true, y_pred), y_pred)
+
+    def _gradient(self, y_true: Array, y_pred: Array) -> Array:
+        raise NotImplementedError
+
+    def fused_gradient(self, y_true: Any, y_pred: Array) -> Array:
+        """dL/dz where ``y_pred = fused_activation(z)``: (p - y) / N."""
+        y = self._align(y_true, y_pred)
+        return (y_pred - y) * (1.0 / self._count(y_pred))
+
+    def _count(self, y_pred: Array) -> int:
+        return _n_elements(y_pred)
+
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any) -> Array:
+        """Check and convert a whole target array once (before training) to the form the loss uses."""
+        y = np.asarray(y_true)
+        if y.ndim == len(output_shape) and output_shape[-1:] == (1,):
+            y = y.reshape(y.shape + (1,))
+        if y.shape[1:] != tuple(output_shape):
+            raise ShapeError(
+                f"{self.name}: targets of shape {y.shape} do not match the model output (batch, "
+                f"{', '.join(map(str, output_shape))}); hint: the last layer's units must equal the target width"
+            )
+        return np.asarray(y, dtype=dtype)
+
+    def _align(self, y_true: Any, y_pred: Array) -> Array:
+        y = np.asarray(y_true)
+        if y.shape != y_pred.shape:
+            if y.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1 and y.shape == y_pred.shape[:-1]:
+                y = y.reshape(y_pred.shape)
+            else:
+                raise ShapeError(f"{self.name}: y_true shape {y.shape} does not match y_pred shape {y_pred.shape}")
+        return y.astype(y_pred.dtype, copy=False)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class MeanSquaredError(Loss):
+    """L = mean (p - y)^2; dL/dp = 2 (p - y) / N."""
+
+    name = "mean_squared_error"
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        e = y_pred - y_true
+        return np.vdot(e, e) / _n_elements(y_pred)
+
+    def _gradient(self, y_true: Array, y_pred: Array) -> Array:
+        return (y_pred - y_true) * (2.0 / _n_elements(y_pred))
+
+
+class MeanAbsoluteError(Loss):
+    """L = mean |p - y|; dL/dp = sign(p - y) / N."""
+
+    name = "mean_absolute_error"
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        return np.abs(y_pred - y_true).mean()
+
+    def _gradient(self, y_true: Array, y_pred: Array) -> Array:
+        return np.sign(y_pred - y_true) * (1.0 / _n_elements(y_pred))
+
+
+class Huber(Loss):
+    """L = mean(e^2 / 2 if |e| <= delta else delta (|e| - delta / 2)), e = p - y; dL/dp = clip(e) / N."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0) -> None:
+        if not float(delta) > 0:
+            raise ValueError(f"huber delta must be > 0, got {delta!r}")
+        self.delta = float(delta)
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        e = np.abs(y_pred - y_true)
+        quadratic = np.minimum(e, self.delta)
+        return (0.5 * quadratic * quadratic + self.delta * (e - quadratic)).mean()
+
+    def _gradient(self, y_true: Array, y_pred: Array) -> Array:
+        return np.clip(y_pred - y_true, -self.delta, self.delta) * (1.0 / _n_elements(y_pred))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+
+class BinaryCrossentropy(Loss):
+    """L = -mean(y log p + (1 - y) log(1 - p)); with logits z: mean(max(z, 0) - z y + log(1 + e^-|z|))."""
+
+    name = "binary_crossentropy"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+        self.fused_activation = None if self.from_logits else "sigmoid"
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        if self.from_logits:
+            z = y_pred
+            return (np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))).mean()
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)).mean()
+
+    def _gradient(self, y_true: Array, y_pred: Array) -> Array:
+        n = _n_elements(y_pred)
+        if self.from_logits:
+            return (_sigmoid(y_pred) - y_true) * (1.0 / n)
+        inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)  # clipping has zero slope outside
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        return (p - y_true) / (p * (1 - p)) * inside * (1.0 / n)
+
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any) -> Array:
+        y = super().prepare_targets(y_true, output_shape, dtype)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise LabelError(
+                f"binary_crossentropy: targets must lie in [0, 1], got values in [{y.min()}, {y.max()}]; "
+                "hint: for several classes use sparse_categorical_crossentropy"
+            )
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits}
+
+
+class CategoricalCrossentropy(Loss):
+    """L = -(1/N) sum_n sum_c y_nc log p_nc over one-hot (or soft) targets; logits use log-softmax."""
+
+    name = "categorical_crossentropy"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+        self.fused_activation = None if self.from_logits else "softmax"
+
+    def _count(self, y_pred: Array) -> int:
+        return _n_samples(y_pred)
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        logp = _log_softmax(y_pred) if self.from_logits else np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))
+        return -np.vdot(y_true, logp) / _n_samples(y_pred)
+
+    def _gradient(self, y_true: Array, y_pred: Array) -> Array:
+        n = _n_samples(y_pred)
+        if self.from_logits:
+            return (_softmax(y_pred) * y_true.sum(axis=-1, keepdims=True) - y_true) * (1.0 / n)
+        inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
+        return -y_true / np.clip(y_pred, EPSILON, 1 - EPSILON) * inside * (1.0 / n)
+
+    def _align(self, y_true: Any, y_pred: Array) -> Array:
+        y = np.asarray(y_true)
+        if y.ndim == y_pred.ndim - 1 and y.shape == y_pred.shape[:-1] and y_pred.shape[-1] > 1:
+            raise LabelError(
+                f"categorical_crossentropy expects one-hot targets of shape {y_pred.shape}, got integer labels "
+                f"of shape {y.shape}; hint: use loss='sparse_categorical_crossentropy', or one-hot them with "
+                "gn.preprocessing.to_categorical"
+            )
+        return super()._align(y, y_pred)
+
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any) -> Array:
+        y = np.asarray(y_true)
+        if y.ndim == len(output_shape) and output_shape[-1] > 1:
+            self._align(y, np.empty((0,) + tuple(output_shape)))  # raises the integer-label error
+        return super().prepare_targets(y, output_shape, dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """L = -(1/N) sum_n log p_{n, y_n} over integer labels y_n in [0, C); logits use log-softmax."""
+
+    name = "sparse_categorical_crossentropy"
+
+    def __init__(self, from_logits: bool = False) -> None:
+        self.from_logits = bool(from_logits)
+        self.fused_activation = None if self.from_logits else "softmax"
+
+    def _count(self, y_pred: Array) -> int:
+        return _n_samples(y_pred)
+
+    def _labels(self, y_true: Any, y_pred: Array) -> Array:
+        y = np.asarray(y_true)
+        if y.shape == y_pred.shape and y_pred.shape[-1] > 1:
+            raise LabelError(
+                f"sparse_categorical_crossentropy expects integer labels of shape {y_pred.shape[:-1]}, got "
+                f"one-hot targets of shape {y.shape}; hint: use loss='categorical_crossentropy', or pass "
+                "y.argmax(axis=-1)"
+            )
+        if y.shape == y_pred.shape[:-1] + (1,) and y_pred.shape[-1] > 1:
+            y = y.reshape(y_pred.shape[:-1])
+        if y.shape != y_pred.shape[:-1]:
+            raise ShapeError(
+                f"sparse_categorical_crossentropy: labels of shape {y.shape} do not match predictions of shape "
+                f"{y_pred.shape}; expected labels of shape {y_pred.shape[:-1]}"
+            )
+        return y.reshape(-1).astype(np.intp, copy=False)
+
+    def _picked(self, labels: Array, flat: Array) -> Array:
+        return flat[np.arange(flat.shape[0]), labels]
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        flat = y_pred.reshape(-1, y_pred.shape[-1])
+        if self.from_logits:
+            shifted = flat - flat.max(axis=-1, keepdims=True)
+            logsum = np.log(np.exp(shifted).sum(axis=-1))
+            return (logsum - self._picked(y_true, shifted)).mean()
+        return -np.log(np.clip(self._picked(y_true, flat), EPSILON, 1 - EPSILON)).mean()
+
+    def __call__(self, y_true: Any, y_pred: Array) -> float:
+        return float(self.value(self._labels(y_true, y_pred), y_pred))
+
+    def gradient(self, y_true: Any, y_pred: Array) -> Array:
+        labels = self._labels(y_true, y_pred)
+        flat = y_pred.reshape(-1, y_pred.shape[-1])
+        n = flat.shape[0]
+        rows = np.arange(n)
+        if self.from_logits:
+            grad = _softmax(flat)
+            grad[rows, labels] -= 1
+            grad *= 1.0 / n
+        else:
+            picked = flat[rows, labels]
+            inside = (picked >= EPSILON) & (picked <= 1 - EPSILON)
+            grad = np.zeros_like(flat)
+            grad[rows, labels] = -inside / np.clip(picked, EPSILON, 1 - EPSILON) / n
+        return grad.reshape(y_pred.shape)
+
+    def fused_gradient(self, y_true: Any, y_pred: Array) -> Array:
+        labels = self._labels(y_true, y_pred)
+        flat = y_pred.reshape(-1, y_pred.shape[-1])
+        n = flat.shape[0]
+        grad = flat * (1.0 / n)
+        grad[np.arange(n), labels] -= 1.0 / n
+        return grad.reshape(y_pred.shape)
+
+    def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any) -> Array:
+        y = np.asarray(y_true)
+        n_classes = output_shape[-1]
+        labels = self._labels(y, np.empty((y.shape[0],) + tuple(output_shape)))
+        if labels.size and not np.issubdtype(y.dtype, np.integer) and not np.all(labels == y.reshape(-1)):
+            raise LabelError("sparse_categorical_crossentropy: labels must be whole numbers (class indices)")
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            raise LabelError(
+                f"sparse_categorical_crossentropy: labels must lie in [0, {n_classes}), got values in "
+                f"[{labels.min()}, {labels.max()}]; hint: the last layer needs one unit per class"
+            )
+        return labels.reshape(y.shape[:1] + tuple(output_shape[:-1]))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits}
+
+
+def _signed(y_true: Array) -> Array:
+    """Map labels {0, 1} or {-1, +1} to {-1, +1}."""
+    return np.where(y_true > 0, 1, -1).astype(y_true.dtype)
+
+
+class Perceptron(Loss):
+    """Perceptron criterion L = mean max(0, -y s), labels in {-1, +1} (or {0, 1}), s the raw score."""
+
+    name = "perceptron"
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        return np.maximum(0, -_signed(y_true) * y_pred).mean()
+
+    def _gradient(self, y_true: Array, y_pred: Array) -> Array:
+        y = _signed(y_true)
+        return np.where(y * y_pred <= 0, -y, 0).astype(y_pred.dtype) * (1.0 / _n_elements(y_pred))
+
+
+class Hinge(Loss):
+    """L = mean max(0, 1 - y s), labels in {-1, +1} (or {0, 1}); dL/ds = -y [y s < 1] / N."""
+
+    name = "hinge"
+
+    def value(self, y_true: Array, y_pred: Array) -> Any:
+        return np.maximum(0, 1 - _signed(y_true) * y_pred).mean()
+
+    def _gradient(self, y_true: Array, y_pred: Array) -> Array:
+        y = _signed(y_true)
+        return np.where(y * y_pred < 1, -y, 0).astype(y_pred.dtype) * (1.0 / _n_elements(y_pred))
+
+
+_registry: Registry[Loss] = Registry("loss", Loss)
+_registry.register(MeanSquaredError, "mse", "mean_squared_error")
+_registry.register(MeanAbsoluteError, "mae", "mean_absolute_error")
+_registry.register(Huber, "huber")
+_registry.register(BinaryCrossentropy, "binary_crossentropy", "bce")
+_registry.register(CategoricalCrossentropy, "categorical_crossentropy", "cce")
+_registry.register(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
+_registry.register(Perceptron, "perceptron")
+_registry.register(Hinge, "hinge")
+
+
+def get(identifier: Any) -> Loss:
+    """Resolve a name such as ``"mse"``, a config dict or a ``Loss``."""
+    return _registry.get(identifier)
+
+
+def names() -> list[str]:
+    return _registry.names()
+
+
+__all__ = ["BinaryCrossentropy", "CategoricalCrossentropy", "Hinge", "Huber", "Loss", "MeanAbsoluteError",
+           "MeanSquaredError", "Perceptron", "SparseCategoricalCrossentropy", "get", "names"]

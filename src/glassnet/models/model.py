@@ -1,0 +1,166 @@
+"""``Model``: a layer that can also be compiled, trained, evaluated, saved and summarized.
+
+Subclasses (``Sequential`` now, graph models later) provide ``layers``, ``forward`` and
+``_backward(grad, from_preactivation)``. A model is a ``Layer``, so a model can be a layer of another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .. import losses, metrics as metrics_module, optimizers
+from .._typing import Array
+from ..callbacks import History
+from ..errors import ConfigError, StateError
+from ..layers.base import Layer
+from ..parameter import Parameter, ParameterPack, pack_parameters
+from . import training
+
+
+class Model(Layer):
+    """Base class of models."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.layers: list[Layer] = []
+        self.optimizer: Any = None
+        self.loss: losses.Loss | None = None
+        self.metrics: list[metrics_module.Metric] = []
+        self.stop_training = False
+        self.history: History | None = None
+        self._pack: ParameterPack | None = None
+        self._fused = False
+        self._trainable_params: list[Parameter] = []
+        self._regularized: list[Parameter] = []
+
+    # -- structure -------------------------------------------------------------------------------
+    def parameters(self, trainable_only: bool = False) -> list[Parameter]:
+        """Every parameter, layer by layer, in creation order (kernel then bias for Dense)."""
+        if trainable_only and not self.trainable:
+            return []
+        return [p for layer in self.layers for p in layer.parameters(trainable_only)]
+
+    @property
+    def output_activation(self) -> str | None:
+        """Name of the activation applied last, if the last layer has one (used to fuse losses)."""
+        return getattr(self.layers[-1], "output_activation", None) if self.layers else None
+
+    def reseed(self, rng: np.random.Generator) -> None:
+        for layer in self.layers:
+            layer.reseed(np.random.default_rng(rng.integers(2**63)))
+
+    def pack(self) -> None:
+        """Lay all trainable parameters out in one flat buffer (see ``ParameterPack``)."""
+        self._pack = pack_parameters(self.parameters(trainable_only=True))
+
+    def backward(self, grad_output: Array) -> Array | None:
+        return self._backward(grad_output, from_preactivation=False)
+
+    def backward_preactivation(self, grad_z: Array) -> Array | None:
+        return self._backward(grad_z, from_preactivation=True)
+
+    def _backward(self, grad: Array, from_preactivation: bool) -> Array | None:
+        raise NotImplementedError
+
+    # -- compile ---------------------------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list[Any] | None = None) -> None:
+        """Choose the optimizer, the loss and the metrics (by name or object)."""
+        if loss is None:
+            raise ConfigError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'; "
+                              f"valid names: {', '.join(losses.names())}")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        self.metrics = [self._resolve_metric(m) for m in (metrics or [])]
+        self.compiled_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+
+    def _resolve_metric(self, identifier: Any) -> metrics_module.Metric:
+        if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+            logits = getattr(self.loss, "from_logits", False) or isinstance(
+                self.loss, (losses.Hinge, losses.Perceptron)
+            )
+            return metrics_module.Accuracy(threshold=0.0 if logits else 0.5)
+        return metrics_module.get(identifier)
+
+    def require_compiled(self, what: str) -> None:
+        if self.loss is None or self.optimizer is None:
+            raise StateError(f"call model.compile(optimizer=..., loss=...) before model.{what}()")
+
+    # -- training ----------------------------------------------------------------------------------
+    @contextmanager
+    def training_session(self) -> Iterator[None]:
+        """Settings that hold while ``fit`` runs: skip the unused input gradient, cache the parameter lists."""
+        self._trainable_params = self.parameters(trainable_only=True)
+        self._regularized = [p for p in self.parameters() if p.regularizer is not None]
+        assert self.loss is not None
+        fused = self.loss.fused_activation
+        self._fused = fused is not None and self.output_activation == fused
+        saved, self.input_grad_required = self.input_grad_required, False
+        try:
+            yield
+        finally:
+            self.input_grad_required = saved
+
+    def train_step(self, x: Array, y: Array) -> float:
+        """One step: forward, loss, backward, regularization, optimizer update. Returns the loss."""
+        assert self.loss is not None
+        y_pred = self.forward(x, training=True)
+        loss = self.loss(y, y_pred)
+        for metric in self.metrics:
+            metric.update(y, y_pred)
+        if self._fused:
+            self._backward(self.loss.fused_gradient(y, y_pred), from_preactivation=True)
+        else:
+            self._backward(self.loss.gradient(y, y_pred), from_preactivation=False)
+        loss += self._add_regularization()
+        self.optimizer.step(self._trainable_params)
+        return loss
+
+    def _add_regularization(self) -> float:
+        """Add each penalty's gradient to ``.grad``; return the total penalty (weights before the update)."""
+        penalty = 0.0
+        for p in self._regularized:
+            penalty += p.regularizer.penalty(p.value)
+            p.regularizer.add_gradient(p.value, p.grad)
+        return penalty
+
+    def regularization_penalty(self) -> float:
+        """Sum of every parameter's regularization penalty at the current weights."""
+        return float(sum(p.regularizer.penalty(p.value) for p in self.parameters() if p.regularizer is not None))
+
+    def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int | None = 32, validation_split: float = 0.0,
+            validation_data: tuple[Any, Any] | None = None, shuffle: bool = True,
+            callbacks: list[Any] | None = None, verbose: Any = 1, seed: int | None = None,
+            initial_epoch: int = 0) -> History:
+        """Train with mini-batch gradient descent; returns a ``History`` (``history.history[key]``).
+
+        ``seed`` makes shuffling, dropout masks and (for an unbuilt model) the initial weights
+        reproducible bit for bit. ``validation_split`` holds out the last fraction of the data.
+        """
+        return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+                            validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
+                            verbose=verbose, seed=seed, initial_epoch=initial_epoch)
+
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: Any = 0) -> dict[str, float]:
+        """``{"loss": ..., <metric>: ...}`` over the data, in inference mode."""
+        return training.evaluate(self, x, y, batch_size=batch_size)
+
+    def predict(self, x: Any, batch_size: int | None = 32, verbose: Any = 0) -> Array:
+        """Model outputs, computed batch by batch in inference mode."""
+        return training.predict(self, x, batch_size=batch_size)
+
+    # -- inspection and persistence -----------------------------------------------------------
+    def summary(self, print_fn: Any = print) -> None:
+        """Print a Keras-like table: layer, output shape, parameter count, and totals."""
+        from .summary import summary_text
+
+        print_fn(summary_text(self))
+
+    def save(self, path: Any, include_optimizer: bool = False) -> None:
+        """Write the model (config.json + weights.npz in one zip), atomically."""
+        from ..io import save_model
+
+        save_model(self, path, include_optimizer=include_optimizer)

@@ -1,0 +1,119 @@
+"""``Sequential``: a plain stack of layers, each feeding the next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._typing import Array, Shape
+from ..errors import ConfigError, ShapeError
+from ..layers.base import Layer
+from ..layers.core import Input
+from .model import Model
+
+
+class Sequential(Model):
+    """y = layer_n(... layer_2(layer_1(x))); backward runs the layers in reverse.
+
+    ``Sequential([Input(shape=(4,)), Dense(5), ...])`` is built at once; without ``Input`` the model is
+    built from the first data it sees.
+    """
+
+    def __init__(self, layers: list[Layer] | None = None, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._declared_input: Shape | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer (an ``Input`` first fixes the input shape and builds the model)."""
+        if isinstance(layer, Input):
+            if self.layers:
+                raise ConfigError(f"{self.name}: Input must come first, before {self.layers[0].name!r}")
+            self._declared_input = layer.shape
+        elif isinstance(layer, Layer):
+            taken = {existing.name for existing in self.layers}
+            base, k = layer.name, 0
+            while layer.name in taken:
+                k += 1
+                layer.name = f"{base}_{k}"
+            self.layers.append(layer)
+        else:
+            raise ConfigError(f"{self.name}: expected a glassnet layer, got {type(layer).__name__}")
+        if self._declared_input is not None and self.layers:
+            self.build(self._declared_input)
+        elif self.built:
+            self.built = False
+
+    def build(self, input_shape: Shape) -> None:
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+            elif layer.input_shape is not None and tuple(layer.input_shape) != shape:
+                raise ShapeError(
+                    f"layer {layer.name!r} was built for inputs {layer.input_shape} but receives {shape} "
+                    f"in model {self.name!r}"
+                )
+            shape = tuple(layer.output_shape or shape)
+        self.pack()
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = tuple(layer.output_shape) if layer.output_shape is not None else layer.compute_output_shape(shape)
+        return shape
+
+    def check_input(self, x: Array) -> None:
+        if self.input_shape is not None and x.shape[1:] != self.input_shape:
+            raise ShapeError(
+                f"model {self.name!r} expects input of shape (batch, {', '.join(map(str, self.input_shape))}), "
+                f"got {x.shape}; hint: the first layer was built for {self.input_shape[-1]} features"
+            )
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def _first_trainable(self) -> int:
+        for i, layer in enumerate(self.layers):
+            if layer.parameters(trainable_only=True):
+                return i
+        return len(self.layers)
+
+    def _backward(self, grad: Array, from_preactivation: bool) -> Array | None:
+        stop = 0 if self.input_grad_required else self._first_trainable()
+        last = len(self.layers) - 1
+        for i in range(last, stop - 1, -1):
+            layer = self.layers[i]
+            skip_input = i == stop and not self.input_grad_required
+            saved = layer.input_grad_required
+            layer.input_grad_required = not skip_input
+            try:
+                if i == last and from_preactivation:
+                    grad = layer.backward_preactivation(grad)  # type: ignore[attr-defined]
+                else:
+                    grad = layer.backward(grad)
+            finally:
+                layer.input_grad_required = saved
+        return grad if self.input_grad_required else None
+
+    def get_config(self) -> dict[str, Any]:
+        from ..layers import serialize_layer
+
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape) if self.input_shape is not None else None,
+            "layers": [serialize_layer(layer) for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        from ..layers import deserialize_layer
+        from ..layers.core import Input
+
+        layers: list[Layer] = []
+        if config.get("input_shape"):
+            layers.append(Input(shape=tuple(config["input_shape"])))
+        layers += [deserialize_layer(c) for c in config.get("layers", [])]
+        return cls(layers, name=config.get("name"))

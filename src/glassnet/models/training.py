@@ -1,0 +1,218 @@
+"""The training loop behind ``Model.fit``, ``evaluate`` and ``predict``.
+
+Mini-batch gradient descent: each epoch visits the samples in a (seeded) random order, in batches of
+``batch_size``; ``batch_size=len(x)`` is batch gradient descent and ``batch_size=1`` stochastic gradient
+descent. Batches are gathered into buffers reused across steps (``np.take(..., out=...)``), or are
+plain views when ``shuffle=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import backend
+from .._typing import Array
+from ..callbacks import CallbackList, History
+from ..callbacks.progress import make_progress
+from ..errors import ConfigError, NonFiniteError, ShapeError
+
+if TYPE_CHECKING:
+    from .model import Model
+
+
+class BatchIterator:
+    """Yields ``(x_batch, y_batch)``; shuffled batches are gathered into reused buffers."""
+
+    def __init__(self, x: Array, y: Array, batch_size: int, shuffle: bool, rng: np.random.Generator) -> None:
+        self.x, self.y, self.batch_size, self.shuffle, self.rng = x, y, batch_size, shuffle, rng
+        size = min(batch_size, len(x))
+        self._x_buffer = np.empty((size,) + x.shape[1:], dtype=x.dtype) if shuffle else None
+        self._y_buffer = np.empty((size,) + y.shape[1:], dtype=y.dtype) if shuffle else None
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Array, Array]]:
+        n, size = len(self.x), self.batch_size
+        if not self.shuffle:
+            for start in range(0, n, size):
+                yield self.x[start : start + size], self.y[start : start + size]
+            return
+        assert self._x_buffer is not None and self._y_buffer is not None
+        order = self.rng.permutation(n)
+        for start in range(0, n, size):
+            index = order[start : start + size]
+            m = len(index)
+            # mode="clip" skips the bounds check: the permutation is in range by construction.
+            xb = np.take(self.x, index, axis=0, out=self._x_buffer[:m], mode="clip")
+            yb = np.take(self.y, index, axis=0, out=self._y_buffer[:m], mode="clip")
+            yield xb, yb
+
+
+def check_finite(name: str, array: Array) -> None:
+    """Refuse NaN or Inf, naming how many and where the first one is."""
+    if not np.issubdtype(array.dtype, np.floating) or np.isfinite(array).all():
+        return
+    bad = ~np.isfinite(array.reshape(len(array), -1))
+    rows = np.flatnonzero(bad.any(axis=1))
+    raise NonFiniteError(
+        f"{name} holds {int(bad.sum())} NaN or Inf value(s), first in sample {int(rows[0])}; "
+        "hint: impute or drop them before training"
+    )
+
+
+def as_inputs(model: Model, x: Any, name: str = "x") -> Array:
+    """x as an array of the model's dtype (one cast, no copy when already right), building the model."""
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ShapeError(f"{name} must have a batch axis and a feature axis, got shape {x.shape}; "
+                         "hint: reshape a single feature with x.reshape(-1, 1)")
+    if not model.built:
+        model.build(x.shape[1:])
+    return x.astype(model.dtype, copy=False)
+
+
+def _split_validation(x: Array, y: Array, split: float) -> tuple[Array, Array, Array, Array]:
+    if not 0.0 <= split < 1.0:
+        raise ConfigError(f"validation_split must be in [0, 1), got {split!r}")
+    n_val = int(len(x) * split)
+    if split and n_val == 0:
+        raise ConfigError(f"validation_split={split} leaves no validation sample out of {len(x)}")
+    cut = len(x) - n_val  # Keras: the last fraction, taken before shuffling
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+def prepare_xy(model: Model, x: Any, y: Any, name: str = "") -> tuple[Array, Array]:
+    """Validate and convert a pair of inputs and targets once, before any batch is drawn."""
+    x = as_inputs(model, x, f"{name}x")
+    y_arr = np.asarray(y)
+    if len(y_arr) != len(x):
+        raise ShapeError(f"{name}x has {len(x)} samples but {name}y has {len(y_arr)}; they must match")
+    check_finite(f"{name}x", x)
+    if np.issubdtype(y_arr.dtype, np.floating):
+        check_finite(f"{name}y", y_arr)
+    assert model.output_shape is not None and model.loss is not None
+    return x, model.loss.prepare_targets(y_arr, model.output_shape, model.dtype)
+
+
+def fit(
+    model: Model,
+    x: Any,
+    y: Any,
+    epochs: int = 1,
+    batch_size: int | None = 32,
+    validation_split: float = 0.0,
+    validation_data: tuple[Any, Any] | None = None,
+    shuffle: bool = True,
+    callbacks: list[Any] | None = None,
+    verbose: Any = 1,
+    seed: int | None = None,
+    initial_epoch: int = 0,
+) -> History:
+    """Train ``model``; see ``Model.fit``."""
+    model.require_compiled("fit")
+    rng = backend.make_generator(seed)
+    if not model.built:
+        with backend.using_generator(np.random.default_rng(rng.integers(2**63))):
+            model.build(np.shape(x)[1:])
+    x, y = prepare_xy(model, x, y)
+    if validation_data is not None:
+        if len(validation_data) != 2:
+            raise ConfigError("validation_data must be a pair (x_val, y_val)")
+        x_val, y_val = prepare_xy(model, *validation_data, name="val_")
+    elif validation_split:
+        x, y, x_val, y_val = _split_validation(x, y, validation_split)
+    else:
+        x_val = y_val = None
+    batch_size = _check_batch_size(batch_size, len(x))
+    if seed is not None:
+        model.reseed(np.random.default_rng(rng.integers(2**63)))
+    batches = BatchIterator(x, y, batch_size, shuffle, rng)
+    history = History()
+    progress = make_progress(verbose)
+    cbs = CallbackList([history, *(callbacks or []), *([progress] if progress else [])], model,
+                       {"epochs": epochs, "steps": len(batches), "verbose": verbose})
+    model.stop_training = False
+    model.history = history
+    cbs.on_train_begin()
+    with model.training_session():
+        for epoch in range(initial_epoch, epochs):
+            logs = _run_epoch(model, batches, cbs, epoch)
+            if x_val is not None:
+                val = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            if model.optimizer.last_learning_rate is not None:
+                logs["learning_rate"] = model.optimizer.last_learning_rate
+            cbs.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+    cbs.on_train_end()
+    return history
+
+
+def _check_batch_size(batch_size: int | None, n: int) -> int:
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if n == 0:
+        raise ShapeError("fit needs at least one training sample, got 0")
+    return int(batch_size)
+
+
+def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: int) -> dict[str, Any]:
+    cbs.on_epoch_begin(epoch)
+    for metric in model.metrics:
+        metric.reset()
+    loss_total, seen = 0.0, 0
+    report = cbs.wants_batches
+    for step, (xb, yb) in enumerate(batches):
+        if report:
+            cbs.on_batch_begin(step)
+        loss = model.train_step(xb, yb)
+        m = len(xb)
+        loss_total += loss * m
+        seen += m
+        if report:
+            cbs.on_batch_end(step, {"loss": loss_total / seen, **_metric_logs(model)})
+    return {"loss": loss_total / max(seen, 1), **_metric_logs(model)}
+
+
+def _metric_logs(model: Model) -> dict[str, float]:
+    return {metric.name: metric.result() for metric in model.metrics}
+
+
+def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[str, float]:
+    """Mean loss (plus regularization penalties, as in training) and metrics over ``(x, y)``."""
+    model.require_compiled("evaluate")
+    x, y = prepare_xy(model, x, y)
+    batch_size = _check_batch_size(batch_size, len(x))
+    assert model.loss is not None
+    for metric in model.metrics:
+        metric.reset()
+    total = 0.0
+    for xb, yb in BatchIterator(x, y, batch_size, False, backend.generator()):
+        y_pred = model.forward(xb, training=False)
+        total += model.loss(yb, y_pred) * len(xb)
+        for metric in model.metrics:
+            metric.update(yb, y_pred)
+    logs = {"loss": total / len(x) + model.regularization_penalty()}
+    logs.update(_metric_logs(model))
+    return logs
+
+
+def predict(model: Model, x: Any, batch_size: int | None = 32) -> Array:
+    """Outputs for ``x``, computed batch by batch in inference mode (no caches kept)."""
+    x = as_inputs(model, x)
+    batch_size = _check_batch_size(batch_size, max(len(x), 1))
+    if len(x) <= batch_size:
+        out = model.forward(x, training=False)
+        return out.copy() if out is x else out
+    assert model.output_shape is not None
+    out = np.empty((len(x),) + tuple(model.output_shape), dtype=model.dtype)
+    for start in range(0, len(x), batch_size):
+        out[start : start + batch_size] = model.forward(x[start : start + batch_size], training=False)
+    return out

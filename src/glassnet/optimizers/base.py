@@ -1,0 +1,186 @@
+"""The ``Optimizer`` base class: clipping, learning rate (or schedule), step counting, state slots.
+
+A subclass writes its rule once, in ``apply(w, g, slot, lr)`` on plain arrays. The base class calls it
+either once per parameter or, when the parameters live in one ``ParameterPack`` (models pack theirs),
+once on the whole flat buffer, which turns many small NumPy calls into a few large ones. State slots
+(``slot("velocity")``) are zero-initialised arrays shaped like the parameter; ``state`` maps each
+parameter name to its slots, so the state can be saved, restored and inspected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._typing import Array
+from ..errors import ConfigError
+from ..parameter import Parameter, ParameterPack
+
+SlotGetter = Callable[[str], Array]
+
+
+def check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
+    value = float(value)
+    ok = value >= 0 if allow_zero else value > 0
+    if not (ok and math.isfinite(value)):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
+    return value
+
+
+def check_in_range(name: str, value: Any, low: float, high: float) -> float:
+    value = float(value)
+    if not low <= value < high:
+        raise ConfigError(f"{name} must be in [{low}, {high}), got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class.
+
+    Args:
+        learning_rate: A float or a schedule (a callable of the step, see ``glassnet.schedules``).
+        clipvalue: Clip each gradient entry to [-clipvalue, clipvalue].
+        clipnorm: Rescale each parameter's gradient so its L2 norm is at most ``clipnorm``.
+        global_clipnorm: Rescale all gradients together so their joint L2 norm is at most this.
+    """
+
+    name = "optimizer"
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.01,
+        clipvalue: float | None = None,
+        clipnorm: float | None = None,
+        global_clipnorm: float | None = None,
+    ) -> None:
+        if not callable(learning_rate):
+            learning_rate = check_positive("learning_rate", learning_rate, allow_zero=True)
+        self.learning_rate = learning_rate
+        self.clipvalue = None if clipvalue is None else check_positive("clipvalue", clipvalue)
+        self.clipnorm = None if clipnorm is None else check_positive("clipnorm", clipnorm)
+        self.global_clipnorm = None if global_clipnorm is None else check_positive("global_clipnorm", global_clipnorm)
+        self.iterations = 0
+        self.last_learning_rate: float | None = None
+        self.state: dict[str, dict[str, Array]] = {}
+        self._flat_slots: dict[tuple[ParameterPack, str], Array] = {}
+
+    # -- the public step ----------------------------------------------------------------------------
+    def current_learning_rate(self) -> float:
+        """The learning rate the next step will use (a schedule is evaluated at ``iterations``)."""
+        lr = self.learning_rate
+        return float(lr(self.iterations)) if callable(lr) else float(lr)
+
+    def step(self, params: Sequence[Parameter]) -> None:
+        """Apply one update to every trainable parameter from its ``.grad``."""
+        params = [p for p in params if p.trainable]
+        if not params:
+            return
+        pack = params[0]._pack
+        flat = pack is not None and pack.covers(params)
+        self.clip_gradients(params, pack if flat else None)
+        lr = self.current_learning_rate()
+        if flat:
+            assert pack is not None
+            self.apply(pack.values, pack.grads, lambda name: self.flat_slot(pack, name), lr)
+        else:
+            for p in params:
+                self.apply(p.value, p.grad, lambda name, p=p: self.slot(p, name), lr)  # type: ignore[misc]
+        self.iterations += 1
+        self.last_learning_rate = lr
+
+    def apply(self, w: Array, g: Array, slot: SlotGetter, lr: float) -> None:
+        """Update ``w`` in place from ``g``; ``slot(name)`` gives persistent state shaped like ``w``."""
+        raise NotImplementedError
+
+    # -- clipping -------------------------------------------------------------------------------
+    def clip_gradients(self, params: Sequence[Parameter], pack: ParameterPack | None = None) -> None:
+        """clipvalue, then per-parameter clipnorm, then global_clipnorm; in place, direction kept."""
+        if self.clipvalue is not None:
+            for g in [pack.grads] if pack is not None else [p.grad for p in params]:
+                np.clip(g, -self.clipvalue, self.clipvalue, out=g)
+        if self.clipnorm is not None:
+            for p in params:
+                norm = math.sqrt(float(np.vdot(p.grad, p.grad)))
+                if norm > self.clipnorm:
+                    p.grad *= self.clipnorm / norm
+        if self.global_clipnorm is not None:
+            grads = [pack.grads] if pack is not None else [p.grad for p in params]
+            norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            if norm > self.global_clipnorm:
+                for g in grads:
+                    g *= self.global_clipnorm / norm
+
+    # -- state ----------------------------------------------------------------------------------
+    def slot(self, param: Parameter, name: str) -> Array:
+        """The state array ``name`` of ``param``, created as zeros on first use."""
+        slots = self.state.setdefault(_key(param), {})
+        if name not in slots:
+            slots[name] = np.zeros_like(param.value)
+        return slots[name]
+
+    def flat_slot(self, pack: ParameterPack, name: str) -> Array:
+        """State ``name`` for a whole pack, as one flat array whose slices are the per-parameter slots."""
+        buffer = self._flat_slots.get((pack, name))
+        if buffer is None:
+            buffer = np.zeros_like(pack.values)
+            for p, offset in zip(pack.params, pack.offsets):
+                view = buffer[offset : offset + p.size].reshape(p.shape)
+                existing = self.state.get(_key(p), {}).get(name)
+                if existing is not None:
+                    view[...] = existing
+                self.state.setdefault(_key(p), {})[name] = view
+            self._flat_slots[(pack, name)] = buffer
+        return buffer
+
+    def get_state(self) -> dict[str, Array]:
+        """Flat mapping ``"<param>:<slot>" -> array`` plus ``"iterations"``, for saving."""
+        out = {f"{pname}:{sname}": arr.copy() for pname, slots in self.state.items() for sname, arr in slots.items()}
+        out["iterations"] = np.array(self.iterations, dtype=np.int64)
+        return out
+
+    def set_state(self, state: dict[str, Array]) -> None:
+        """Restore what ``get_state`` returned (slots are copied into existing arrays where they exist)."""
+        for key, value in state.items():
+            if key == "iterations":
+                self.iterations = int(value)
+                continue
+            pname, sname = key.rsplit(":", 1)
+            slots = self.state.setdefault(pname, {})
+            if sname in slots and slots[sname].shape == value.shape:
+                slots[sname][...] = value
+            else:
+                slots[sname] = np.array(value)
+
+    # -- configuration ----------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        from .._registry import serialize
+
+        lr = self.learning_rate
+        return {
+            "learning_rate": serialize(lr) if callable(lr) else lr,
+            "clipvalue": self.clipvalue,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        config = dict(config)
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict):
+            from .. import schedules
+
+            config["learning_rate"] = schedules.get(lr)
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if v is not None)
+        return f"{type(self).__name__}({args})"
+
+
+def _key(param: Parameter) -> str:
+    return param.name if param.name is not None else f"param_{id(param)}"

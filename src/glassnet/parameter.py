@@ -1,0 +1,128 @@
+"""Parameters: the arrays a model learns or keeps, each with its gradient.
+
+A ``Parameter`` owns ``value`` and ``grad`` (same shape and dtype). Assigning to ``value`` copies into the
+existing array, so views held elsewhere (a ``ParameterPack``'s flat buffer, an optimizer) stay valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array
+from .backend import floatx
+from .errors import ShapeError
+
+
+class Parameter:
+    """A learnable (or stateful) array with its gradient.
+
+    Args:
+        value: Initial value; floating arrays keep their dtype, anything else becomes ``floatx()``.
+        name: Unique name inside a model, e.g. ``"dense/kernel"``.
+        trainable: Whether optimizers update it (moving statistics are non-trainable).
+        regularizer: Optional penalty whose value is added to the loss and gradient to ``grad``.
+    """
+
+    def __init__(
+        self,
+        value: Any,
+        name: str | None = None,
+        trainable: bool = True,
+        regularizer: Any = None,
+    ) -> None:
+        array = np.asarray(value)
+        if not np.issubdtype(array.dtype, np.floating):
+            array = array.astype(floatx())
+        self._value: Array = np.array(array, copy=True)
+        self._grad: Array = np.zeros_like(self._value)
+        self.name = name
+        self.trainable = trainable
+        self.regularizer = regularizer
+        self._pack: ParameterPack | None = None
+
+    @property
+    def value(self) -> Array:
+        return self._value
+
+    @value.setter
+    def value(self, new: Any) -> None:
+        new = np.asarray(new)
+        if new.shape != self._value.shape:
+            raise ShapeError(
+                f"parameter {self.name!r}: cannot assign a value of shape {new.shape} to one of shape "
+                f"{self._value.shape}; hint: rebuild the layer to change its size"
+            )
+        self._value[...] = new
+
+    @property
+    def grad(self) -> Array:
+        return self._grad
+
+    @grad.setter
+    def grad(self, new: Any) -> None:
+        self._grad[...] = new
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self._value.dtype
+
+    @property
+    def size(self) -> int:
+        return int(self._value.size)
+
+    def zero_grad(self) -> None:
+        """Set the gradient to zero in place."""
+        self._grad.fill(0)
+
+    def __repr__(self) -> str:
+        kind = "" if self.trainable else ", trainable=False"
+        return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype.name}{kind})"
+
+
+class ParameterPack:
+    """Several parameters laid out in one flat ``values`` and one flat ``grads`` buffer.
+
+    Each parameter's ``value`` and ``grad`` become views into the buffers, so an optimizer can update
+    all of them in a few whole-buffer passes instead of one small pass per parameter.
+    """
+
+    def __init__(self, params: Sequence[Parameter]) -> None:
+        self.params = list(params)
+        dtypes = {p.dtype for p in self.params}
+        if len(dtypes) > 1:
+            raise ValueError(f"cannot pack parameters of different dtypes: {sorted(d.name for d in dtypes)}")
+        dtype = dtypes.pop() if dtypes else np.dtype(floatx())
+        total = sum(p.size for p in self.params)
+        self.values: Array = np.empty(total, dtype=dtype)
+        self.grads: Array = np.zeros(total, dtype=dtype)
+        self.offsets: list[int] = []
+        offset = 0
+        for p in self.params:
+            n = p.size
+            self.values[offset : offset + n] = p.value.ravel()
+            self.grads[offset : offset + n] = p.grad.ravel()
+            p._value = self.values[offset : offset + n].reshape(p.shape)
+            p._grad = self.grads[offset : offset + n].reshape(p.shape)
+            p._pack = self
+            self.offsets.append(offset)
+            offset += n
+
+    def covers(self, params: Sequence[Parameter]) -> bool:
+        """True if ``params`` are exactly this pack's parameters, in order, and still bound to it."""
+        if len(params) != len(self.params):
+            return False
+        return all(a is b and a._pack is self for a, b in zip(params, self.params))
+
+
+def pack_parameters(params: Sequence[Parameter]) -> ParameterPack | None:
+    """Pack ``params`` into flat buffers if they share one dtype; return the pack or ``None``."""
+    if not params or len({p.dtype for p in params}) != 1:
+        return None
+    return ParameterPack(params)
