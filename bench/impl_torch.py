@@ -1,0 +1,88 @@
+"""PyTorch CPU eager, written as typical user code: tensor slicing, ``zero_grad(set_to_none=True)``.
+
+``fused=True`` selects the fused optimizer kernels (``torch.optim.Adam(..., fused=True)``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.workloads import Workload
+
+
+def build(w: Workload) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    sizes = w.layer_sizes
+    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+        layers.append(nn.Linear(n_in, n_out))
+        if w.batchnorm_dropout is not None:
+            layers += [nn.BatchNorm1d(n_out), nn.ReLU(), nn.Dropout(w.batchnorm_dropout)]
+        else:
+            layers.append(nn.ReLU())
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)
+
+
+def _optimizer(w: Workload, model: nn.Module, name: str, fused: bool) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=w.learning_rate, fused=fused or None)
+    momentum = 0.9 if name == "sgd_momentum" else 0.0
+    return torch.optim.SGD(model.parameters(), lr=w.learning_rate, momentum=momentum, fused=fused or None)
+
+
+def _epoch(w: Workload, model: nn.Module, opt: Any, x: torch.Tensor, y: torch.Tensor) -> float:
+    loss_fn = nn.BCEWithLogitsLoss() if w.task == "binary" else nn.CrossEntropyLoss()
+    model.train()
+    perm = torch.randperm(len(x))
+    total = 0.0
+    for start in range(0, len(x), w.batch_size):
+        index = perm[start : start + w.batch_size]
+        xb, yb = x[index], y[index]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(xb)
+    return total / len(x)
+
+
+def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int, fused: bool) -> dict[str, float]:
+    torch.manual_seed(seed)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    warm = build(w)
+    n = 4 * w.batch_size
+    _epoch(w, warm, _optimizer(w, warm, optimizer, fused), xt[:n], yt[:n])
+    del warm
+    model = build(w)
+    opt = _optimizer(w, model, optimizer, fused)
+    start = time.perf_counter()
+    loss = _epoch(w, model, opt, xt, yt)
+    return {"epoch_s": time.perf_counter() - start, "final_loss": loss}
+
+
+def infer(w: Workload, x: np.ndarray, repeats: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    model = build(w).eval()
+    softmax = nn.Softmax(dim=1)
+    with torch.inference_mode():
+        for _ in range(20):
+            softmax(model(torch.from_numpy(x[:1]))).numpy()
+        times = []
+        for i in range(repeats):
+            sample = x[i % len(x) : i % len(x) + 1]
+            start = time.perf_counter()
+            softmax(model(torch.from_numpy(sample))).numpy()
+            times.append(time.perf_counter() - start)
+        xt = torch.from_numpy(x)
+        softmax(model(xt))
+        batch = []
+        for _ in range(7):
+            start = time.perf_counter()
+            softmax(model(xt)).numpy()
+            batch.append(time.perf_counter() - start)
+    return {"latency_s": float(np.median(times)), "batch_s": float(np.median(batch))}

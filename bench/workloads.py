@@ -1,0 +1,87 @@
+"""The five workloads of issue 7: shapes, optimizers, data (float32, fixed seeds).
+
+Each implementation (``impl_*.py``) reads the same ``Workload`` and the same arrays, so only the code
+under test differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST = REPO.parent / "shared" / "data" / "mnist.npz"
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    title: str
+    n_in: int
+    hidden: tuple[int, ...]
+    n_out: int
+    task: str  # "multiclass" (softmax CE) or "binary" (sigmoid BCE)
+    optimizer: str  # "adam" or "sgd_momentum"
+    learning_rate: float
+    batch_size: int
+    n_samples: int
+    batchnorm_dropout: float | None = None  # W4: Dense, BatchNorm, ReLU, Dropout(rate) per hidden layer
+    data: str = "synthetic"
+    kind: str = "train"  # "train" or "inference"
+    references: tuple[str, ...] = field(default=("torch", "torch_fused", "sklearn", "gemm"))
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [self.n_in, *self.hidden, self.n_out]
+
+    @property
+    def steps(self) -> int:
+        return -(-self.n_samples // self.batch_size)
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.key: w
+    for w in [
+        Workload("W1", "mnist-mlp", 784, (256, 128), 10, "multiclass", "adam", 1e-3, 128, 60_000, data="mnist"),
+        Workload("W2", "tabular-small", 20, (64, 64), 1, "binary", "adam", 1e-3, 32, 50_000),
+        Workload("W3", "wide", 1024, (2048, 2048), 10, "multiclass", "sgd_momentum", 0.01, 512, 20_000),
+        Workload("W4", "deep-bn-dropout", 784, (512,) * 6, 10, "multiclass", "adam", 1e-3, 256, 30_000,
+                 batchnorm_dropout=0.2, data="mnist", references=("torch", "torch_fused", "gemm")),
+        Workload("W5", "inference", 784, (256, 128), 10, "multiclass", "adam", 1e-3, 10_000, 10_000,
+                 data="mnist", kind="inference", references=("torch",)),
+    ]
+}
+QUICK_SAMPLES = {"W1": 15_000, "W2": 12_500, "W3": 5_000, "W4": 7_680, "W5": 10_000}
+
+
+def scaled(w: Workload, quick: bool) -> Workload:
+    """The workload, shortened for ``--quick`` (same shapes, fewer samples)."""
+    if not quick or w.kind == "inference":
+        return w
+    from dataclasses import replace
+
+    return replace(w, n_samples=QUICK_SAMPLES[w.key])
+
+
+def load_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """(x float32, y, source): y int64 labels for multiclass, float32 (n, 1) in {0, 1} for binary."""
+    if w.data == "mnist" and MNIST.exists():
+        with np.load(MNIST) as d:
+            key = "x_test" if w.kind == "inference" else "x_train"
+            x = d[key][: w.n_samples].reshape(-1, 784).astype(np.float32)
+            y = d[key.replace("x", "y")][: w.n_samples].astype(np.int64)
+        x *= np.float32(1 / 255)
+        return x, y, "mnist"
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((w.n_samples, w.n_in), dtype=np.float32)
+    if w.data == "mnist":  # same shapes and range as MNIST when the file is absent
+        x = np.abs(x, out=x) * np.float32(0.3)
+    teacher = rng.standard_normal((w.n_in, w.n_out), dtype=np.float32)
+    scores = x @ teacher
+    if w.task == "binary":
+        y = (scores[:, :1] > 0).astype(np.float32)
+    else:
+        y = scores.argmax(axis=1).astype(np.int64)
+    return x, y, "synthetic"
