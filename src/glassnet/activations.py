@@ -35,6 +35,11 @@ class Activation:
     def backward(self, grad_output: Array, a: Array) -> Array:
         raise NotImplementedError
 
+    def backward_into(self, grad_output: Array, a: Array, out: Array | None) -> Array:
+        """``backward`` written into ``out`` when given (a buffer reused across batches); may return
+        ``grad_output`` itself where the derivative is 1. Subclasses without an override allocate."""
+        return self.backward(grad_output, a)
+
     def __call__(self, z: Array) -> Array:
         return self.forward(z)
 
@@ -57,6 +62,9 @@ class Linear(Activation):
     def backward(self, grad_output: Array, a: Array) -> Array:
         return grad_output
 
+    def backward_into(self, grad_output: Array, a: Array, out: Array | None) -> Array:
+        return grad_output
+
 
 class Sigmoid(Activation):
     """a = 1 / (1 + exp(-z)), computed without overflow for any z; da/dz = a (1 - a)."""
@@ -75,6 +83,14 @@ class Sigmoid(Activation):
     def backward(self, grad_output: Array, a: Array) -> Array:
         return grad_output * a * (1 - a)
 
+    def backward_into(self, grad_output: Array, a: Array, out: Array | None) -> Array:
+        if out is None:
+            return self.backward(grad_output, a)
+        np.subtract(1.0, a, out=out)
+        out *= a
+        out *= grad_output
+        return out
+
 
 class Tanh(Activation):
     """a = tanh(z); da/dz = 1 - a^2."""
@@ -87,6 +103,14 @@ class Tanh(Activation):
     def backward(self, grad_output: Array, a: Array) -> Array:
         return grad_output * (1 - a * a)
 
+    def backward_into(self, grad_output: Array, a: Array, out: Array | None) -> Array:
+        if out is None:
+            return self.backward(grad_output, a)
+        np.multiply(a, a, out=out)
+        np.subtract(1.0, out, out=out)
+        out *= grad_output
+        return out
+
 
 class ReLU(Activation):
     """a = max(z, 0); da/dz = 1 where a > 0, else 0 (0 chosen at the kink)."""
@@ -98,6 +122,9 @@ class ReLU(Activation):
 
     def backward(self, grad_output: Array, a: Array) -> Array:
         return grad_output * (a > 0)
+
+    def backward_into(self, grad_output: Array, a: Array, out: Array | None) -> Array:
+        return np.multiply(grad_output, a > 0, out=out)
 
 
 class LeakyReLU(Activation):

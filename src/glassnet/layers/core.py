@@ -11,6 +11,7 @@ from .._registry import serialize
 from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
 from .base import Layer
+from .workspace import Workspace
 
 
 class Input(Layer):
@@ -102,8 +103,17 @@ class Dense(Layer):
                 f"got {x.shape}; hint: the previous layer's output width must equal this layer's input width"
             )
 
+    workspace: Workspace | None = None  # set by a model while it trains or predicts (see layers.workspace)
+
+    def _buffer(self, name: str, like: Array, width: int) -> Array | None:
+        """A reused (batch, width) buffer inside a model's loop; None (allocate) elsewhere or for >2-D input."""
+        ws = self.workspace
+        if ws is None or like.ndim != 2:
+            return None
+        return ws.get(name, like.shape[0], (width,), np.result_type(like.dtype, self.kernel.dtype))
+
     def forward(self, x: Array, training: bool = False) -> Array:
-        z = x @ self.kernel.value
+        z = np.matmul(x, self.kernel.value, out=self._buffer("a", x, self.units))
         if self.use_bias:
             z += self.bias.value
         a = self.activation.forward(z, inplace=True)  # z is ours and not needed again: reuse its memory
@@ -113,7 +123,8 @@ class Dense(Layer):
 
     def backward(self, grad_output: Array) -> Array | None:
         a = self.read_cache("a")
-        return self.backward_preactivation(self.activation.backward(grad_output, a))
+        grad_z = self.activation.backward_into(grad_output, a, self._buffer("grad_z", a, self.units))
+        return self.backward_preactivation(grad_z)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         """Backward from dL/dz (the gradient before the activation), as used when a loss is fused."""
@@ -125,7 +136,7 @@ class Dense(Layer):
             np.sum(g2, axis=0, out=self.bias.grad)
         if not self.input_grad_required:
             return None
-        return grad_z @ self.kernel.value.T
+        return np.matmul(grad_z, self.kernel.value.T, out=self._buffer("grad_x", grad_z, self.kernel.shape[0]))
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -17,6 +17,7 @@ from .._typing import Array
 from ..callbacks import History
 from ..errors import ConfigError, StateError
 from ..layers.base import Layer
+from ..layers.workspace import Workspace
 from ..parameter import Parameter, ParameterPack, pack_parameters
 from . import training
 
@@ -91,8 +92,26 @@ class Model(Layer):
 
     # -- training ----------------------------------------------------------------------------------
     @contextmanager
+    def workspaces(self) -> Iterator[None]:
+        """Let layers reuse their output and gradient arrays from batch to batch inside this block.
+
+        Only for loops that consume each batch's results before the next batch (``fit``, ``evaluate``,
+        batched ``predict``); outside, layers return fresh arrays (see ``glassnet.layers.workspace``).
+        Already-active workspaces (a ``predict`` inside ``fit``) are kept.
+        """
+        switched = [layer for layer in _leaf_layers(self) if hasattr(type(layer), "workspace") and layer.workspace is None]
+        for layer in switched:
+            layer.workspace = Workspace()
+        try:
+            yield
+        finally:
+            for layer in switched:
+                layer.workspace = None
+
+    @contextmanager
     def training_session(self) -> Iterator[None]:
-        """Settings that hold while ``fit`` runs: skip the unused input gradient, cache the parameter lists."""
+        """Settings that hold while ``fit`` runs: skip the unused input gradient, cache the parameter lists,
+        reuse layer buffers across batches."""
         self._trainable_params = self.parameters(trainable_only=True)
         self._regularized = [p for p in self.parameters() if p.regularizer is not None]
         assert self.loss is not None
@@ -100,7 +119,8 @@ class Model(Layer):
         self._fused = fused is not None and self.output_activation == fused
         saved, self.input_grad_required = self.input_grad_required, False
         try:
-            yield
+            with self.workspaces():
+                yield
         finally:
             self.input_grad_required = saved
 
@@ -164,3 +184,11 @@ class Model(Layer):
         from ..io import save_model
 
         save_model(self, path, include_optimizer=include_optimizer)
+
+
+def _leaf_layers(model: Model) -> list[Layer]:
+    """Every layer inside ``model``, nested models expanded."""
+    out: list[Layer] = []
+    for layer in model.layers:
+        out += _leaf_layers(layer) if isinstance(layer, Model) else [layer]
+    return out

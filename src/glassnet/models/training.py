@@ -194,11 +194,12 @@ def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[
     for metric in model.metrics:
         metric.reset()
     total = 0.0
-    for xb, yb in BatchIterator(x, y, batch_size, False, backend.generator()):
-        y_pred = model.forward(xb, training=False)
-        total += model.loss(yb, y_pred) * len(xb)
-        for metric in model.metrics:
-            metric.update(yb, y_pred)
+    with model.workspaces():
+        for xb, yb in BatchIterator(x, y, batch_size, False, backend.generator()):
+            y_pred = model.forward(xb, training=False)
+            total += model.loss(yb, y_pred) * len(xb)
+            for metric in model.metrics:
+                metric.update(yb, y_pred)
     logs = {"loss": total / len(x) + model.regularization_penalty()}
     logs.update(_metric_logs(model))
     return logs
@@ -213,6 +214,7 @@ def predict(model: Model, x: Any, batch_size: int | None = 32) -> Array:
         return out.copy() if out is x else out
     assert model.output_shape is not None
     out = np.empty((len(x),) + tuple(model.output_shape), dtype=model.dtype)
-    for start in range(0, len(x), batch_size):
-        out[start : start + batch_size] = model.forward(x[start : start + batch_size], training=False)
+    with model.workspaces():  # each batch's output is copied into ``out`` before the next batch
+        for start in range(0, len(x), batch_size):
+            out[start : start + batch_size] = model.forward(x[start : start + batch_size], training=False)
     return out
