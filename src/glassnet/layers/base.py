@@ -84,6 +84,7 @@ class Layer:
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
         self._name = name or snake_case(type(self).__name__)
         self._scope = ""
+        self._building = False
         self._params: dict[str, Parameter] = {}
         self.cache: dict[str, Any] = {}
         self.built = False

@@ -82,7 +82,7 @@ class Sequential(Model):
                 return i
         return len(self.layers)
 
-    def _backward(self, grad: Array, from_preactivation: bool) -> Array | None:
+    def _backward(self, grad: Any, from_preactivation: bool) -> Array | None:
         stop = 0 if self.input_grad_required else self._first_trainable()
         last = len(self.layers) - 1
         for i in range(last, stop - 1, -1):
