@@ -213,7 +213,7 @@ class CategoricalCrossentropy(Loss):
 
     def value(self, y_true: Array, y_pred: Array) -> Any:
         logp = _log_softmax(y_pred) if self.from_logits else np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))
-        return -np.vdot(y_true, logp) / _n_samples(y_pred)
+        return -float(np.vdot(y_true, logp)) / _n_samples(y_pred)
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         n = _n_samples(y_pred)
