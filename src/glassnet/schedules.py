@@ -45,9 +45,12 @@ class ExponentialDecay(LearningRateSchedule):
     """lr(step) = initial_learning_rate * decay_rate^(step / decay_steps); with ``staircase`` the
     exponent is floor(step / decay_steps), so the rate drops by ``decay_rate`` every ``decay_steps``."""
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False) -> None:
-        self.initial_learning_rate = _positive("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
+    def __init__(
+        self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False
+    ) -> None:
+        self.initial_learning_rate = _positive(
+            "ExponentialDecay", "initial_learning_rate", initial_learning_rate
+        )
         self.decay_steps = int(_positive("ExponentialDecay", "decay_steps", decay_steps))
         self.decay_rate = _positive("ExponentialDecay", "decay_rate", decay_rate)
         self.staircase = bool(staircase)
@@ -59,17 +62,24 @@ class ExponentialDecay(LearningRateSchedule):
         return self.initial_learning_rate * self.decay_rate**exponent
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
 
 
 class InverseTimeDecay(LearningRateSchedule):
     """lr(step) = initial_learning_rate / (1 + decay_rate * step / decay_steps); ``staircase`` floors
     step / decay_steps. The 1/t decay of classical stochastic approximation."""
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False) -> None:
-        self.initial_learning_rate = _positive("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
+    def __init__(
+        self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False
+    ) -> None:
+        self.initial_learning_rate = _positive(
+            "InverseTimeDecay", "initial_learning_rate", initial_learning_rate
+        )
         self.decay_steps = int(_positive("InverseTimeDecay", "decay_steps", decay_steps))
         self.decay_rate = _positive("InverseTimeDecay", "decay_rate", decay_rate, allow_zero=True)
         self.staircase = bool(staircase)
@@ -81,8 +91,12 @@ class InverseTimeDecay(LearningRateSchedule):
         return self.initial_learning_rate / (1.0 + self.decay_rate * ratio)
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -98,11 +112,13 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 f"{len(self.values)} values for {len(self.boundaries)} boundaries; hint: boundaries=[100], "
                 "values=[0.1, 0.01]"
             )
-        if any(b >= c for b, c in zip(self.boundaries, self.boundaries[1:])):
-            raise ConfigError(f"PiecewiseConstantDecay: boundaries must increase strictly, got {self.boundaries}")
+        if any(b >= c for b, c in zip(self.boundaries[:-1], self.boundaries[1:], strict=True)):
+            raise ConfigError(
+                f"PiecewiseConstantDecay: boundaries must increase strictly, got {self.boundaries}"
+            )
 
     def __call__(self, step: int) -> float:
-        for boundary, value in zip(self.boundaries, self.values):
+        for boundary, value in zip(self.boundaries, self.values[:-1], strict=True):
             if step <= boundary:
                 return value
         return self.values[-1]
@@ -124,8 +140,11 @@ class StepDecay(LearningRateSchedule):
         return self.initial_learning_rate * self.factor ** (step // self.step_size)
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "step_size": self.step_size,
-                "factor": self.factor}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "step_size": self.step_size,
+            "factor": self.factor,
+        }
 
 
 class CosineDecay(LearningRateSchedule):
@@ -139,13 +158,16 @@ class CosineDecay(LearningRateSchedule):
     the initial rate at the first cosine step; after decay_steps the rate stays at alpha * initial.
     """
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
-                 warmup_steps: int = 0) -> None:
+    def __init__(
+        self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0, warmup_steps: int = 0
+    ) -> None:
         self.initial_learning_rate = _positive("CosineDecay", "initial_learning_rate", initial_learning_rate)
         self.decay_steps = int(_positive("CosineDecay", "decay_steps", decay_steps))
         self.alpha = _positive("CosineDecay", "alpha", alpha, allow_zero=True)
         if self.alpha > 1.0:
-            raise ConfigError(f"CosineDecay: alpha (final fraction of the rate) must be in [0, 1], got {alpha!r}")
+            raise ConfigError(
+                f"CosineDecay: alpha (final fraction of the rate) must be in [0, 1], got {alpha!r}"
+            )
         self.warmup_steps = int(_positive("CosineDecay", "warmup_steps", warmup_steps, allow_zero=True))
 
     def __call__(self, step: int) -> float:
@@ -156,8 +178,12 @@ class CosineDecay(LearningRateSchedule):
         return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "alpha": self.alpha, "warmup_steps": self.warmup_steps}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "warmup_steps": self.warmup_steps,
+        }
 
 
 _registry: Registry[LearningRateSchedule] = Registry("schedule", LearningRateSchedule)

@@ -5,4 +5,11 @@ from .history import History
 from .lr import LearningRateScheduler, ReduceLROnPlateau
 from .progress import ProgbarLogger
 
-__all__ = ["Callback", "CallbackList", "History", "LearningRateScheduler", "ProgbarLogger", "ReduceLROnPlateau"]
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "History",
+    "LearningRateScheduler",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+]

@@ -20,7 +20,9 @@ def _optimizer_of(callback: Callback) -> Any:
     model = callback.model
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
-        raise StateError(f"{type(callback).__name__}: the model has no optimizer; hint: call model.compile first")
+        raise StateError(
+            f"{type(callback).__name__}: the model has no optimizer; hint: call model.compile first"
+        )
     if callable(optimizer.learning_rate):
         raise ConfigError(
             f"{type(callback).__name__}: the optimizer's learning_rate is already a schedule "
@@ -32,7 +34,9 @@ def _optimizer_of(callback: Callback) -> Any:
 def _set_rate(callback: Callback, optimizer: Any, rate: Any) -> float:
     value = float(rate)
     if not (value >= 0 and math.isfinite(value)):
-        raise ConfigError(f"{type(callback).__name__}: new learning rate must be a finite number >= 0, got {rate!r}")
+        raise ConfigError(
+            f"{type(callback).__name__}: new learning rate must be a finite number >= 0, got {rate!r}"
+        )
     optimizer.learning_rate = value
     return value
 
@@ -48,7 +52,9 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0) -> None:
         super().__init__()
         if not callable(schedule):
-            raise ConfigError(f"LearningRateScheduler: schedule must be a function fn(epoch, lr), got {schedule!r}")
+            raise ConfigError(
+                f"LearningRateScheduler: schedule must be a function fn(epoch, lr), got {schedule!r}"
+            )
         self.schedule = schedule
         self.verbose = verbose
 
@@ -69,12 +75,22 @@ class ReduceLROnPlateau(Callback):
     ``cooldown`` epochs pass before counting again.
     """
 
-    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 min_delta: float = 1e-4, min_lr: float = 0.0, mode: str = "auto", cooldown: int = 0,
-                 verbose: int = 0) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        min_lr: float = 0.0,
+        mode: str = "auto",
+        cooldown: int = 0,
+        verbose: int = 0,
+    ) -> None:
         super().__init__()
         if not 0.0 < float(factor) < 1.0:
-            raise ConfigError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}; hint: 0.1 or 0.5")
+            raise ConfigError(
+                f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}; hint: 0.1 or 0.5"
+            )
         if mode not in ("auto", "min", "max"):
             raise ConfigError(f"ReduceLROnPlateau: mode must be 'auto', 'min' or 'max', got {mode!r}")
         if int(patience) < 0 or int(cooldown) < 0 or float(min_delta) < 0 or float(min_lr) < 0:
@@ -83,7 +99,12 @@ class ReduceLROnPlateau(Callback):
                 f"{patience!r}, {cooldown!r}, {min_delta!r}, {min_lr!r}"
             )
         self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.min_delta, self.min_lr, self.cooldown, self.verbose = float(min_delta), float(min_lr), int(cooldown), verbose
+        self.min_delta, self.min_lr, self.cooldown, self.verbose = (
+            float(min_delta),
+            float(min_lr),
+            int(cooldown),
+            verbose,
+        )
         if mode == "auto":
             mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall")) else "min"
         self.mode = mode

@@ -35,7 +35,9 @@ class Adagrad(Optimizer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
-def _step_over_root(w: Array, g: Array, accumulator: Array, epsilon: float, lr: float, scratch: Array) -> None:
+def _step_over_root(
+    w: Array, g: Array, accumulator: Array, epsilon: float, lr: float, scratch: Array
+) -> None:
     """w = w - lr g / sqrt(accumulator + epsilon), through ``scratch`` (shared by AdaGrad and RMSprop)."""
     np.add(accumulator, epsilon, out=scratch)
     np.sqrt(scratch, out=scratch)

@@ -27,8 +27,14 @@ class Adam(Optimizer):
 
     name = "adam"
 
-    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, **clip: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **clip: Any,
+    ) -> None:
         super().__init__(learning_rate, **clip)
         self.beta_1 = check_in_range("beta_1", beta_1, 0.0, 1.0)
         self.beta_2 = check_in_range("beta_2", beta_2, 0.0, 1.0)
@@ -73,8 +79,15 @@ class AdamW(Adam):
 
     name = "adamw"
 
-    def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, **clip: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **clip: Any,
+    ) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon, **clip)
         self.weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
 
@@ -104,8 +117,15 @@ class Nadam(Adam):
 
     name = "nadam"
 
-    def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, momentum_decay: float = 0.004, **clip: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        momentum_decay: float = 0.004,
+        **clip: Any,
+    ) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon, **clip)
         self.momentum_decay = check_positive("momentum_decay", momentum_decay, allow_zero=True)
         self._product_step, self._product = 0, 1.0

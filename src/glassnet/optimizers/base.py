@@ -64,7 +64,9 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.clipvalue = None if clipvalue is None else check_positive("clipvalue", clipvalue)
         self.clipnorm = None if clipnorm is None else check_positive("clipnorm", clipnorm)
-        self.global_clipnorm = None if global_clipnorm is None else check_positive("global_clipnorm", global_clipnorm)
+        self.global_clipnorm = (
+            None if global_clipnorm is None else check_positive("global_clipnorm", global_clipnorm)
+        )
         self.iterations = 0
         self.last_learning_rate: float | None = None
         self.state: dict[str, dict[str, Array]] = {}
@@ -129,7 +131,7 @@ class Optimizer:
         buffer = self._flat_slots.get((pack, name))
         if buffer is None:
             buffer = np.zeros_like(pack.values)
-            for p, offset in zip(pack.params, pack.offsets):
+            for p, offset in zip(pack.params, pack.offsets, strict=True):
                 view = buffer[offset : offset + p.size].reshape(p.shape)
                 existing = self.state.get(_key(p), {}).get(name)
                 if existing is not None:

@@ -25,7 +25,9 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
 
-    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, epsilon: float = 1e-7, **clip: Any) -> None:
+    def __init__(
+        self, learning_rate: Any = 0.001, rho: float = 0.9, epsilon: float = 1e-7, **clip: Any
+    ) -> None:
         super().__init__(learning_rate, **clip)
         self.rho = check_in_range("rho", rho, 0.0, 1.0)
         self.epsilon = check_positive("epsilon", epsilon, allow_zero=True)
