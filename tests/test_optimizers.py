@@ -361,7 +361,11 @@ def test_compile_default_optimizer_is_rmsprop():
 
 # -- training resumes exactly after save/load with the optimizer state -----------------------------------
 def _digits_model(optimizer):
-    layers = [gn.layers.Input(shape=(64,)), gn.layers.Dense(16, activation="relu"), gn.layers.Dense(10, "softmax")]
+    layers = [
+        gn.layers.Input(shape=(64,)),
+        gn.layers.Dense(16, activation="relu"),
+        gn.layers.Dense(10, "softmax"),
+    ]
     model = gn.Sequential(layers)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     return model
@@ -408,7 +412,9 @@ def _ewma_loop(x, beta, bias_correction):
 @pytest.mark.parametrize("bias_correction", [False, True])
 def test_ewma_matches_the_recurrence_across_blocks(beta, bias_correction, rng):
     x = rng.normal(size=(300, 2, 3)) + 5.0  # 300 steps span three blocks of the vectorized form
-    np.testing.assert_allclose(gn.ewma(x, beta, bias_correction), _ewma_loop(x, beta, bias_correction), rtol=1e-12)
+    np.testing.assert_allclose(
+        gn.ewma(x, beta, bias_correction), _ewma_loop(x, beta, bias_correction), rtol=1e-12
+    )
 
 
 def test_ewma_bias_correction_recovers_a_constant_and_keeps_float32():
