@@ -72,7 +72,7 @@ class ReduceLROnPlateau(Callback):
     An epoch improves when the value beats the best so far by more than ``min_delta`` (lower for
     mode "min", higher for "max"; "auto" picks "max" for accuracy-like names). After ``patience``
     epochs in a row without improvement: lr = max(lr * factor, min_lr), the count restarts, and
-    ``cooldown`` epochs pass before counting again.
+    the next ``cooldown`` epochs are not counted (the best value is still tracked during them).
     """
 
     def __init__(
@@ -131,13 +131,14 @@ class ReduceLROnPlateau(Callback):
                 "hint: 'val_*' keys need validation_data or validation_split"
             )
         value = float(logs[self.monitor])
-        if self.cooldown_counter > 0:
+        improved = self._improved(value)
+        if improved:
+            self.best = value
+        if self.cooldown_counter > 0:  # the epochs right after a reduction are not counted
             self.cooldown_counter -= 1
-            self.wait = 0
-        if self._improved(value):
-            self.best, self.wait = value, 0
             return
-        if self.cooldown_counter > 0:
+        if improved:
+            self.wait = 0
             return
         self.wait += 1
         if self.wait >= self.patience:
