@@ -22,7 +22,9 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False, **clip: Any) -> None:
+    def __init__(
+        self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False, **clip: Any
+    ) -> None:
         super().__init__(learning_rate, **clip)
         self.momentum = check_in_range("momentum", momentum, 0.0, 1.0)
         self.nesterov = bool(nesterov)
