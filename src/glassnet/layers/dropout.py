@@ -41,8 +41,8 @@ class Dropout(Layer):
         self.rate = rate
         self.seed = seed if isinstance(seed, (int, np.integer)) else None
         self.rng = backend.make_generator(seed)
-        self._uniform: Array | None = None  # reused buffer for the uniform draws
-        self._keep: Array | None = None  # reused boolean buffer
+        self._threshold = np.uint32(min(round(rate * 2.0**32), 2**32 - 1))
+        self._keep: Array | None = None  # boolean buffer reused between batches
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         """No parameters; defined so the base class records the shapes (``summary()`` shows them)."""
@@ -51,19 +51,18 @@ class Dropout(Layer):
         self.rng = rng
 
     def _mask(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
-        """m / (1 - rate) as an array of ``dtype``, drawn into buffers reused between batches.
+        """m / (1 - rate) as an array of ``dtype``.
 
-        The uniforms are float32 (float64 for float64 layers), so P(u >= rate) is exact to 2**-24,
-        not rounded to a coarse grid such as 1/256.
+        Each unit takes 32 raw random bits b (two per 64-bit draw of the bit generator, the cheapest
+        draw NumPy offers) and is dropped when b < t with t = round(rate * 2**32), so P(drop) = t / 2**32
+        is within 2**-33 of ``rate``: exact for any practical purpose, not rounded to a grid like 1/256.
         """
-        draw_dtype = np.float64 if dtype == np.float64 else np.float32
-        if self._uniform is None or self._uniform.shape != shape or self._uniform.dtype != draw_dtype:
-            self._uniform = np.empty(shape, dtype=draw_dtype)
+        n = int(np.prod(shape))
+        if self._keep is None or self._keep.shape != shape:
             self._keep = np.empty(shape, dtype=bool)
-        assert self._keep is not None
-        self.rng.random(out=self._uniform, dtype=draw_dtype)
-        np.greater_equal(self._uniform, self.rate, out=self._keep)
-        # a fresh array: backward may still need it while the buffers are refilled by the next forward
+        bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+        np.greater_equal(bits, self._threshold, out=self._keep)
+        # a fresh array: backward still needs it while the next forward refills the boolean buffer
         return np.multiply(self._keep, dtype.type(1.0 / (1.0 - self.rate)), dtype=dtype)
 
     def forward(self, x: Array, training: bool = False) -> Array:

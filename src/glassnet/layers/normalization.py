@@ -99,7 +99,8 @@ class BatchNormalization(_Normalization):
         n = x2.shape[0]
         mean = x2.mean(axis=0)
         x_hat = x2 - mean
-        var = np.einsum("ij,ij->j", x_hat, x_hat) / float(n)  # biased variance, no (n, c) temporary
+        var = np.square(x_hat).sum(axis=0)
+        var /= float(n)  # biased variance
         inv_std = 1.0 / np.sqrt(var + self.epsilon)
         x_hat *= inv_std
         self._update_moving(mean, var)
@@ -170,7 +171,7 @@ class LayerNormalization(_Normalization):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         x_hat = x - x.mean(axis=-1, keepdims=True)
-        var = np.einsum("...j,...j->...", x_hat, x_hat)[..., None] / float(x.shape[-1])
+        var = np.square(x_hat).mean(axis=-1, keepdims=True)
         inv_std = 1.0 / np.sqrt(var + self.epsilon)
         x_hat *= inv_std
         if training:
