@@ -18,6 +18,7 @@ from . import (
     losses,
     metrics,
     optimizers,
+    preprocessing,
     regularizers,
     schedules,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "losses",
     "metrics",
     "optimizers",
+    "preprocessing",
     "regularizers",
     "schedules",
     "set_floatx",

@@ -25,10 +25,15 @@ def monitor_value(who: str, monitor: str, logs: dict[str, Any] | None) -> float:
     logs = logs or {}
     if monitor not in logs:
         available = ", ".join(sorted(logs)) or "(none)"
-        hint = (" hint: val_ keys exist only when fit gets validation_data or validation_split"
-                if monitor.startswith("val_") else "")
-        raise ConfigError(f"{who}: monitored key {monitor!r} is not in the epoch logs; available keys: "
-                          f"{available};{hint or ' hint: pass one of the available keys as monitor='}")
+        hint = (
+            " hint: val_ keys exist only when fit gets validation_data or validation_split"
+            if monitor.startswith("val_")
+            else ""
+        )
+        raise ConfigError(
+            f"{who}: monitored key {monitor!r} is not in the epoch logs; available keys: "
+            f"{available};{hint or ' hint: pass one of the available keys as monitor='}"
+        )
     return float(logs[monitor])
 
 

@@ -26,8 +26,15 @@ class ModelCheckpoint(Callback):
     Attributes: ``best`` (best monitored value), ``last_path`` (the file written last, or ``None``).
     """
 
-    def __init__(self, path: str | os.PathLike[str], monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto", include_optimizer: bool = False, verbose: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        include_optimizer: bool = False,
+        verbose: int = 0,
+    ) -> None:
         super().__init__()
         self.path = os.fspath(path)
         if not self.path:
@@ -60,5 +67,7 @@ class ModelCheckpoint(Callback):
         try:
             return str(Path(self.path.format(epoch=epoch + 1, **logs)))
         except (KeyError, IndexError, ValueError) as exc:
-            raise ConfigError(f"ModelCheckpoint: cannot fill path {self.path!r} ({exc!r}); available fields: "
-                              f"epoch, {', '.join(sorted(logs))}") from None
+            raise ConfigError(
+                f"ModelCheckpoint: cannot fill path {self.path!r} ({exc!r}); available fields: "
+                f"epoch, {', '.join(sorted(logs))}"
+            ) from None

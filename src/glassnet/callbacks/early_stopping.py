@@ -34,9 +34,17 @@ class EarlyStopping(Callback):
     "stops after epoch 5" is ``stopped_epoch == 4``); ``stopped_epoch`` is 0 if training was not stopped.
     """
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
-                 mode: str = "auto", baseline: float | None = None, restore_best_weights: bool = False,
-                 start_from_epoch: int = 0, verbose: int = 0) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+        verbose: int = 0,
+    ) -> None:
         super().__init__()
         self.patience = _count("patience", patience)
         self.start_from_epoch = _count("start_from_epoch", start_from_epoch)
@@ -79,8 +87,9 @@ class EarlyStopping(Callback):
             sys.stdout.write(f"Epoch {self.stopped_epoch + 1}: early stopping\n")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                sys.stdout.write(f"Restoring model weights from the end of the best epoch: "
-                                 f"{self.best_epoch + 1}.\n")
+                sys.stdout.write(
+                    f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.\n"
+                )
             self.model.set_weights(self.best_weights)
 
 

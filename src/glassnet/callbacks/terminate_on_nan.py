@@ -66,8 +66,10 @@ class TerminateOnNaN(Callback):
         self._restore = self._current if finite else self._previous
         self.model.stop_training = True
         if self.verbose:
-            sys.stdout.write(f"Batch {batch} of epoch {self._epoch + 1}: invalid loss {loss}, terminating "
-                             "training and keeping the last finite weights\n")
+            sys.stdout.write(
+                f"Batch {batch} of epoch {self._epoch + 1}: invalid loss {loss}, terminating "
+                "training and keeping the last finite weights\n"
+            )
 
     def _load(self, arrays: list[Any] | None) -> None:
         if arrays is not None:

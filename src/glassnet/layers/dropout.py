@@ -26,8 +26,13 @@ class Dropout(Layer):
     Shapes: x (batch, ...) -> y (batch, ...).
     """
 
-    def __init__(self, rate: float, seed: int | np.random.Generator | None = None, name: str | None = None,
-                 trainable: bool = True) -> None:
+    def __init__(
+        self,
+        rate: float,
+        seed: int | np.random.Generator | None = None,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
         super().__init__(name=name, trainable=trainable)
         try:
             rate = float(rate)

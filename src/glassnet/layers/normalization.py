@@ -24,8 +24,10 @@ from .base import Layer
 def _check_epsilon(layer: str, epsilon: Any) -> float:
     value = float(epsilon)
     if not (value > 0.0 and math.isfinite(value)):
-        raise ConfigError(f"{layer}: epsilon must be a finite number > 0, got {epsilon!r}; "
-                          "hint: it keeps 1/sqrt(var + epsilon) finite for a constant feature")
+        raise ConfigError(
+            f"{layer}: epsilon must be a finite number > 0, got {epsilon!r}; "
+            "hint: it keeps 1/sqrt(var + epsilon) finite for a constant feature"
+        )
     return value
 
 
@@ -40,8 +42,10 @@ class _Normalization(Layer):
 
     def _build_affine(self, input_shape: Shape) -> int:
         if not input_shape:
-            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) needs inputs with a feature axis, "
-                             f"got shape (batch,); hint: reshape to (batch, 1)")
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) needs inputs with a feature axis, "
+                f"got shape (batch,); hint: reshape to (batch, 1)"
+            )
         channels = int(input_shape[-1])
         if self.scale:
             self.gamma = self.add_parameter("gamma", np.ones(channels, dtype=self.dtype))
@@ -77,13 +81,22 @@ class BatchNormalization(_Normalization):
     Shapes: x (batch, ..., channels) -> y (batch, ..., channels).
     """
 
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
-                 name: str | None = None, trainable: bool = True) -> None:
+    def __init__(
+        self,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
         super().__init__(epsilon, center, scale, name, trainable)
         momentum = float(momentum)
         if not 0.0 <= momentum <= 1.0:
-            raise ConfigError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}; "
-                              "hint: it is the weight of the old moving statistics, typically 0.9 to 0.999")
+            raise ConfigError(
+                f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}; "
+                "hint: it is the weight of the old moving statistics, typically 0.9 to 0.999"
+            )
         self.momentum = momentum
 
     def build(self, input_shape: Shape) -> None:
@@ -162,8 +175,14 @@ class LayerNormalization(_Normalization):
     Shapes: x (batch, ..., features) -> y (batch, ..., features); gamma, beta (features,).
     """
 
-    def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
-                 name: str | None = None, trainable: bool = True) -> None:
+    def __init__(
+        self,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
         super().__init__(epsilon, center, scale, name, trainable)
 
     def build(self, input_shape: Shape) -> None:
