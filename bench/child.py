@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 from typing import Any
 
 IMPLS = ("glassnet", "torch", "torch_fused", "sklearn", "gemm")
+BASELINE: dict[str, float] = {}  # RSS once the data are loaded and the library imported
 
 
 def _measure(args: argparse.Namespace) -> tuple[dict[str, float], str]:
@@ -21,6 +23,7 @@ def _measure(args: argparse.Namespace) -> tuple[dict[str, float], str]:
     if args.impl == "gemm":
         from bench import impl_gemm
 
+        BASELINE["rss"] = reset_peak()
         return impl_gemm.train(w, args.seed), "-"
     x, y, source = load_data(w)
     if args.impl == "glassnet":
@@ -29,6 +32,7 @@ def _measure(args: argparse.Namespace) -> tuple[dict[str, float], str]:
         from bench import impl_torch as impl  # type: ignore[no-redef]
     else:
         from bench import impl_sklearn as impl  # type: ignore[no-redef]
+    BASELINE["rss"] = reset_peak()
     if w.kind == "inference":
         return impl.infer(w, x, args.repeats), source
     if args.impl.startswith("torch"):
@@ -47,6 +51,27 @@ def _threads() -> dict[str, Any]:
     return out
 
 
+def _rss_mb(field: str) -> float:
+    """VmRSS / VmHWM of this process from /proc (Linux), in MB; 0 where unavailable."""
+    try:
+        for line in open("/proc/self/status").read().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def reset_peak() -> float:
+    """Reset the peak-RSS mark to the current RSS (Linux clear_refs 5); returns the RSS then, in MB."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return _rss_mb("VmRSS")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.child")
     parser.add_argument("workload")
@@ -56,9 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1000)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
+    load = os.getloadavg()[0]
     metrics, source = _measure(args)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"metrics": metrics, "peak_rss_mb": peak_kib / 1024, "data": source, **_threads()}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    report = {"metrics": metrics, "peak_rss_mb": usage.ru_maxrss / 1024, "data": source,  # ru_maxrss: KiB
+              "train_peak_mb": _rss_mb("VmHWM") - BASELINE.get("rss", 0.0), "loadavg": load,
+              "cpu_s": usage.ru_utime + usage.ru_stime, "involuntary_switches": usage.ru_nivcsw}
+    print(json.dumps({**report, **_threads()}))
     return 0
 
 

@@ -36,6 +36,7 @@ def _rows_for(key: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
     metrics = [m for m in runs["glassnet"][0]["metrics"] if m.endswith("_s")]
     rows, verdicts = [], []
     rss = {impl: _median([r["peak_rss_mb"] for r in rs]) for impl, rs in runs.items()}
+    train_rss = {impl: _median([r.get("train_peak_mb", 0.0) for r in rs]) for impl, rs in runs.items()}
     for metric in metrics:
         target_key = key if key in TARGETS else f"{key}:{metric}"
         med = {impl: _median(_series(rs, metric)) for impl, rs in runs.items()}
@@ -46,6 +47,7 @@ def _rows_for(key: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
             s = _series(rs, metric)
             ratio = med["glassnet"] / med[impl]
             paired = _median([a / b for a, b in zip(g, s)])
+            by_min = min(g) / min(s)
             ref = "torch_best" if impl == best_torch else impl
             target = TARGETS.get(target_key, {}).get(ref)
             verdict = "" if impl == "glassnet" or target is None else ("met" if ratio <= target else "**not met**")
@@ -53,23 +55,26 @@ def _rows_for(key: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
             rows.append(f"| {key} {metric[:-2]} | {label} | {_fmt_time(med[impl])} | {_fmt_time(min(s))}–"
                         f"{_fmt_time(max(s))} | {'' if impl == 'glassnet' else f'{ratio:.2f}'} | "
                         f"{'' if impl == 'glassnet' else f'{paired:.2f}'} | "
+                        f"{'' if impl == 'glassnet' else f'{by_min:.2f}'} | "
                         f"{'' if target is None or impl == 'glassnet' else f'<= {target}'} {verdict} | "
-                        f"{rss[impl]:.0f} |")
+                        f"{rss[impl]:.0f} / {train_rss[impl]:.0f} |")
             if verdict:
                 verdicts.append(f"{key} {metric[:-2]} vs {ref}: {ratio:.2f} (target <= {target}) {verdict}")
     for impl in ("torch", "torch_fused"):
         if impl in rss:
             ok = rss["glassnet"] <= RSS_TARGET * rss[impl]
             verdicts.append(f"{key} peak RSS vs {impl}: {rss['glassnet'] / rss[impl]:.2f} "
-                            f"(target <= {RSS_TARGET}) {'met' if ok else '**not met**'}")
+                            f"(target <= {RSS_TARGET}) {'met' if ok else '**not met**'}; added while "
+                            f"training {train_rss['glassnet']:.0f} MB vs {train_rss[impl]:.0f} MB")
     return rows, verdicts
 
 
 def _environment(results: dict[str, Any]) -> list[str]:
-    pools, torch_threads, sources = set(), set(), set()
+    pools, torch_threads, sources, loads = set(), set(), set(), []
     for entry in results["workloads"].values():
         for impl, rs in entry["runs"].items():
             for r in rs:
+                loads.append(r.get("loadavg", float("nan")))
                 sources.add(r.get("data", "-"))
                 if "torch_threads" in r:
                     torch_threads.add(r["torch_threads"])
@@ -84,6 +89,8 @@ def _environment(results: dict[str, Any]) -> list[str]:
         + (" (quick: shortened workloads)" if results["quick"] else ""),
         f"- thread pools: {'; '.join(sorted(pools))}; torch.get_num_threads() = {sorted(torch_threads) or '-'}",
         f"- data: {', '.join(sorted(s for s in sources if s != '-'))}",
+        f"- 1-minute load average when each measurement started: median {_median(loads):.1f}, "
+        f"min {min(loads):.1f}, max {max(loads):.1f} (2 cores: above ~0.5 other processes compete)" if loads else "",
     ]
 
 
@@ -91,8 +98,8 @@ def render(results: dict[str, Any]) -> str:
     lines = _environment(results) + [
         "",
         "| workload | implementation | median | min–max | glassnet / this (medians) | paired ratio (median) "
-        "| target | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| glassnet / this (minima) | target (on medians) | peak RSS MB (process / added by the run) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts, notes = [], []
     for key, entry in results["workloads"].items():

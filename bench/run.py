@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
     reps = args.reps or (2 if args.quick else 5)
     caps = capabilities()
+    with tempfile.TemporaryDirectory(prefix="glassnet-bench-") as cache:
+        os.environ["BENCH_DATA_CACHE"] = cache
+        results = _run_all(args, argv, only, reps, caps)
+    table = render(results)
+    print(table)
+    (REPO / "bench" / "last_run.json").write_text(json.dumps(results, indent=1))
+    if args.write or (not args.quick and set(only) == set(WORKLOADS)):
+        write_docs(REPO / "docs" / "performance.md", table)
+    return 0
+
+
+def _run_all(args: argparse.Namespace, argv: list[str] | None, only: list[str], reps: int,
+             caps: dict[str, bool]) -> dict[str, Any]:
     results: dict[str, Any] = {"workloads": {}, "reps": reps, "quick": args.quick,
                                "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
                                "env_unset": [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ],
@@ -89,13 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(reps):
             for impl in impls:  # interleaved: A B C ... A B C ...
                 entry["runs"][impl].append(run_child(key, impl, optimizer, rep, args.quick))
-                print(f"{key} rep {rep + 1}/{reps} {impl}: {entry['runs'][impl][-1]['metrics']}", file=sys.stderr)
-    table = render(results)
-    print(table)
-    (REPO / "bench" / "last_run.json").write_text(json.dumps(results, indent=1))
-    if args.write or (not args.quick and set(only) == set(WORKLOADS)):
-        write_docs(REPO / "docs" / "performance.md", table)
-    return 0
+                run = entry["runs"][impl][-1]
+                print(f"{key} rep {rep + 1}/{reps} {impl}: {run['metrics']} load {run['loadavg']:.1f}", file=sys.stderr)
+    return results
 
 
 def _machine() -> str:

@@ -110,7 +110,10 @@ class Dense(Layer):
         ws = self.workspace
         if ws is None or like.ndim != 2:
             return None
-        return ws.get(name, like.shape[0], (width,), np.result_type(like.dtype, self.kernel.dtype))
+        dtype = self.kernel.dtype
+        if like.dtype != dtype:
+            dtype = np.result_type(like.dtype, dtype)
+        return ws.get(name, like.shape[0], (width,), dtype)
 
     def forward(self, x: Array, training: bool = False) -> Array:
         z = np.matmul(x, self.kernel.value, out=self._buffer("a", x, self.units))
@@ -129,11 +132,13 @@ class Dense(Layer):
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         """Backward from dL/dz (the gradient before the activation), as used when a loss is fused."""
         x = self.read_cache("x")
-        x2 = x.reshape(-1, x.shape[-1])
-        g2 = grad_z.reshape(-1, self.units)
+        if x.ndim == 2 and grad_z.ndim == 2:
+            x2, g2 = x, grad_z
+        else:
+            x2, g2 = x.reshape(-1, x.shape[-1]), grad_z.reshape(-1, self.units)
         np.matmul(x2.T, g2, out=self.kernel.grad)
         if self.use_bias:
-            np.sum(g2, axis=0, out=self.bias.grad)
+            np.add.reduce(g2, axis=0, out=self.bias.grad)  # = g2.sum(axis=0), without np.sum's dispatch
         if not self.input_grad_required:
             return None
         return np.matmul(grad_z, self.kernel.value.T, out=self._buffer("grad_x", grad_z, self.kernel.shape[0]))

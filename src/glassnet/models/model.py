@@ -39,6 +39,7 @@ class Model(Layer):
         self._fused = False
         self._trainable_params: list[Parameter] = []
         self._regularized: list[Parameter] = []
+        self._session_first_trainable: int | None = None
 
     # -- structure -------------------------------------------------------------------------------
     @property
@@ -134,11 +135,15 @@ class Model(Layer):
         fused = self.loss.fused_activation
         self._fused = fused is not None and self.output_activation == fused
         saved, self.input_grad_required = self.input_grad_required, False
+        self._session_first_trainable = None
+        first = getattr(self, "_first_trainable", None)
+        self._session_first_trainable = first() if first is not None else None
         try:
             with self.workspaces():
                 yield
         finally:
             self.input_grad_required = saved
+            self._session_first_trainable = None
 
     def train_step(self, x: Array, y: Array) -> float:
         """One step: forward, loss, backward, regularization, optimizer update. Returns the loss."""

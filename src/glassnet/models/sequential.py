@@ -77,25 +77,33 @@ class Sequential(Model):
         return x
 
     def _first_trainable(self) -> int:
+        cached = self._session_first_trainable
+        if cached is not None:  # fixed for the duration of fit (see Model.training_session)
+            return cached
         for i, layer in enumerate(self.layers):
             if layer.parameters(trainable_only=True):
                 return i
         return len(self.layers)
 
-    def _backward(self, grad: Any, from_preactivation: bool) -> Array | None:
-        stop = 0 if self.input_grad_required else self._first_trainable()
+    def _backward(self, grad: Array, from_preactivation: bool) -> Array | None:
+        skip_first = not self.input_grad_required
+        stop = self._first_trainable() if skip_first else 0
         last = len(self.layers) - 1
         for i in range(last, stop - 1, -1):
             layer = self.layers[i]
-            skip_input = i == stop and not self.input_grad_required
+            wanted = not (skip_first and i == stop)  # the first trainable layer's input gradient is unused
             saved = layer.input_grad_required
-            layer.input_grad_required = not skip_input
+            if saved is not wanted:
+                layer.input_grad_required = wanted
             try:
-                fused = i == last and from_preactivation
-                grad = layer.backward_preactivation(grad) if fused else layer.backward(grad)  # type: ignore[attr-defined]
+                if i == last and from_preactivation:
+                    grad = layer.backward_preactivation(grad)  # type: ignore[attr-defined]
+                else:
+                    grad = layer.backward(grad)
             finally:
-                layer.input_grad_required = saved
-        return grad if self.input_grad_required else None
+                if saved is not wanted:
+                    layer.input_grad_required = saved
+        return None if skip_first else grad
 
     def get_config(self) -> dict[str, Any]:
         from ..layers import serialize_layer
