@@ -54,7 +54,9 @@ def _threads() -> dict[str, Any]:
 def _rss_mb(field: str) -> float:
     """VmRSS / VmHWM of this process from /proc (Linux), in MB; 0 where unavailable."""
     try:
-        for line in open("/proc/self/status").read().splitlines():
+        with open("/proc/self/status") as f:
+            lines = f.read().splitlines()
+        for line in lines:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:

@@ -93,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_all(args: argparse.Namespace, argv: list[str] | None, only: list[str], reps: int,
              caps: dict[str, bool]) -> dict[str, Any]:
-    results: dict[str, Any] = {"workloads": {}, "reps": reps, "quick": args.quick,
-                               "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
-                               "env_unset": [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ],
-                               "machine": _machine(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+    unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
+    results: dict[str, Any] = {"workloads": {}, "reps": reps, "quick": args.quick, "command": command,
+                               "env_unset": unset, "machine": _machine(),
+                               "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     for key, impls, optimizer, note in plan(only, caps):
         entry: dict[str, Any] = {"optimizer": optimizer, "note": note, "runs": {impl: [] for impl in impls}}
         results["workloads"][key] = entry
@@ -117,4 +118,5 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"

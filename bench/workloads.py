@@ -100,8 +100,6 @@ def _make_data(w: Workload, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
         x = np.abs(x, out=x) * np.float32(0.3)
     teacher = rng.standard_normal((w.n_in, w.n_out), dtype=np.float32)
     scores = x @ teacher
-    if w.task == "binary":
-        y = (scores[:, :1] > 0).astype(np.float32)
-    else:
-        y = scores.argmax(axis=1).astype(np.int64)
+    binary = w.task == "binary"
+    y = (scores[:, :1] > 0).astype(np.float32) if binary else scores.argmax(axis=1).astype(np.int64)
     return x, y, "synthetic"

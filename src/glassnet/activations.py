@@ -86,10 +86,8 @@ class Sigmoid(Activation):
     def backward_into(self, grad_output: Array, a: Array, out: Array | None) -> Array:
         if out is None:
             return self.backward(grad_output, a)
-        np.subtract(1.0, a, out=out)
-        out *= a
-        out *= grad_output
-        return out
+        np.multiply(grad_output, a, out=out)
+        return np.multiply(out, 1 - a, out=out)  # (g a)(1 - a): the same rounding as backward
 
 
 class Tanh(Activation):
@@ -106,10 +104,7 @@ class Tanh(Activation):
     def backward_into(self, grad_output: Array, a: Array, out: Array | None) -> Array:
         if out is None:
             return self.backward(grad_output, a)
-        np.multiply(a, a, out=out)
-        np.subtract(1.0, out, out=out)
-        out *= grad_output
-        return out
+        return np.multiply(grad_output, (1 - a) * (1 + a), out=out)  # same rounding as backward
 
 
 class ReLU(Activation):

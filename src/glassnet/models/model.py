@@ -116,7 +116,10 @@ class Model(Layer):
         batched ``predict``); outside, layers return fresh arrays (see ``glassnet.layers.workspace``).
         Already-active workspaces (a ``predict`` inside ``fit``) are kept.
         """
-        switched = [layer for layer in _leaf_layers(self) if hasattr(type(layer), "workspace") and layer.workspace is None]
+        switched: list[Any] = [
+            layer for layer in _leaf_layers(self)
+            if hasattr(type(layer), "workspace") and getattr(layer, "workspace", None) is None
+        ]
         for layer in switched:
             layer.workspace = Workspace()
         try:

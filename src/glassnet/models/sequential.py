@@ -85,7 +85,7 @@ class Sequential(Model):
                 return i
         return len(self.layers)
 
-    def _backward(self, grad: Array, from_preactivation: bool) -> Array | None:
+    def _backward(self, grad: Array | None, from_preactivation: bool) -> Array | None:
         skip_first = not self.input_grad_required
         stop = self._first_trainable() if skip_first else 0
         last = len(self.layers) - 1
@@ -96,10 +96,8 @@ class Sequential(Model):
             if saved is not wanted:
                 layer.input_grad_required = wanted
             try:
-                if i == last and from_preactivation:
-                    grad = layer.backward_preactivation(grad)  # type: ignore[attr-defined]
-                else:
-                    grad = layer.backward(grad)
+                fused = i == last and from_preactivation
+                grad = layer.backward_preactivation(grad) if fused else layer.backward(grad)  # type: ignore
             finally:
                 if saved is not wanted:
                     layer.input_grad_required = saved

@@ -53,8 +53,18 @@ class BatchIterator:
 
 
 def check_finite(name: str, array: Array) -> None:
-    """Refuse NaN or Inf, naming how many and where the first one is."""
-    if not np.issubdtype(array.dtype, np.floating) or np.isfinite(array).all():
+    """Refuse NaN or Inf, naming how many and where the first one is.
+
+    Fast path: a sum is finite only if every term is, so one ``np.add.reduce`` (no temporary array)
+    clears the usual case; only a non-finite sum (NaN/Inf present, or an overflow) runs the exact check.
+    """
+    if not np.issubdtype(array.dtype, np.floating):
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(array, axis=None)
+    if np.isfinite(total):
+        return
+    if np.isfinite(array).all():
         return
     bad = ~np.isfinite(array.reshape(len(array), -1))
     rows = np.flatnonzero(bad.any(axis=1))
