@@ -70,11 +70,12 @@ def _rows_for(key: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 def _environment(results: dict[str, Any]) -> list[str]:
-    pools, torch_threads, sources, loads = set(), set(), set(), []
+    pools, torch_threads, sources, loads, others = set(), set(), set(), [], []
     for entry in results["workloads"].values():
         for impl, rs in entry["runs"].items():
             for r in rs:
                 loads.append(r.get("loadavg", float("nan")))
+                others.append(r.get("other_cores", float("nan")))
                 sources.add(r.get("data", "-"))
                 if "torch_threads" in r:
                     torch_threads.add(r["torch_threads"])
@@ -89,8 +90,9 @@ def _environment(results: dict[str, Any]) -> list[str]:
         + (" (quick: shortened workloads)" if results["quick"] else ""),
         f"- thread pools: {'; '.join(sorted(pools))}; torch.get_num_threads() = {sorted(torch_threads) or '-'}",
         f"- data: {', '.join(sorted(s for s in sources if s != '-'))}",
-        f"- 1-minute load average when each measurement started: median {_median(loads):.1f}, "
-        f"min {min(loads):.1f}, max {max(loads):.1f} (2 cores: above ~0.5 other processes compete)" if loads else "",
+        f"- other processes during the measurements (CPU cores they kept busy, from /proc/stat): median "
+        f"{_median(others):.2f}, max {max(others):.2f}; 1-minute load average at the start of each: median "
+        f"{_median(loads):.1f}, max {max(loads):.1f}" if loads else "",
     ]
 
 

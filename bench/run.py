@@ -42,14 +42,41 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _cpu_busy_s() -> float:
+    """CPU-seconds all cores have spent busy since boot (Linux /proc/stat); 0 elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_quiet(max_wait_s: float, busy_cores: float = 0.15, window_s: float = 0.5) -> float:
+    """Wait (at most ``max_wait_s``) until other processes use under ``busy_cores`` cores; returns the wait."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < max_wait_s:
+        before = _cpu_busy_s()
+        time.sleep(window_s)
+        if (_cpu_busy_s() - before) / window_s < busy_cores:
+            break
+    return time.perf_counter() - start
+
+
 def run_child(workload: str, impl: str, optimizer: str, seed: int, quick: bool) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.child", workload, impl, "--optimizer", optimizer, "--seed", str(seed)]
     if quick:
         cmd += ["--quick", "--repeats", "300"]
+    busy, wall = _cpu_busy_s(), time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=_child_env(), cwd=REPO)
+    busy, wall = _cpu_busy_s() - busy, time.perf_counter() - wall
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # cores kept busy by other processes while this child ran (its own CPU time taken out)
+    result["other_cores"] = max(0.0, (busy - result["cpu_s"]) / wall)
+    return result
 
 
 def plan(only: list[str], caps: dict[str, bool]) -> list[tuple[str, list[str], str, str]]:
@@ -73,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads, e.g. W1,W3")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per implementation (default 5, quick 2)")
     parser.add_argument("--write", action="store_true", help="update docs/performance.md even for a partial run")
+    parser.add_argument("--quiet-wait", type=float, default=30.0,
+                        help="before each measurement, wait up to this many seconds for other processes to go idle")
     args = parser.parse_args(argv)
     only = [k.strip().upper() for k in args.only.split(",") if k.strip()]
     unknown = [k for k in only if k not in WORKLOADS]
@@ -103,9 +132,12 @@ def _run_all(args: argparse.Namespace, argv: list[str] | None, only: list[str], 
         results["workloads"][key] = entry
         for rep in range(reps):
             for impl in impls:  # interleaved: A B C ... A B C ...
-                entry["runs"][impl].append(run_child(key, impl, optimizer, rep, args.quick))
-                run = entry["runs"][impl][-1]
-                print(f"{key} rep {rep + 1}/{reps} {impl}: {run['metrics']} load {run['loadavg']:.1f}", file=sys.stderr)
+                waited = wait_for_quiet(args.quiet_wait)
+                run = run_child(key, impl, optimizer, rep, args.quick)
+                run["waited_s"] = waited
+                entry["runs"][impl].append(run)
+                print(f"{key} rep {rep + 1}/{reps} {impl}: {run['metrics']} other cores busy "
+                      f"{run['other_cores']:.2f} (waited {waited:.0f} s)", file=sys.stderr)
     return results
 
 
