@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -39,6 +40,7 @@ def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int) 
     warm = build(w, optimizer)  # first-call costs (imports, page faults) kept out of the timing
     warm.fit(x[: 4 * w.batch_size], y[: 4 * w.batch_size], epochs=1, batch_size=w.batch_size, verbose=0, seed=seed)
     del warm
+    gc.collect()  # the same for every implementation: no warm-up model left in memory
     model = build(w, optimizer)
     start = time.perf_counter()
     history = model.fit(x, y, epochs=1, batch_size=w.batch_size, verbose=0, seed=seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import warnings
 
@@ -25,6 +26,7 @@ def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int) 
         warnings.simplefilter("ignore", ConvergenceWarning)
         n = 4 * w.batch_size
         build(w, optimizer, seed).fit(x[:n], target[:n])
+        gc.collect()  # the same for every implementation: no warm-up model left in memory
         model = build(w, optimizer, seed)
         start = time.perf_counter()
         model.fit(x, target)

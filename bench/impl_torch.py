@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -58,6 +59,7 @@ def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int, 
     n = 4 * w.batch_size
     _epoch(w, warm, _optimizer(w, warm, optimizer, fused), xt[:n], yt[:n])
     del warm
+    gc.collect()  # the same for every implementation: no warm-up model left in memory
     model = build(w)
     opt = _optimizer(w, model, optimizer, fused)
     start = time.perf_counter()

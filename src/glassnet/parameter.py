@@ -37,7 +37,7 @@ class Parameter:
         if not np.issubdtype(array.dtype, np.floating):
             array = array.astype(floatx())
         self._value: Array = np.array(array, copy=True)
-        self._grad: Array = np.zeros_like(self._value)
+        self._grad: Array | None = None  # zeros, allocated on first use (a packed model never needs it)
         self.name = name
         self.trainable = trainable
         self.regularizer = regularizer
@@ -59,11 +59,13 @@ class Parameter:
 
     @property
     def grad(self) -> Array:
+        if self._grad is None:
+            self._grad = np.zeros_like(self._value)
         return self._grad
 
     @grad.setter
     def grad(self, new: Any) -> None:
-        self._grad[...] = new
+        self.grad[...] = new
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -79,7 +81,7 @@ class Parameter:
 
     def zero_grad(self) -> None:
         """Set the gradient to zero in place."""
-        self._grad.fill(0)
+        self.grad.fill(0)
 
     def __repr__(self) -> str:
         kind = "" if self.trainable else ", trainable=False"
@@ -101,13 +103,14 @@ class ParameterPack:
         dtype = dtypes.pop() if dtypes else np.dtype(floatx())
         total = sum(p.size for p in self.params)
         self.values: Array = np.empty(total, dtype=dtype)
-        self.grads: Array = np.zeros(total, dtype=dtype)
+        self.grads: Array = np.zeros(total, dtype=dtype)  # calloc: pages cost memory only once written
         self.offsets: list[int] = []
         offset = 0
         for p in self.params:
             n = p.size
             self.values[offset : offset + n] = p.value.ravel()
-            self.grads[offset : offset + n] = p.grad.ravel()
+            if p._grad is not None:
+                self.grads[offset : offset + n] = p._grad.ravel()
             p._value = self.values[offset : offset + n].reshape(p.shape)
             p._grad = self.grads[offset : offset + n].reshape(p.shape)
             p._pack = self
