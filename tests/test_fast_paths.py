@@ -150,3 +150,31 @@ def test_fast_finiteness_check_finds_nan_and_inf_and_ignores_overflowing_sums():
     z[2, 0] = np.nan
     with pytest.raises(gn.NonFiniteError, match="first in sample 2"):
         check_finite("x", z)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad"])
+def test_elementwise_optimizers_give_the_same_update_block_by_block(rng, name):
+    from glassnet.parameter import Parameter, ParameterPack
+
+    def make(block_size: int) -> tuple[gn.optimizers.Optimizer, list[Parameter]]:
+        params = [Parameter(np.zeros((30, 40), np.float32), name="a"), Parameter(np.zeros(1234, np.float32), name="b")]
+        ParameterPack(params)
+        opt = gn.optimizers.SGD(0.01, momentum=0.9) if name == "sgd" else gn.optimizers.get(name)
+        opt.block_size = block_size
+        return opt, params
+
+    whole, p_whole = make(1 << 20)
+    blocked, p_blocked = make(100)  # 2434 coordinates > 4 blocks: runs in 25 blocks, the last one partial
+    assert blocked.elementwise
+    for _ in range(3):
+        grads = [rng.normal(size=p.shape).astype(np.float32) for p in p_whole]
+        for params, opt in ((p_whole, whole), (p_blocked, blocked)):
+            for p, g in zip(params, grads):
+                p.grad[...] = g
+            opt.step(params)
+    for a, b in zip(p_whole, p_blocked):
+        np.testing.assert_array_equal(a.value, b.value)
+    state_whole, state_blocked = whole.get_state(), blocked.get_state()
+    assert state_whole.keys() == state_blocked.keys()
+    for key in state_whole:
+        np.testing.assert_array_equal(state_whole[key], state_blocked[key])

@@ -20,6 +20,7 @@ class Adagrad(Optimizer):
     """
 
     name = "adagrad"
+    elementwise = True
 
     def __init__(self, learning_rate: Any = 0.01, epsilon: float = 1e-7, **clip: Any) -> None:
         super().__init__(learning_rate, **clip)

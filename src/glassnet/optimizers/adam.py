@@ -26,6 +26,7 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    elementwise = True
 
     def __init__(
         self,

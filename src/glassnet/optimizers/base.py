@@ -7,6 +7,10 @@ once on the whole flat buffer, which turns many small NumPy calls into a few lar
 parameter name to its slots, so the state can be saved, restored and inspected. A slot whose name starts
 with ``_`` (``slot("_scratch")``) is a reusable work buffer: it avoids allocations on the hot path and
 is not part of the saved state.
+
+An ``elementwise`` optimizer (each coordinate updated from its own values only, as in SGD, Adagrad,
+RMSprop and Adam) runs over a large pack in blocks of ``block_size`` coordinates: every pass of the
+rule then works on data still in the CPU cache, and ``_`` work buffers shrink to one block.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Optimizer:
     """
 
     name = "optimizer"
+    elementwise = False  # True: apply() may run on any slice of the coordinates (see the module docstring)
+    block_size = 1 << 16  # coordinates per block (256 KiB of float32 per array)
 
     def __init__(
         self,
@@ -89,12 +95,34 @@ class Optimizer:
         lr = self.current_learning_rate()
         if flat:
             assert pack is not None
-            self.apply(pack.values, pack.grads, lambda name: self.flat_slot(pack, name), lr)
+            self._apply_flat(pack, lr)
         else:
             for p in params:
                 self.apply(p.value, p.grad, lambda name, p=p: self.slot(p, name), lr)  # type: ignore[misc]
         self.iterations += 1
         self.last_learning_rate = lr
+
+    def _apply_flat(self, pack: ParameterPack, lr: float) -> None:
+        """``apply`` on the whole pack, or block by block for an elementwise rule on a large pack."""
+        n, block = pack.values.size, self.block_size
+        if not self.elementwise or n <= 4 * block:
+            self.apply(pack.values, pack.grads, lambda name: self.flat_slot(pack, name), lr)
+            return
+        work: dict[str, Array] = {}
+
+        def slots_of(lo: int, hi: int) -> SlotGetter:
+            def slot(name: str) -> Array:
+                if name.startswith("_"):  # a work buffer: one block suffices
+                    if name not in work:
+                        work[name] = np.empty(block, dtype=pack.values.dtype)
+                    return work[name][: hi - lo]
+                return self.flat_slot(pack, name)[lo:hi]
+
+            return slot
+
+        for lo in range(0, n, block):
+            hi = min(lo + block, n)
+            self.apply(pack.values[lo:hi], pack.grads[lo:hi], slots_of(lo, hi), lr)
 
     def apply(self, w: Array, g: Array, slot: SlotGetter, lr: float) -> None:
         """Update ``w`` in place from ``g``; ``slot(name)`` gives persistent state shaped like ``w``."""

@@ -24,6 +24,7 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
+    elementwise = True
 
     def __init__(
         self, learning_rate: Any = 0.001, rho: float = 0.9, epsilon: float = 1e-7, **clip: Any
