@@ -192,8 +192,13 @@ class Model(Layer):
         """``{"loss": ..., <metric>: ...}`` over the data, in inference mode."""
         return training.evaluate(self, x, y, batch_size=batch_size)
 
-    def predict(self, x: Any, batch_size: int | None = 32, verbose: Any = 0) -> Array:
-        """Model outputs, computed batch by batch in inference mode."""
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = 0) -> Array:
+        """Model outputs, computed batch by batch in inference mode.
+
+        ``batch_size=None`` uses batches of ``training.PREDICT_BATCH`` (1024) rows: large enough for
+        fast matrix products, small enough that the reused layer buffers stay in the CPU cache. The
+        outputs do not depend on the batch size (beyond float rounding of the matrix products).
+        """
         return training.predict(self, x, batch_size=batch_size)
 
     # -- inspection and persistence -----------------------------------------------------------

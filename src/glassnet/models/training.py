@@ -215,10 +215,13 @@ def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[
     return logs
 
 
-def predict(model: Model, x: Any, batch_size: int | None = 32) -> Array:
+PREDICT_BATCH = 1024  # default rows per forward pass in predict (see Model.predict)
+
+
+def predict(model: Model, x: Any, batch_size: int | None = None) -> Array:
     """Outputs for ``x``, computed batch by batch in inference mode (no caches kept)."""
     x = as_inputs(model, x)
-    batch_size = _check_batch_size(batch_size, max(len(x), 1))
+    batch_size = PREDICT_BATCH if batch_size is None else _check_batch_size(batch_size, max(len(x), 1))
     if len(x) <= batch_size:
         out = model.forward(x, training=False)
         return out.copy() if out is x else out
