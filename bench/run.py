@@ -23,8 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.report import render, write_docs
-from bench.workloads import REPO, WORKLOADS
+if __package__ in (None, ""):  # run as ``python bench/run.py``: make the ``bench`` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import render, write_docs  # noqa: E402
+from bench.workloads import REPO, WORKLOADS  # noqa: E402
 
 
 def capabilities() -> dict[str, bool]:
@@ -152,3 +155,7 @@ def _machine() -> str:
         pass
     system = f"{platform.system()} {platform.release()}"
     return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
