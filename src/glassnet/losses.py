@@ -176,7 +176,8 @@ class BinaryCrossentropy(Loss):
             z = y_pred
             return (np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))).mean()
         p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        return -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)).mean()
+        # two dot products instead of four elementwise passes and a mean: this runs at every step
+        return -(np.vdot(y_true, np.log(p)) + np.vdot(1 - y_true, np.log1p(-p))) / _n_elements(y_pred)
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         n = _n_elements(y_pred)

@@ -110,10 +110,10 @@ class Dense(Layer):
         ws = self.workspace
         if ws is None or like.ndim != 2:
             return None
-        dtype = self.kernel.dtype
-        if like.dtype != dtype:
-            dtype = np.result_type(like.dtype, dtype)
-        return ws.get(name, like.shape[0], (width,), dtype)
+        dtype = like.dtype
+        if dtype != self.kernel._value.dtype:
+            dtype = np.result_type(dtype, self.kernel._value.dtype)
+        return ws.get(name, like.shape[0], width, dtype)
 
     def forward(self, x: Array, training: bool = False) -> Array:
         z = np.matmul(x, self.kernel.value, out=self._buffer("a", x, self.units))
@@ -125,13 +125,17 @@ class Dense(Layer):
         return a
 
     def backward(self, grad_output: Array) -> Array | None:
-        a = self.read_cache("a")
+        a = self.cache.get("a")
+        if a is None:
+            a = self.read_cache("a")  # raises the explanatory StateError
         grad_z = self.activation.backward_into(grad_output, a, self._buffer("grad_z", a, self.units))
         return self.backward_preactivation(grad_z)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         """Backward from dL/dz (the gradient before the activation), as used when a loss is fused."""
-        x = self.read_cache("x")
+        x = self.cache.get("x")
+        if x is None:
+            x = self.read_cache("x")
         if x.ndim == 2 and grad_z.ndim == 2:
             x2, g2 = x, grad_z
         else:

@@ -18,18 +18,18 @@ from .._typing import Array
 
 
 class Workspace:
-    """Named buffers that grow to the largest batch seen; ``get`` returns the first ``rows`` rows."""
+    """Named ``(rows, width)`` buffers, one per distinct request (a loop sees one or two batch sizes)."""
 
     def __init__(self) -> None:
-        self._arrays: dict[str, Array] = {}
+        self._arrays: dict[tuple[str, int, int, Any], Array] = {}
 
-    def get(self, name: str, rows: int, tail: tuple[int, ...], dtype: Any) -> Array:
-        """A C-contiguous ``(rows, *tail)`` array of ``dtype``; its content is left over from earlier use."""
-        buffer = self._arrays.get(name)
-        if buffer is None or buffer.shape[0] < rows or buffer.shape[1:] != tail or buffer.dtype != dtype:
-            buffer = np.empty((rows, *tail), dtype=dtype)
-            self._arrays[name] = buffer
-        return buffer[:rows]
+    def get(self, name: str, rows: int, width: int, dtype: Any) -> Array:
+        """A C-contiguous ``(rows, width)`` array of ``dtype``; its content is left over from earlier use."""
+        key = (name, rows, width, dtype)
+        buffer = self._arrays.get(key)
+        if buffer is None:
+            buffer = self._arrays[key] = np.empty((rows, width), dtype=dtype)
+        return buffer
 
     def nbytes(self) -> int:
         """Memory held, in bytes."""
