@@ -103,9 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads, e.g. W1,W3")
     parser.add_argument("--reps", type=int, default=None, help="repetitions per implementation (default 5, quick 2)")
     parser.add_argument("--write", action="store_true", help="update docs/performance.md even for a partial run")
+    parser.add_argument("--render", metavar="JSON", help="only re-render a saved run (e.g. bench/last_run.json)")
     parser.add_argument("--quiet-wait", type=float, default=30.0,
                         help="before each measurement, wait up to this many seconds for other processes to go idle")
     args = parser.parse_args(argv)
+    if args.render:
+        table = render(json.loads(Path(args.render).read_text()))
+        print(table)
+        if args.write:
+            write_docs(REPO / "docs" / "performance.md", table)
+        return 0
     only = [k.strip().upper() for k in args.only.split(",") if k.strip()]
     unknown = [k for k in only if k not in WORKLOADS]
     if unknown:
