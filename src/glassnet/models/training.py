@@ -111,6 +111,7 @@ def fit(
     verbose: Any = 1,
     seed: int | None = None,
     initial_epoch: int = 0,
+    diagnose: bool = False,
 ) -> History:
     """Train ``model``; see ``Model.fit``."""
     model.require_compiled("fit")
@@ -128,6 +129,10 @@ def fit(
     else:
         x_val = y_val = None
     batch_size = _check_batch_size(batch_size, len(x))
+    if diagnose:
+        from ..diagnostics.shortcut import make_monitor, print_findings
+
+        callbacks = [*(callbacks or []), make_monitor(x, seed)]
     if seed is not None:
         model.reseed(np.random.default_rng(rng.integers(2**63)))
     batches = BatchIterator(x, y, batch_size, shuffle, rng)
@@ -150,6 +155,8 @@ def fit(
             if model.stop_training:
                 break
     cbs.on_train_end()
+    if diagnose:
+        print_findings(history)
     return history
 
 

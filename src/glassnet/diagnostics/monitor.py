@@ -1,0 +1,237 @@
+"""``GradientMonitor``: what training does inside, per layer and epoch.
+
+Per monitored epoch and per trainable layer it records
+
+    grad_norm     ||g|| of each parameter (and of the layer's parameters together), mean over batches
+    update_ratio  ||w_after - w_before|| / ||w_before|| of each step, mean over batches
+                  (a rule of thumb puts a healthy ratio near 1e-3)
+
+and, at the end of the epoch, on a fixed probe batch of up to 256 training samples run through the
+layers in inference mode, each layer's output
+
+    mean, std         over every probe sample and unit
+    dead_fraction     ReLU-family units that output exactly 0 for every probe sample
+    saturated_fraction  sigmoid/tanh outputs within 1% of their bounds (sigmoid a < 0.01 or a > 0.99,
+                        tanh |a| > 0.99), where the derivative is under 4% of its maximum
+
+The gradient read is the one the optimizer used (``on_batch_end`` runs after the step, so a clipping
+optimizer's gradients are the clipped ones).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._typing import Array
+from ..callbacks.base import Callback, Logs
+from ..errors import ConfigError
+
+RELU_FAMILY = ("relu", "leaky_relu", "prelu", "elu", "selu")
+SATURATING = ("sigmoid", "tanh")
+CSV_COLUMNS = ("epoch", "layer", "parameter", "grad_norm", "update_ratio", "activation", "mean", "std",
+               "dead_fraction", "saturated_fraction")
+
+
+@dataclass
+class Diagnostics:
+    """The monitor's record (``history.diagnostics``).
+
+    ``gradients``: rows ``{epoch, layer, parameter, grad_norm, update_ratio}``; ``parameter`` is ``"*"``
+    for the layer's parameters taken together. ``activations``: rows ``{epoch, layer, activation, mean,
+    std, dead_fraction, saturated_fraction}``. ``loss``: the training loss of every epoch.
+    ``layers``: the trainable layers' names, input side first.
+    """
+
+    layers: list[str] = field(default_factory=list)
+    gradients: list[dict[str, Any]] = field(default_factory=list)
+    activations: list[dict[str, Any]] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+
+    def epochs(self) -> list[int]:
+        return sorted({row["epoch"] for row in self.gradients})
+
+    def layer_series(self, key: str = "grad_norm") -> dict[str, list[float]]:
+        """Per trainable layer, ``key`` of the whole layer over the monitored epochs."""
+        out: dict[str, list[float]] = {name: [] for name in self.layers}
+        for row in self.gradients:
+            if row["parameter"] == "*":
+                out[row["layer"]].append(row[key])
+        return out
+
+    def activation_series(self, key: str) -> dict[str, list[float]]:
+        """Per layer, activation statistic ``key`` over the monitored epochs."""
+        out: dict[str, list[float]] = {}
+        for row in self.activations:
+            out.setdefault(row["layer"], []).append(row[key])
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every record as one flat table (the columns of ``CSV_COLUMNS``; blanks where not applicable)."""
+        rows = [{k: row.get(k, "") for k in CSV_COLUMNS} for row in self.gradients]
+        rows += [{k: row.get(k, "") for k in CSV_COLUMNS} for row in self.activations]
+        return sorted(rows, key=lambda r: r["epoch"])
+
+    def write_csv(self, path: str | Path) -> None:
+        """Write ``rows()`` as CSV (the CLI's ``diagnostics.csv``)."""
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows())
+
+
+def activation_name(layer: Any) -> str | None:
+    """The name of the nonlinearity a layer applies last (``"prelu"`` for PReLU), or None."""
+    if type(layer).__name__ == "PReLU":
+        return "prelu"
+    function = getattr(layer, "activation", None)
+    return getattr(function, "name", None)
+
+
+def activation_stats(a: Array, name: str | None) -> dict[str, float]:
+    """mean, std, dead_fraction (ReLU family) and saturated_fraction (sigmoid/tanh) of outputs ``a``."""
+    units = a.reshape(len(a), -1)
+    stats = {"mean": float(units.mean()), "std": float(units.std()), "dead_fraction": 0.0,
+             "saturated_fraction": 0.0}
+    if name in RELU_FAMILY:
+        stats["dead_fraction"] = float(np.mean(np.all(units == 0, axis=0)))
+    elif name == "sigmoid":
+        stats["saturated_fraction"] = float(np.mean(np.minimum(units, 1 - units) < 0.01))
+    elif name == "tanh":
+        stats["saturated_fraction"] = float(np.mean(np.abs(units) > 0.99))
+    return stats
+
+
+class GradientMonitor(Callback):
+    """Records gradient norms, update ratios and activation statistics (see the module docstring).
+
+    Args:
+        every: Monitor every ``every``-th epoch (1: all); unmonitored epochs cost nothing.
+        probe: Inputs for the activation statistics (up to ``probe_size`` are used). ``None``: the
+            first ``probe_size`` training inputs the first layer sees (from its cache) are kept.
+        probe_size: At most this many probe samples (default 256).
+    """
+
+    def __init__(self, every: int = 1, probe: Any = None, probe_size: int = 256) -> None:
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
+            raise ConfigError(f"GradientMonitor: every must be a positive integer, got {every!r}")
+        self.every = every
+        self.probe_size = int(probe_size)
+        self._given_probe = None if probe is None else np.asarray(probe)[: self.probe_size]
+        self.diagnostics = Diagnostics()
+        self._active = False
+
+    # -- setup --------------------------------------------------------------------------------------
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.groups = [(layer.name, layer.parameters(trainable_only=True)) for layer in self.model.layers]
+        self.groups = [(name, params) for name, params in self.groups if params]
+        self.diagnostics = Diagnostics(layers=[name for name, _ in self.groups])
+        self.probe = self._given_probe
+        self._probe_parts: list[Array] = []
+        params = [p for _, params in self.groups for p in params]
+        pack = getattr(self.model, "_pack", None)
+        self._pack = pack if pack is not None and pack.covers(params) else None
+        history = getattr(self.model, "history", None)
+        if history is not None:
+            history.diagnostics = self.diagnostics
+        self._first_epoch: int | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+        self._active = (epoch - self._first_epoch) % self.every == 0
+        names = [(layer, p.name) for layer, params in self.groups for p in params] + [(n, "*") for n, _ in self.groups]
+        self._sums = {key: np.zeros(2) for key in names}  # grad_norm, update_ratio
+        self._batches = 0
+
+    # -- per batch ------------------------------------------------------------------------------------
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        if not self._active:
+            return
+        if self._pack is not None:
+            if not hasattr(self, "_before") or self._before.shape != self._pack.values.shape:
+                self._before = np.empty_like(self._pack.values)
+            np.copyto(self._before, self._pack.values)
+        else:
+            self._before_list = [p.value.copy() for _, params in self.groups for p in params]
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self.probe is None:
+            self._collect_probe()
+        if not self._active:
+            return
+        befores = self._weights_before()
+        i = 0
+        for layer, params in self.groups:
+            layer_sq = np.zeros(3)  # ||g||^2, ||step||^2, ||w_before||^2
+            for p in params:
+                w0 = befores[i]
+                i += 1
+                squares = np.array([_sq(p.grad), _sq_diff(p.value, w0), _sq(w0)])
+                layer_sq += squares
+                self._sums[(layer, p.name)] += _norm_and_ratio(squares)
+            self._sums[(layer, "*")] += _norm_and_ratio(layer_sq)
+        self._batches += 1
+
+    def _weights_before(self) -> list[Array]:
+        if self._pack is None:
+            return self._before_list
+        return [self._before[o : o + p.size].reshape(p.shape) for p, o in zip(self._pack.params, self._pack.offsets)]
+
+    def _collect_probe(self) -> None:
+        """Keep copies of the first layer's cached training inputs until ``probe_size`` are held."""
+        x = self.model.layers[0].cache.get("x") if self.model.layers else None
+        if x is None:
+            return
+        self._probe_parts.append(np.array(x[: self.probe_size - sum(len(p) for p in self._probe_parts)]))
+        if sum(len(p) for p in self._probe_parts) >= self.probe_size:
+            self.probe = np.concatenate(self._probe_parts)
+
+    # -- per epoch -------------------------------------------------------------------------------------
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self.diagnostics.loss.append(float((logs or {}).get("loss", math.nan)))
+        if not self._active or not self._batches:
+            return
+        for (layer, name), sums in self._sums.items():
+            grad_norm, ratio = sums / self._batches
+            self.diagnostics.gradients.append({"epoch": epoch, "layer": layer, "parameter": name,
+                                               "grad_norm": float(grad_norm), "update_ratio": float(ratio)})
+        probe = self.probe if self.probe is not None else _concat(self._probe_parts)
+        if probe is not None and len(probe):
+            self._record_activations(epoch, probe)
+
+    def _record_activations(self, epoch: int, probe: Array) -> None:
+        x = probe.astype(self.model.dtype, copy=False)
+        with np.errstate(all="ignore"):
+            for layer in self.model.layers:
+                x = layer.forward(x, training=False)
+                name = activation_name(layer)
+                row = {"epoch": epoch, "layer": layer.name, "activation": name or "linear"}
+                self.diagnostics.activations.append({**row, **activation_stats(x, name)})
+
+
+def _sq(a: Array) -> float:
+    return float(np.vdot(a, a))
+
+
+def _sq_diff(a: Array, b: Array) -> float:
+    d = a - b
+    return float(np.vdot(d, d))
+
+
+def _norm_and_ratio(squares: Array) -> Array:
+    """[||g||, ||step|| / ||w||] from [||g||^2, ||step||^2, ||w||^2]; the ratio is 0 for all-zero w
+    (a bias before its first step) and NaN once the weights are NaN."""
+    with np.errstate(all="ignore"):
+        g, step, w = np.sqrt(squares)
+        return np.array([g, 0.0 if w == 0 else step / w])
+
+
+def _concat(parts: list[Array]) -> Array | None:
+    return np.concatenate(parts) if parts else None
