@@ -13,7 +13,8 @@ healthy training gets no finding at all):
     saturated units       a hidden sigmoid/tanh layer with more than half its outputs within 1% of the
                           bounds at the last epoch
     learning rate too high  median update ratio ||step|| / ||w|| over layers and epochs > 1e-1
-    learning rate too low   even the fastest layer's median update ratio < 1e-5
+    learning rate too low   every layer's update ratio < 1e-5 in every epoch, and the loss fell by less
+                          than half
                           (healthy runs: 2e-4 to 4e-2 against the 1e-3 rule of thumb)
 
 The output layer is left out of the dead and saturated checks: a softmax or sigmoid output is
@@ -155,8 +156,15 @@ def _learning_rate(record: Diagnostics) -> list[Finding]:
         return [_finding("learning rate too high", layer,
                          f"each step changes the weights by {typical:.1e} of their norm (median over layers; "
                          f"{finite[layer]:.1e} here), against about 1e-3 in healthy training")]
-    if finite[fastest] < UPDATE_RATIO_LOW:
-        return [_finding("learning rate too low", fastest,
-                         f"even this, the fastest-moving layer, changes by only {finite[fastest]:.1e} of its "
-                         "weight norm per step, against about 1e-3 in healthy training")]
+    # too low: even the largest update of any layer in any epoch is tiny, and the loss has not fallen
+    # by half (a run that converged also takes tiny steps at the end, and must not be flagged)
+    peak = {name: max((v for v in series if math.isfinite(v)), default=0.0)
+            for name, series in record.layer_series("update_ratio").items()}
+    top = max(peak, key=lambda n: peak[n])
+    stalled = len(record.loss) >= 2 and record.loss[-1] > 0.5 * record.loss[0]
+    if peak[top] < UPDATE_RATIO_LOW and stalled:
+        return [_finding("learning rate too low", top,
+                         f"even this, the fastest-moving layer, changed by at most {peak[top]:.1e} of its "
+                         f"weight norm per step, against about 1e-3 in healthy training, and the loss barely "
+                         f"fell ({record.loss[0]:.3g} -> {record.loss[-1]:.3g})")]
     return []
