@@ -1,0 +1,98 @@
+"""Plots of a ``GradientMonitor`` record, and the report's "Diagnosis" HTML section.
+
+    plot_gradient_flow        per-layer gradient norm over epochs (log scale)
+    plot_activation_stats     per-layer activation std, dead fraction and saturated fraction over epochs
+    diagnosis_html(history)   findings + both plots as base64 PNG, for the CLI report
+
+matplotlib is optional (``pip install "glassnet[plot]"``); figures are drawn with the Agg backend through
+``matplotlib.figure.Figure``, so no global pyplot state is touched.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+import numpy as np
+
+from ..errors import require
+from .diagnosis import diagnose
+from .monitor import Diagnostics
+
+
+def _record(history: Any) -> Diagnostics:
+    record = history if isinstance(history, Diagnostics) else getattr(history, "diagnostics", None)
+    if record is None:
+        raise ValueError("no diagnostics to plot: train with fit(..., diagnose=True) or a GradientMonitor")
+    return record
+
+
+def _new_figure(ncols: int) -> Any:
+    require("matplotlib", "plot")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.6 * ncols, 3.6), layout="constrained")
+    return fig, fig.subplots(1, ncols, squeeze=False)[0]
+
+
+def plot_gradient_flow(history: Any) -> Any:
+    """A figure: each trainable layer's gradient norm (mean over batches) per monitored epoch."""
+    record = _record(history)
+    fig, (ax,) = _new_figure(1)
+    epochs = np.array(record.epochs()) + 1
+    for layer, norms in record.layer_series("grad_norm").items():
+        values = np.array(norms, dtype=float)
+        ax.plot(epochs[: len(values)], np.where(values > 0, values, np.nan), "o-", markersize=3, label=layer)
+    ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel="||gradient|| (mean over batches)", title="Gradient flow per layer")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_activation_stats(history: Any) -> Any:
+    """A figure: per layer, activation std, dead fraction and saturated fraction per monitored epoch."""
+    record = _record(history)
+    fig, axes = _new_figure(3)
+    keys = (("std", "activation std"), ("dead_fraction", "dead fraction (ReLU family)"),
+            ("saturated_fraction", "saturated fraction (sigmoid/tanh)"))
+    for ax, (key, label) in zip(axes, keys, strict=True):
+        for layer, values in record.activation_series(key).items():
+            ax.plot(np.arange(1, len(values) + 1), values, "o-", markersize=3, label=layer)
+        ax.set(xlabel="monitored epoch", ylabel=label)
+        if key != "std":
+            ax.set_ylim(-0.05, 1.05)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Activation statistics on the probe batch")
+    return fig
+
+
+def figure_to_base64(fig: Any) -> str:
+    """The figure as a base64-encoded PNG."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def diagnosis_html(history: Any) -> str:
+    """The report's "Diagnosis" section: findings (or that none were found) and the two plots."""
+    record = _record(history)
+    findings = diagnose(record)
+    if findings:
+        items = "".join(
+            f"<li><strong>{html.escape(f.name)}</strong> in layer <code>{html.escape(f.layer)}</code>: "
+            f"{html.escape(f.evidence)}.<br>Try: {html.escape('; '.join(f.remedies))}.</li>" for f in findings
+        )
+        summary = f"<ul class=\"findings\">{items}</ul>"
+    else:
+        summary = "<p>No problems found: gradient flow, dead or saturated units and update ratios look healthy.</p>"
+    parts = ["<section id=\"diagnosis\">", "<h2>Diagnosis</h2>", summary]
+    if record.gradients:
+        flow = figure_to_base64(plot_gradient_flow(record))
+        parts.append(f"<img alt=\"gradient flow per layer\" src=\"data:image/png;base64,{flow}\">")
+    if record.activations:
+        stats = figure_to_base64(plot_activation_stats(record))
+        parts.append(f"<img alt=\"activation statistics per layer\" src=\"data:image/png;base64,{stats}\">")
+    parts.append("</section>")
+    return "\n".join(parts)
