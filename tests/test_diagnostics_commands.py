@@ -27,8 +27,13 @@ def _run(parser, argv):  # type: ignore[no-untyped-def]
 
 
 def test_gradcheck_a_saved_model_passes(parser, tmp_path, capsys):
-    model = gn.Sequential([gn.layers.Input(shape=(4,)), gn.layers.Dense(5, activation="tanh"),
-                           gn.layers.Dense(3, activation="softmax")])
+    model = gn.Sequential(
+        [
+            gn.layers.Input(shape=(4,)),
+            gn.layers.Dense(5, activation="tanh"),
+            gn.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.save(tmp_path / "m.glassnet")
     assert _run(parser, ["gradcheck", str(tmp_path / "m.glassnet")]) == 0
@@ -39,7 +44,9 @@ def test_gradcheck_a_saved_model_passes(parser, tmp_path, capsys):
 def test_gradcheck_a_broken_model_fails_with_exit_code_1(parser, tmp_path, capsys):
     from test_diagnostics_gradcheck import WrongKernelDense  # registered test-only layer
 
-    model = gn.Sequential([gn.layers.Input(shape=(4,)), WrongKernelDense(3, activation="tanh"), gn.layers.Dense(2)])
+    model = gn.Sequential(
+        [gn.layers.Input(shape=(4,)), WrongKernelDense(3, activation="tanh"), gn.layers.Dense(2)]
+    )
     model.compile(optimizer="sgd", loss="mse")
     model.save(tmp_path / "bad.glassnet")
     assert _run(parser, ["gradcheck", str(tmp_path / "bad.glassnet"), "--max-params", "4"]) == 1
@@ -49,11 +56,15 @@ def test_gradcheck_a_broken_model_fails_with_exit_code_1(parser, tmp_path, capsy
 @pytest.mark.parametrize("suffix", [".toml", ".json"])
 def test_gradcheck_a_config_file(parser, tmp_path, suffix):
     if suffix == ".toml":
-        text = ('loss = "binary_crossentropy"\n[model]\ninput_shape = [3]\n'
-                'layers = [{class_name = "Dense", units = 4, activation = "elu"}, '
-                '{class_name = "Dense", units = 1, activation = "sigmoid"}]\n')
+        text = (
+            'loss = "binary_crossentropy"\n[model]\ninput_shape = [3]\n'
+            'layers = [{class_name = "Dense", units = 4, activation = "elu"}, '
+            '{class_name = "Dense", units = 1, activation = "sigmoid"}]\n'
+        )
     else:
-        text = json.dumps({"model": {"input_shape": [3], "layers": [{"type": "Dense", "units": 2}]}, "loss": "huber"})
+        text = json.dumps(
+            {"model": {"input_shape": [3], "layers": [{"type": "Dense", "units": 2}]}, "loss": "huber"}
+        )
     path = tmp_path / f"net{suffix}"
     path.write_text(text)
     model, loss = load_model_or_config(path)

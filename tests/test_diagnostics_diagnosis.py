@@ -10,8 +10,14 @@ from glassnet.diagnostics import Diagnostics, GradientMonitor, diagnose
 from glassnet.diagnostics.experiments import load_digits_flat, mlp, train_arm
 from glassnet.diagnostics.experiments_more import regression_with_outliers
 
-NAMES = ("vanishing gradients", "exploding gradients", "dying ReLU", "learning rate too high",
-         "learning rate too low", "saturated units")
+NAMES = (
+    "vanishing gradients",
+    "exploding gradients",
+    "dying ReLU",
+    "learning rate too high",
+    "learning rate too low",
+    "saturated units",
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,19 +28,23 @@ def digits():
 def _fit(model, optimizer, x, y, loss="sparse_categorical_crossentropy", epochs=5):  # type: ignore[no-untyped-def]
     model.compile(optimizer=optimizer, loss=loss)
     with np.errstate(all="ignore"):
-        return model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, seed=0,
-                         callbacks=[GradientMonitor(probe=x[:256])])
+        return model.fit(
+            x, y, epochs=epochs, batch_size=32, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x[:256])]
+        )
 
 
 def _names(history) -> list[str]:  # type: ignore[no-untyped-def]
     return [f.name for f in diagnose(history)]
 
 
-@pytest.mark.parametrize(("experiment", "bad", "good", "finding", "layer"), [
-    ("vanishing", "sigmoid", "relu", "vanishing gradients", "dense"),
-    ("exploding", "plain", "clipped", "exploding gradients", "dense"),
-    ("dying_relu", "relu", "leaky_relu", "dying ReLU", "dense"),
-])
+@pytest.mark.parametrize(
+    ("experiment", "bad", "good", "finding", "layer"),
+    [
+        ("vanishing", "sigmoid", "relu", "vanishing gradients", "dense"),
+        ("exploding", "plain", "clipped", "exploding gradients", "dense"),
+        ("dying_relu", "relu", "leaky_relu", "dying ReLU", "dense"),
+    ],
+)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_bad_arm_yields_its_finding_and_good_arm_none(digits, experiment, bad, good, finding, layer, seed):
     x, y = digits
@@ -46,12 +56,15 @@ def test_bad_arm_yields_its_finding_and_good_arm_none(digits, experiment, bad, g
     assert diagnose(train_arm(experiment, good, epochs=5, seed=seed, x=x, y=y)) == []
 
 
-@pytest.mark.parametrize(("activation", "init", "optimizer"), [
-    ("relu", "he_normal", gn.optimizers.SGD(0.05, momentum=0.9)),
-    ("tanh", "glorot_uniform", gn.optimizers.SGD(0.05, momentum=0.9)),
-    ("sigmoid", "glorot_uniform", gn.optimizers.SGD(0.05, momentum=0.9)),
-    ("elu", "he_normal", gn.optimizers.SGD(0.01)),
-])
+@pytest.mark.parametrize(
+    ("activation", "init", "optimizer"),
+    [
+        ("relu", "he_normal", gn.optimizers.SGD(0.05, momentum=0.9)),
+        ("tanh", "glorot_uniform", gn.optimizers.SGD(0.05, momentum=0.9)),
+        ("sigmoid", "glorot_uniform", gn.optimizers.SGD(0.05, momentum=0.9)),
+        ("elu", "he_normal", gn.optimizers.SGD(0.01)),
+    ],
+)
 def test_healthy_runs_get_no_finding(digits, activation, init, optimizer):
     x, y = digits
     history = _fit(mlp(3, 64, activation, init, seed=0), optimizer, x, y)
@@ -75,8 +88,9 @@ def test_learning_rate_too_low_but_not_for_a_converged_run(digits):
     rng = np.random.default_rng(0)
     xr = rng.normal(size=(256, 4)).astype(np.float32)
     yr = xr @ np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)
-    converged = _fit(gn.Sequential([gn.layers.Input((4,)), gn.layers.Dense(1)]), gn.optimizers.SGD(0.3), xr, yr,
-                     loss="mse")
+    converged = _fit(
+        gn.Sequential([gn.layers.Input((4,)), gn.layers.Dense(1)]), gn.optimizers.SGD(0.3), xr, yr, loss="mse"
+    )
     assert converged.history["loss"][-1] < 1e-8
     assert diagnose(converged) == []
 
@@ -107,8 +121,9 @@ def test_rules_on_constructed_records():
         d = Diagnostics(layers=["a", "b"], loss=list(loss))
         for epoch, (g1, g2) in enumerate(zip(first, last, strict=True)):
             for layer, g in (("a", g1), ("b", g2)):
-                d.gradients.append({"epoch": epoch, "layer": layer, "parameter": "*", "grad_norm": g,
-                                    "update_ratio": ratio})
+                d.gradients.append(
+                    {"epoch": epoch, "layer": layer, "parameter": "*", "grad_norm": g, "update_ratio": ratio}
+                )
         return d
 
     assert diagnose(record([1.0, 1.0], [1.0, 1.0])) == []

@@ -42,8 +42,13 @@ regularizers._registry.register(HalfL2, "half_l2")
 
 
 def _model(first=Dense, regularizer=None, activation="tanh"):  # type: ignore[no-untyped-def]
-    model = gn.Sequential([Input(shape=(5,)), first(4, activation=activation, kernel_regularizer=regularizer),
-                           Dense(3, activation="softmax")])
+    model = gn.Sequential(
+        [
+            Input(shape=(5,)),
+            first(4, activation=activation, kernel_regularizer=regularizer),
+            Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     return model
 
@@ -85,8 +90,14 @@ def test_fails_on_a_wrong_parameter_gradient_and_names_it(rng):
 
 
 def test_fails_on_a_wrong_input_gradient_seen_by_the_layers_below(rng):
-    model = gn.Sequential([Input(shape=(5,)), Dense(4, activation="tanh"), WrongInputDense(4, activation="tanh"),
-                           Dense(3, activation="softmax")])
+    model = gn.Sequential(
+        [
+            Input(shape=(5,)),
+            Dense(4, activation="tanh"),
+            WrongInputDense(4, activation="tanh"),
+            Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     report = gradient_check(model, *_data(rng))
     assert not report.passed

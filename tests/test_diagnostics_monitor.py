@@ -13,7 +13,11 @@ from glassnet.layers import Dense, Input, ReLU
 
 
 class Recorder(Callback):
-    """Independent bookkeeping: per batch, each parameter's ||grad|| and ||w_after - w_before|| / ||w_before||."""
+    """Independent bookkeeping: per batch, each parameter's ||grad|| and ||w_after - w_before|| / ||w_before||
+    (float64, from the arrays, not from the monitor's flat buffers).
+
+    Same convention as the monitor for an all-zero w_before (a bias before its first step): ratio 0.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -33,15 +37,19 @@ class Recorder(Callback):
             w0 = self.before[p.name]
             step = np.sqrt(np.sum((p.value.astype(np.float64) - w0) ** 2))
             w0_norm = np.sqrt(np.sum(w0**2))
-            row[p.name] = (np.sqrt(np.sum(p.grad.astype(np.float64) ** 2)), step / w0_norm if w0_norm else 0.0)
+            row[p.name] = (
+                np.sqrt(np.sum(p.grad.astype(np.float64) ** 2)),
+                step / w0_norm if w0_norm else 0.0,
+            )
         self.rows.append(row)
         self.epoch_of.append(self.epoch)
 
 
 def _model(seed: int = 0) -> gn.Sequential:
     with gn.backend.using_generator(np.random.default_rng(seed)):
-        model = gn.Sequential([Input(shape=(6,)), Dense(8), ReLU(), Dense(5, activation="relu"),
-                               Dense(3, activation="softmax")])
+        model = gn.Sequential(
+            [Input(shape=(6,)), Dense(8), ReLU(), Dense(5, activation="relu"), Dense(3, activation="softmax")]
+        )
     model.compile(optimizer=gn.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
     return model
 
@@ -74,8 +82,9 @@ def test_gradient_norms_and_update_ratios_match_an_independent_record(rng):
 def test_layer_norm_joins_the_layers_parameters(rng):
     x, y = _data(rng)
     recorder = Recorder()
-    history = _model().fit(x, y, epochs=1, batch_size=70, verbose=0, seed=0,
-                           callbacks=[recorder, GradientMonitor(probe=x)])
+    history = _model().fit(
+        x, y, epochs=1, batch_size=70, verbose=0, seed=0, callbacks=[recorder, GradientMonitor(probe=x)]
+    )
     (row,) = recorder.rows  # one batch: the mean is the value itself
     kernel, bias = row["dense_2/kernel"][0], row["dense_2/bias"][0]
     layer = [r for r in history.diagnostics.gradients if r["layer"] == "dense_2" and r["parameter"] == "*"][0]
@@ -85,7 +94,9 @@ def test_layer_norm_joins_the_layers_parameters(rng):
 def test_activation_statistics_match_a_forward_pass_written_out(rng):
     x, y = _data(rng)
     model = _model()
-    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x[:50])])
+    history = model.fit(
+        x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x[:50])]
+    )
     rows = [r for r in history.diagnostics.activations if r["epoch"] == 1]
     assert [r["layer"] for r in rows] == ["dense", "re_lu", "dense_1", "dense_2"]
     w = [p.value.astype(np.float64) for p in model.parameters()]
@@ -113,7 +124,9 @@ def test_dead_and_saturated_fractions_on_constructed_outputs():
 
 def test_every_and_probe_from_the_first_layers_cache(rng):
     x, y = _data(rng, n=300)
-    history = _model().fit(x, y, epochs=5, batch_size=32, verbose=0, seed=0, callbacks=[GradientMonitor(every=2)])
+    history = _model().fit(
+        x, y, epochs=5, batch_size=32, verbose=0, seed=0, callbacks=[GradientMonitor(every=2)]
+    )
     record = history.diagnostics
     assert record.epochs() == [0, 2, 4]
     assert len(record.loss) == 5
@@ -136,7 +149,9 @@ def test_fit_diagnose_records_prints_and_keeps_the_seeded_run_identical(rng, cap
 
 def test_rows_and_csv(rng, tmp_path):
     x, y = _data(rng)
-    history = _model().fit(x, y, epochs=1, batch_size=35, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)])
+    history = _model().fit(
+        x, y, epochs=1, batch_size=35, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)]
+    )
     path = tmp_path / "diagnostics.csv"
     history.diagnostics.write_csv(path)
     with open(path) as handle:

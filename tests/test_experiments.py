@@ -38,7 +38,7 @@ def test_exploding_gradients_grow_toward_the_input_and_clipping_trains(out):
     result = _run("exploding", out)
     big = [row[1] for row in result.rows]
     xavier = [row[2] for row in result.rows]
-    assert all(a > b for a, b in zip(big, big[1:]))  # grows layer by layer toward the input
+    assert all(a > b for a, b in zip(big, big[1:], strict=False))  # grows layer by layer toward the input
     assert big[0] / big[-1] > 50 and xavier[0] / xavier[-1] < 3
     plain, clipped = result.notes[1], result.notes[2]
     assert "final loss nan" in plain and "exploding gradients" in plain

@@ -1,9 +1,9 @@
 """The glass box: gradient checks, training monitoring and diagnosis, experiments.
 
-    check_layer, check_loss   one layer's / loss's backward against central differences
-    gradient_check            a whole model's loss gradients against central differences (float64)
-    GradientMonitor           per layer and epoch: gradient norms, update ratios, activation statistics
-    diagnose                  findings (vanishing/exploding gradients, dying ReLU, ...) with remedies
+check_layer, check_loss   one layer's / loss's backward against central differences
+gradient_check            a whole model's loss gradients against central differences (float64)
+GradientMonitor           per layer and epoch: gradient norms, update ratios, activation statistics
+diagnose                  findings (vanishing/exploding gradients, dying ReLU, ...) with remedies
 """
 
 from .diagnosis import Finding, diagnose
@@ -11,5 +11,15 @@ from .gradcheck import GradientReport, check_layer, check_loss, numeric_gradient
 from .model_check import gradient_check
 from .monitor import Diagnostics, GradientMonitor
 
-__all__ = ["Diagnostics", "Finding", "GradientMonitor", "GradientReport", "check_layer", "check_loss", "diagnose",
-           "gradient_check", "numeric_gradient", "relative_error"]
+__all__ = [
+    "Diagnostics",
+    "Finding",
+    "GradientMonitor",
+    "GradientReport",
+    "check_layer",
+    "check_loss",
+    "diagnose",
+    "gradient_check",
+    "numeric_gradient",
+    "relative_error",
+]

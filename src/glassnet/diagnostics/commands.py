@@ -33,20 +33,30 @@ def add_subcommands(subparsers: Any) -> None:
     from .experiments import NAMES
 
     check = subparsers.add_parser(
-        "gradcheck", help="check a model's gradients against finite differences",
+        "gradcheck",
+        help="check a model's gradients against finite differences",
         description="Compare every trainable parameter's backprop gradient with central differences in "
-                    "float64, on a random batch. Exit code 0 if all relative errors are below the threshold.")
-    check.add_argument("model", metavar="CONFIG_OR_MODEL", help="a saved model file, or a JSON/TOML model config")
+        "float64, on a random batch. Exit code 0 if all relative errors are below the threshold.",
+    )
+    check.add_argument(
+        "model", metavar="CONFIG_OR_MODEL", help="a saved model file, or a JSON/TOML model config"
+    )
     check.add_argument("--samples", type=int, default=8, help="random batch size (default 8)")
-    check.add_argument("--max-params", type=int, default=None,
-                       help="check at most N random entries per tensor (default: all)")
+    check.add_argument(
+        "--max-params",
+        type=int,
+        default=None,
+        help="check at most N random entries per tensor (default: all)",
+    )
     check.add_argument("--seed", type=int, default=0, help="seed of the batch and the sample (default 0)")
     check.add_argument("--threshold", type=float, default=1e-6, help="pass below this relative error (1e-6)")
     check.set_defaults(handler=gradcheck_command)
     experiment = subparsers.add_parser(
-        "experiment", help="run one of the glass-box experiments",
+        "experiment",
+        help="run one of the glass-box experiments",
         description="Run an experiment and write NAME.png and NAME.md into the output folder.",
-        epilog="experiments: " + ", ".join(NAMES) + ", or all")
+        epilog="experiments: " + ", ".join(NAMES) + ", or all",
+    )
     experiment.add_argument("name", metavar="NAME", help="one of: " + ", ".join(NAMES) + ", all")
     experiment.add_argument("--out", default="experiments", help="output folder (default experiments/)")
     experiment.set_defaults(handler=experiment_command)
@@ -61,8 +71,15 @@ def gradcheck_command(args: argparse.Namespace) -> int:
         if args.samples <= 0:
             raise ConfigError(f"--samples must be a positive integer, got {args.samples}")
         x, y = random_batch(model, loss, args.samples, args.seed)
-        report = gradient_check(model, x, y, max_params_per_tensor=args.max_params, seed=args.seed,
-                                threshold=args.threshold, loss=loss)
+        report = gradient_check(
+            model,
+            x,
+            y,
+            max_params_per_tensor=args.max_params,
+            seed=args.seed,
+            threshold=args.threshold,
+            loss=loss,
+        )
     except (GlassnetError, OSError, ValueError) as exc:
         print(f"glassnet gradcheck: error: {exc}", file=sys.stderr)
         return 2
@@ -106,7 +123,7 @@ def load_model_or_config(path: Path) -> tuple[Any, Any]:
         model = _model_from_short_form(section, path)
     loss = config.get("loss") or section.get("loss") or (config.get("compile") or {}).get("loss")
     if loss is None:
-        raise ConfigError(f"{path}: no loss given; add loss = \"mean_squared_error\" (or another loss name)")
+        raise ConfigError(f'{path}: no loss given; add loss = "mean_squared_error" (or another loss name)')
     if not model.built:
         raise ConfigError(f"{path}: the model's input shape is unknown; add input_shape = [n_features]")
     return model, losses.get(loss)
@@ -155,3 +172,16 @@ def random_batch(model: Any, loss: Any, n: int, seed: int) -> tuple[Array, Array
     if name in ("binary_crossentropy", "hinge", "perceptron"):
         return x, rng.integers(0, 2, size=(n, *out)).astype(np.float64)
     return x, rng.normal(size=(n, *out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m glassnet.diagnostics.commands experiment vanishing``) until the
+    ``glassnet`` CLI registers these subcommands."""
+    parser = argparse.ArgumentParser(prog="python -m glassnet.diagnostics.commands")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

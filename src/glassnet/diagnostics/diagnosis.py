@@ -40,15 +40,24 @@ UPDATE_RATIO_HIGH = 1e-1
 UPDATE_RATIO_LOW = 1e-5
 
 REMEDIES = {
-    "vanishing gradients": ["use ReLU-family activations (relu, leaky_relu, elu) in hidden layers",
-                            "use He (ReLU) or Xavier/Glorot (tanh, sigmoid) initialization",
-                            "add batch normalization", "add residual (skip) connections"],
-    "exploding gradients": ["clip gradients (SGD(..., clipnorm=1.0))",
-                            "use a better initialization (Xavier/Glorot or He scaling)",
-                            "lower the learning rate"],
+    "vanishing gradients": [
+        "use ReLU-family activations (relu, leaky_relu, elu) in hidden layers",
+        "use He (ReLU) or Xavier/Glorot (tanh, sigmoid) initialization",
+        "add batch normalization",
+        "add residual (skip) connections",
+    ],
+    "exploding gradients": [
+        "clip gradients (SGD(..., clipnorm=1.0))",
+        "use a better initialization (Xavier/Glorot or He scaling)",
+        "lower the learning rate",
+    ],
     "dying ReLU": ["use Leaky ReLU, PReLU or ELU", "lower the learning rate", "use He initialization"],
-    "saturated units": ["use ReLU-family activations", "use Xavier/Glorot initialization",
-                        "standardize the inputs", "add batch normalization"],
+    "saturated units": [
+        "use ReLU-family activations",
+        "use Xavier/Glorot initialization",
+        "standardize the inputs",
+        "add batch normalization",
+    ],
     "learning rate too high": ["lower the learning rate about 10x", "use a decaying schedule"],
     "learning rate too low": ["raise the learning rate about 10x", "use an adaptive optimizer"],
 }
@@ -84,8 +93,10 @@ def diagnose(history: Any) -> list[Finding]:
     """Findings for a ``History`` from ``fit(..., diagnose=True)`` / a ``GradientMonitor`` (or its record)."""
     record = history if isinstance(history, Diagnostics) else getattr(history, "diagnostics", None)
     if record is None:
-        raise ValueError("diagnose needs the record of a GradientMonitor: train with fit(..., diagnose=True) "
-                         "or callbacks=[GradientMonitor()], got a history without diagnostics")
+        raise ValueError(
+            "diagnose needs the record of a GradientMonitor: train with fit(..., diagnose=True) "
+            "or callbacks=[GradientMonitor()], got a history without diagnostics"
+        )
     if not record.gradients:
         return []
     findings = _gradient_flow(record)
@@ -108,20 +119,35 @@ def _gradient_flow(record: Diagnostics) -> list[Finding]:
     if len(record.layers) >= 2:
         ratio = _median(norms[first]) / max(_median(norms[last]), 1e-300)
         if ratio < VANISHING_RATIO:
-            findings.append(_finding("vanishing gradients", first,
-                                     f"its gradient norm {_median(norms[first]):.2e} is {ratio:.1e} times "
-                                     f"the last layer's ({last!r}, {_median(norms[last]):.2e})"))
+            findings.append(
+                _finding(
+                    "vanishing gradients",
+                    first,
+                    f"its gradient norm {_median(norms[first]):.2e} is {ratio:.1e} times "
+                    f"the last layer's ({last!r}, {_median(norms[last]):.2e})",
+                )
+            )
         elif ratio > EXPLODING_RATIO:
-            findings.append(_finding("exploding gradients", first,
-                                     f"its gradient norm {_median(norms[first]):.2e} is {ratio:.1e} times "
-                                     f"the last layer's ({last!r}); gradients grow layer by layer"))
+            findings.append(
+                _finding(
+                    "exploding gradients",
+                    first,
+                    f"its gradient norm {_median(norms[first]):.2e} is {ratio:.1e} times "
+                    f"the last layer's ({last!r}); gradients grow layer by layer",
+                )
+            )
     total = np.sqrt(np.sum(np.square([norms[n] for n in record.layers]), axis=0))
     growth = float(total.max() / max(total[0], 1e-300))
     if growth > EXPLODING_GROWTH and record.loss and record.loss[-1] >= record.loss[0]:
         layer = max(record.layers, key=lambda n: max(norms[n]))
-        findings.append(_finding("exploding gradients", layer,
-                                 f"the total gradient norm grew {growth:.0f}x during training while the loss "
-                                 f"did not fall ({record.loss[0]:.3g} -> {record.loss[-1]:.3g})"))
+        findings.append(
+            _finding(
+                "exploding gradients",
+                layer,
+                f"the total gradient norm grew {growth:.0f}x during training while the loss "
+                f"did not fall ({record.loss[0]:.3g} -> {record.loss[-1]:.3g})",
+            )
+        )
     return findings
 
 
@@ -133,14 +159,24 @@ def _activation_findings(record: Diagnostics) -> list[Finding]:
     findings = []
     for row in rows:
         if row["activation"] in RELU_FAMILY and row["dead_fraction"] > DEAD_FRACTION:
-            findings.append(_finding("dying ReLU", row["layer"],
-                                     f"{row['dead_fraction']:.0%} of its {row['activation']} units output 0 "
-                                     f"for every probe sample (epoch {last_epoch + 1})"))
+            findings.append(
+                _finding(
+                    "dying ReLU",
+                    row["layer"],
+                    f"{row['dead_fraction']:.0%} of its {row['activation']} units output 0 "
+                    f"for every probe sample (epoch {last_epoch + 1})",
+                )
+            )
         if row["activation"] in SATURATING and row["saturated_fraction"] > SATURATED_FRACTION:
-            findings.append(_finding("saturated units", row["layer"],
-                                     f"{row['saturated_fraction']:.0%} of its {row['activation']} outputs sit "
-                                     f"within 1% of their bounds, where the derivative is nearly 0 "
-                                     f"(epoch {last_epoch + 1})"))
+            findings.append(
+                _finding(
+                    "saturated units",
+                    row["layer"],
+                    f"{row['saturated_fraction']:.0%} of its {row['activation']} outputs sit "
+                    f"within 1% of their bounds, where the derivative is nearly 0 "
+                    f"(epoch {last_epoch + 1})",
+                )
+            )
     return findings
 
 
@@ -153,18 +189,30 @@ def _learning_rate(record: Diagnostics) -> list[Finding]:
     fastest = max(finite, key=lambda n: finite[n])
     if typical > UPDATE_RATIO_HIGH:
         layer = fastest
-        return [_finding("learning rate too high", layer,
-                         f"each step changes the weights by {typical:.1e} of their norm (median over layers; "
-                         f"{finite[layer]:.1e} here), against about 1e-3 in healthy training")]
+        return [
+            _finding(
+                "learning rate too high",
+                layer,
+                f"each step changes the weights by {typical:.1e} of their norm (median over layers; "
+                f"{finite[layer]:.1e} here), against about 1e-3 in healthy training",
+            )
+        ]
     # too low: even the largest update of any layer in any epoch is tiny, and the loss has not fallen
     # by half (a run that converged also takes tiny steps at the end, and must not be flagged)
-    peak = {name: max((v for v in series if math.isfinite(v)), default=0.0)
-            for name, series in record.layer_series("update_ratio").items()}
+    peak = {
+        name: max((v for v in series if math.isfinite(v)), default=0.0)
+        for name, series in record.layer_series("update_ratio").items()
+    }
     top = max(peak, key=lambda n: peak[n])
     stalled = len(record.loss) >= 2 and record.loss[-1] > 0.5 * record.loss[0]
     if peak[top] < UPDATE_RATIO_LOW and stalled:
-        return [_finding("learning rate too low", top,
-                         f"even this, the fastest-moving layer, changed by at most {peak[top]:.1e} of its "
-                         f"weight norm per step, against about 1e-3 in healthy training, and the loss barely "
-                         f"fell ({record.loss[0]:.3g} -> {record.loss[-1]:.3g})")]
+        return [
+            _finding(
+                "learning rate too low",
+                top,
+                f"even this, the fastest-moving layer, changed by at most {peak[top]:.1e} of its "
+                f"weight norm per step, against about 1e-3 in healthy training, and the loss barely "
+                f"fell ({record.loss[0]:.3g} -> {record.loss[-1]:.3g})",
+            )
+        ]
     return []

@@ -42,8 +42,11 @@ class ExperimentResult:
     figure: Path | None = None
 
     def table_markdown(self) -> str:
-        cells = [[_fmt(v) for v in row] for row in self.rows]
-        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        def cell(text: str) -> str:
+            return text.replace("|", "\\|")  # a literal | inside a Markdown table cell
+
+        cells = [[cell(_fmt(v)) for v in row] for row in self.rows]
+        lines = ["| " + " | ".join(map(cell, self.columns)) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(row) + " |" for row in cells]
         return "\n".join(lines)
 
@@ -65,27 +68,39 @@ def load_digits_flat() -> tuple[Array, Array]:
     return x.reshape(len(x), -1).astype(np.float32) / 16.0, y
 
 
-def mlp(depth: int, width: int, activation: Any, init: Any, seed: int, n_in: int = 64, n_out: int = 10) -> Sequential:
+def mlp(
+    depth: int, width: int, activation: Any, init: Any, seed: int, n_in: int = 64, n_out: int = 10
+) -> Sequential:
     """``depth`` Dense layers (``depth - 1`` hidden of ``width`` units, softmax output), seeded weights."""
     with backend.using_generator(np.random.default_rng(seed)):
         layers = [Dense(width, activation=activation, kernel_initializer=init) for _ in range(depth - 1)]
-        return Sequential([Input(shape=(n_in,)), *layers, Dense(n_out, activation="softmax", kernel_initializer=init)])
+        return Sequential(
+            [Input(shape=(n_in,)), *layers, Dense(n_out, activation="softmax", kernel_initializer=init)]
+        )
 
 
 # -- the arms of experiments 1-3 (also the diagnosis tests) --------------------------------------------
 ARMS: dict[str, dict[str, Callable[[int], tuple[Sequential, Any]]]] = {
     "vanishing": {
-        "sigmoid": lambda s: (mlp(10, 32, "sigmoid", initializers.RandomNormal(0.0, 0.1), s), optimizers.SGD(0.1)),
+        "sigmoid": lambda s: (
+            mlp(10, 32, "sigmoid", initializers.RandomNormal(0.0, 0.1), s),
+            optimizers.SGD(0.1),
+        ),
         "relu": lambda s: (mlp(10, 32, "relu", "he_normal", s), optimizers.SGD(0.05)),
     },
     "exploding": {
         "plain": lambda s: (mlp(10, 32, None, initializers.RandomNormal(0.0, 0.3), s), optimizers.SGD(0.01)),
-        "clipped": lambda s: (mlp(10, 32, None, initializers.RandomNormal(0.0, 0.3), s),
-                              optimizers.SGD(0.01, clipnorm=1.0)),
+        "clipped": lambda s: (
+            mlp(10, 32, None, initializers.RandomNormal(0.0, 0.3), s),
+            optimizers.SGD(0.01, clipnorm=1.0),
+        ),
     },
     "dying_relu": {
         "relu": lambda s: (mlp(4, 64, "relu", "he_normal", s), optimizers.SGD(0.15, momentum=0.9)),
-        "leaky_relu": lambda s: (mlp(4, 64, "leaky_relu", "he_normal", s), optimizers.SGD(0.15, momentum=0.9)),
+        "leaky_relu": lambda s: (
+            mlp(4, 64, "leaky_relu", "he_normal", s),
+            optimizers.SGD(0.15, momentum=0.9),
+        ),
     },
 }
 BAD_ARM = {"vanishing": "sigmoid", "exploding": "plain", "dying_relu": "relu"}
@@ -102,27 +117,37 @@ def build_arm(experiment: str, arm: str, seed: int = 0) -> Sequential:
     return model
 
 
-def train_arm(experiment: str, arm: str, epochs: int = 10, seed: int = 0, x: Any = None, y: Any = None) -> Any:
+def train_arm(
+    experiment: str, arm: str, epochs: int = 10, seed: int = 0, x: Any = None, y: Any = None
+) -> Any:
     """Train one arm on digits with a ``GradientMonitor``; returns the ``History`` (with ``.diagnostics``)."""
     if x is None:
         x, y = load_digits_flat()
     model = build_arm(experiment, arm, seed)
     with np.errstate(all="ignore"):  # the exploding arm overflows on purpose
-        return model.fit(x, y, epochs=epochs, batch_size=32, verbose=0, seed=seed,
-                         callbacks=[GradientMonitor(probe=x[:256])])
+        return model.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=32,
+            verbose=0,
+            seed=seed,
+            callbacks=[GradientMonitor(probe=x[:256])],
+        )
 
 
 def backprop_norms(model: Sequential, x: Array, y: Array) -> tuple[list[float], list[float]]:
-    """At the current weights: each layer's kernel-gradient norm and ||dL/da|| of its output, input first."""
+    """At the current weights: each layer's kernel-gradient norm and ‖dL/da‖ of its output, input first."""
     assert model.loss is not None and model.output_shape is not None
-    y = model.loss.prepare_targets(y, model.output_shape, model.dtype)
+    targets = model.loss.prepare_targets(y, model.output_shape, model.dtype)
     y_pred = model.forward(x, training=True)
     fused = model.loss.fused_activation is not None and model.loss.fused_activation == model.output_activation
-    grad = model.loss.fused_gradient(y, y_pred) if fused else model.loss.gradient(y, y_pred)
+    grad: Any = model.loss.fused_gradient(targets, y_pred) if fused else model.loss.gradient(targets, y_pred)
     kernel_norms, output_norms = [], []
     for i, layer in enumerate(reversed(model.layers)):
         output_norms.append(float(np.linalg.norm(grad)))  # the output layer's: dL/dz when the loss is fused
-        grad = layer.backward_preactivation(grad) if fused and i == 0 else layer.backward(grad)  # type: ignore[attr-defined]
+        step: Any = layer.backward_preactivation if fused and i == 0 else layer.backward  # type: ignore[attr-defined]
+        grad = step(grad)
         kernel_norms.append(float(np.linalg.norm(layer.kernel.grad)))  # type: ignore[attr-defined]
     return kernel_norms[::-1], output_norms[::-1]
 
@@ -166,15 +191,35 @@ def vanishing(out: Path, epochs: int = 10) -> ExperimentResult:
     depth = np.arange(1, len(sig_k) + 1)
     ax.semilogy(depth, sig_k, "o-", label="sigmoid, N(0, 0.1^2)")
     ax.semilogy(depth, relu_k, "s-", label="ReLU, He normal")
-    ax.set(xlabel="layer (1 = input side)", ylabel="||dL/dW|| at initialization",
-           title="Gradient norm per layer, digits, 256 samples")
+    ax.set(
+        xlabel="layer (1 = input side)",
+        ylabel="‖dL/dW‖ at initialization",
+        title="Gradient norm per layer, digits, 256 samples",
+    )
     ax.legend()
-    notes = [f"first/last layer gradient norm: sigmoid {sig_k[0] / sig_k[-1]:.1e}, ReLU+He {relu_k[0] / relu_k[-1]:.2f}",
-             *(f"{arm}: accuracy after {epochs} epochs {h.history['accuracy'][-1]:.3f}, findings: {_finding_names(h)}"
-               for arm, h in histories.items())]
-    return ExperimentResult("vanishing", "Experiment 1: vanishing gradients",
-                            ["layer", "||dW|| sigmoid", "||dW|| ReLU+He", "sigmoid shrink ||dL/da_(i-1)||/||dL/da_i||",
-                             "bound max f' x ||W_i||_2"], rows, notes, _save(fig, out, "vanishing"))
+    notes = [
+        f"first/last layer gradient norm: sigmoid {sig_k[0] / sig_k[-1]:.1e}, "
+        f"ReLU+He {relu_k[0] / relu_k[-1]:.2f}",
+        *(
+            f"{arm}: accuracy after {epochs} epochs {h.history['accuracy'][-1]:.3f}, "
+            f"findings: {_finding_names(h)}"
+            for arm, h in histories.items()
+        ),
+    ]
+    return ExperimentResult(
+        "vanishing",
+        "Experiment 1: vanishing gradients",
+        [
+            "layer",
+            "‖dW‖ sigmoid",
+            "‖dW‖ ReLU+He",
+            "sigmoid shrink ‖dL/da_(i-1)‖/‖dL/da_i‖",
+            "bound max f' x ‖W_i‖_2",
+        ],
+        rows,
+        notes,
+        _save(fig, out, "vanishing"),
+    )
 
 
 # -- experiment 2 ---------------------------------------------------------------------------------------
@@ -186,29 +231,46 @@ def exploding(out: Path, epochs: int = 10) -> ExperimentResult:
     xavier.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     big_k, big_a = backprop_norms(big, x[:256], y[:256])
     xav_k, xav_a = backprop_norms(xavier, x[:256], y[:256])
-    rows = [[i + 1, *values] for i, values in enumerate(zip(big_a, xav_a, big_k, xav_k))]
+    rows = [[i + 1, *values] for i, values in enumerate(zip(big_a, xav_a, big_k, xav_k, strict=True))]
     histories = {arm: train_arm("exploding", arm, epochs) for arm in ("plain", "clipped")}
     fig, (ax1, ax2) = _figure(2)
     depth = np.arange(1, len(big_k) + 1)
     ax1.semilogy(depth, big_a, "o-", label="N(0, 0.3^2)")
     ax1.semilogy(depth, xav_a, "s-", label="Xavier normal")
-    ax1.set(xlabel="layer (1 = input side)", ylabel="||dL/da|| of the layer's output at init",
-            title="Backpropagated gradient per layer")
+    ax1.set(
+        xlabel="layer (1 = input side)",
+        ylabel="‖dL/da‖ of the layer's output at init",
+        title="Backpropagated gradient per layer",
+    )
     ax1.legend()
     for arm, h in histories.items():
         loss = np.array(h.history["loss"], dtype=float)
         ax2.semilogy(np.arange(1, len(loss) + 1), np.where(np.isfinite(loss), loss, np.nan), "o-", label=arm)
-    ax2.set(xlabel="epoch", ylabel="training loss (NaN not drawn)", title="SGD(0.01) vs SGD(0.01, clipnorm=1)")
+        if not np.isfinite(loss).all():
+            first_bad = int(np.argmin(np.isfinite(loss))) + 1
+            ax2.annotate(f"{arm}: loss NaN from epoch {first_bad}", (0.35, 0.9), xycoords="axes fraction")
+    ax2.set(
+        xlabel="epoch", ylabel="training loss (NaN not drawn)", title="SGD(0.01) vs SGD(0.01, clipnorm=1)"
+    )
     ax2.legend()
-    notes = [f"||dL/da|| first/last layer at init: N(0, 0.3^2) {big_a[0] / big_a[-1]:.0f}x, "
-             f"Xavier {xav_a[0] / xav_a[-1]:.2f}x; the kernel gradients a_(i-1)^T delta_i are large everywhere "
-             f"({min(big_k):.0f} to {max(big_k):.0f} vs about 1) because the forward activations grow too",
-             *(f"{arm}: final loss {h.history['loss'][-1]:.4g}, accuracy {h.history['accuracy'][-1]:.3f}, "
-               f"findings: {_finding_names(h)}" for arm, h in histories.items())]
-    return ExperimentResult("exploding", "Experiment 2: exploding gradients",
-                            ["layer", "||dL/da|| N(0, 0.3^2)", "||dL/da|| Xavier", "||dW|| N(0, 0.3^2)",
-                             "||dW|| Xavier"], rows, notes,
-                            _save(fig, out, "exploding"))
+    notes = [
+        f"‖dL/da‖ first/last layer at init: N(0, 0.3^2) {big_a[0] / big_a[-1]:.0f}x, "
+        f"Xavier {xav_a[0] / xav_a[-1]:.2f}x; the kernel gradients a_(i-1)^T delta_i are large everywhere "
+        f"({min(big_k):.0f} to {max(big_k):.0f} vs about 1) because the forward activations grow too",
+        *(
+            f"{arm}: final loss {h.history['loss'][-1]:.4g}, accuracy {h.history['accuracy'][-1]:.3f}, "
+            f"findings: {_finding_names(h)}"
+            for arm, h in histories.items()
+        ),
+    ]
+    return ExperimentResult(
+        "exploding",
+        "Experiment 2: exploding gradients",
+        ["layer", "‖dL/da‖ N(0, 0.3^2)", "‖dL/da‖ Xavier", "‖dW‖ N(0, 0.3^2)", "‖dW‖ Xavier"],
+        rows,
+        notes,
+        _save(fig, out, "exploding"),
+    )
 
 
 # -- experiment 3 ---------------------------------------------------------------------------------------
@@ -217,27 +279,37 @@ def dying_relu(out: Path, epochs: int = 10) -> ExperimentResult:
     histories = {arm: train_arm("dying_relu", arm, epochs) for arm in ("relu", "leaky_relu")}
     rows = []
     fig, axes = _figure(2)
-    for ax, (arm, h) in zip(axes, histories.items()):
+    for ax, (arm, h) in zip(axes, histories.items(), strict=False):
         dead = h.diagnostics.activation_series("dead_fraction")
         hidden = list(dead)[:-1]
         for layer in hidden:
             ax.plot(np.arange(1, len(dead[layer]) + 1), dead[layer], "o-", label=layer)
         ax.set(xlabel="epoch", ylabel="dead fraction (0 on all probe samples)", ylim=(-0.05, 1.05), title=arm)
         ax.legend()
-        rows.append([arm, *(dead[layer][-1] for layer in hidden), h.history["accuracy"][-1], _finding_names(h)])
-    return ExperimentResult("dying_relu", "Experiment 3: dying ReLU at a high learning rate",
-                            ["activation", "dead hidden 1", "dead hidden 2", "dead hidden 3", "train accuracy",
-                             "findings"], rows,
-                            ["SGD(learning_rate=0.15, momentum=0.9), He init, 10 epochs, batch 32"],
-                            _save(fig, out, "dying_relu"))
+        rows.append(
+            [arm, *(dead[layer][-1] for layer in hidden), h.history["accuracy"][-1], _finding_names(h)]
+        )
+    return ExperimentResult(
+        "dying_relu",
+        "Experiment 3: dying ReLU at a high learning rate",
+        ["activation", "dead hidden 1", "dead hidden 2", "dead hidden 3", "train accuracy", "findings"],
+        rows,
+        ["SGD(learning_rate=0.15, momentum=0.9), He init, 10 epochs, batch 32"],
+        _save(fig, out, "dying_relu"),
+    )
 
 
 def _registry() -> dict[str, Callable[[Path], ExperimentResult]]:
     from . import experiments_more
 
-    return {"vanishing": vanishing, "exploding": exploding, "dying_relu": dying_relu,
-            "initialization": experiments_more.initialization, "losses": experiments_more.losses,
-            "activations": experiments_more.activations}
+    return {
+        "vanishing": vanishing,
+        "exploding": exploding,
+        "dying_relu": dying_relu,
+        "initialization": experiments_more.initialization,
+        "losses": experiments_more.losses,
+        "activations": experiments_more.activations,
+    }
 
 
 NAMES = ("vanishing", "exploding", "dying_relu", "initialization", "losses", "activations")

@@ -27,8 +27,9 @@ def relative_error(numeric: Array, analytic: Array) -> float:
     return diff / max(scale, 1e-12)
 
 
-def numeric_gradient(f: Callable[[], float], array: Array, epsilon: float = 1e-6,
-                     indices: Array | None = None) -> Array:
+def numeric_gradient(
+    f: Callable[[], float], array: Array, epsilon: float = 1e-6, indices: Array | None = None
+) -> Array:
     """Central-difference gradient of ``f()`` with respect to ``array`` (perturbed in place)."""
     grad = np.zeros(array.shape, dtype=np.float64)
     flat, grad_flat = array.reshape(-1), grad.reshape(-1)
@@ -68,8 +69,15 @@ class GradientReport:
         return "\n".join(lines)
 
 
-def check_layer(layer: Any, x: Array, seed: int = 0, epsilon: float = 1e-6, threshold: float = 1e-6,
-                check_input: bool = True, before_forward: Callable[[], None] | None = None) -> GradientReport:
+def check_layer(
+    layer: Any,
+    x: Array,
+    seed: int = 0,
+    epsilon: float = 1e-6,
+    threshold: float = 1e-6,
+    check_input: bool = True,
+    before_forward: Callable[[], None] | None = None,
+) -> GradientReport:
     """Check ``layer.backward`` (input and every parameter) against central differences, in float64.
 
     ``before_forward`` runs before each forward pass (e.g. to re-seed a dropout mask so every pass
@@ -91,7 +99,9 @@ def check_layer(layer: Any, x: Array, seed: int = 0, epsilon: float = 1e-6, thre
 
     forward()
     grad_input = layer.backward(projection.copy())
-    analytic = {p.name or f"param{i}": p.grad.astype(np.float64).copy() for i, p in enumerate(layer.parameters())}
+    analytic = {
+        p.name or f"param{i}": p.grad.astype(np.float64).copy() for i, p in enumerate(layer.parameters())
+    }
     report = GradientReport(threshold=threshold)
     if check_input and grad_input is not None:
         report.errors["input"] = relative_error(numeric_gradient(loss, x, epsilon), grad_input)
@@ -103,8 +113,9 @@ def check_layer(layer: Any, x: Array, seed: int = 0, epsilon: float = 1e-6, thre
     return report
 
 
-def check_loss(loss: Any, y_true: Array, y_pred: Array, epsilon: float = 1e-6,
-               threshold: float = 1e-6) -> GradientReport:
+def check_loss(
+    loss: Any, y_true: Array, y_pred: Array, epsilon: float = 1e-6, threshold: float = 1e-6
+) -> GradientReport:
     """Check ``loss.gradient`` against central differences of ``loss(y_true, y_pred)`` in float64."""
     y_pred = np.array(y_pred, dtype=np.float64)
     numeric = numeric_gradient(lambda: float(loss(y_true, y_pred)), y_pred, epsilon)

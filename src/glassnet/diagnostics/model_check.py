@@ -28,8 +28,10 @@ def float64_copy(model: Any) -> Any:
     from ..layers import deserialize_layer, serialize_layer
 
     if not model.built or model.input_shape is None:
-        raise StateError(f"gradient_check: model {model.name!r} is not built; call model.build(input_shape) "
-                         "or fit/predict once first")
+        raise StateError(
+            f"gradient_check: model {model.name!r} is not built; call model.build(input_shape) "
+            "or fit/predict once first"
+        )
     saved = backend.floatx()
     backend.set_floatx("float64")
     try:
@@ -38,7 +40,7 @@ def float64_copy(model: Any) -> Any:
             copy.build(model.input_shape)
     finally:
         backend.set_floatx(saved)
-    for source, target in zip(model.parameters(), copy.parameters()):
+    for source, target in zip(model.parameters(), copy.parameters(), strict=True):
         target.value = source.value.astype(np.float64)
     return copy
 
@@ -65,8 +67,16 @@ def _loss_and_analytic(model: Any, x: Array, y: Array, seed: int) -> tuple[Any, 
     return loss_value, analytic
 
 
-def gradient_check(model: Any, x: Any, y: Any, epsilon: float = 1e-5, max_params_per_tensor: int | None = None,
-                   seed: int = 0, threshold: float = 1e-6, loss: Any = None) -> GradientReport:
+def gradient_check(
+    model: Any,
+    x: Any,
+    y: Any,
+    epsilon: float = 1e-5,
+    max_params_per_tensor: int | None = None,
+    seed: int = 0,
+    threshold: float = 1e-6,
+    loss: Any = None,
+) -> GradientReport:
     """Compare every trainable parameter's analytic loss gradient with central differences (float64).
 
     Args:
@@ -84,11 +94,15 @@ def gradient_check(model: Any, x: Any, y: Any, epsilon: float = 1e-5, max_params
     """
     loss_fn = losses.get(loss) if loss is not None else getattr(model, "loss", None)
     if loss_fn is None:
-        raise ConfigError(f"gradient_check: model {model.name!r} has no loss; compile it or pass "
-                          "loss='mean_squared_error' (any loss name)")
+        raise ConfigError(
+            f"gradient_check: model {model.name!r} has no loss; compile it or pass "
+            "loss='mean_squared_error' (any loss name)"
+        )
     if max_params_per_tensor is not None and max_params_per_tensor <= 0:
-        raise ConfigError(f"gradient_check: max_params_per_tensor must be a positive integer or None, "
-                          f"got {max_params_per_tensor!r}")
+        raise ConfigError(
+            f"gradient_check: max_params_per_tensor must be a positive integer or None, "
+            f"got {max_params_per_tensor!r}"
+        )
     copy = float64_copy(model)
     copy.loss = loss_fn
     x64 = np.asarray(x, dtype=np.float64)

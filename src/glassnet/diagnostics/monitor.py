@@ -34,8 +34,18 @@ from ..errors import ConfigError
 
 RELU_FAMILY = ("relu", "leaky_relu", "prelu", "elu", "selu")
 SATURATING = ("sigmoid", "tanh")
-CSV_COLUMNS = ("epoch", "layer", "parameter", "grad_norm", "update_ratio", "activation", "mean", "std",
-               "dead_fraction", "saturated_fraction")
+CSV_COLUMNS = (
+    "epoch",
+    "layer",
+    "parameter",
+    "grad_norm",
+    "update_ratio",
+    "activation",
+    "mean",
+    "std",
+    "dead_fraction",
+    "saturated_fraction",
+)
 
 
 @dataclass
@@ -96,8 +106,12 @@ def activation_name(layer: Any) -> str | None:
 def activation_stats(a: Array, name: str | None) -> dict[str, float]:
     """mean, std, dead_fraction (ReLU family) and saturated_fraction (sigmoid/tanh) of outputs ``a``."""
     units = a.reshape(len(a), -1)
-    stats = {"mean": float(units.mean()), "std": float(units.std()), "dead_fraction": 0.0,
-             "saturated_fraction": 0.0}
+    stats = {
+        "mean": float(units.mean()),
+        "std": float(units.std()),
+        "dead_fraction": 0.0,
+        "saturated_fraction": 0.0,
+    }
     if name in RELU_FAMILY:
         stats["dead_fraction"] = float(np.mean(np.all(units == 0, axis=0)))
     elif name == "sigmoid":
@@ -126,6 +140,8 @@ class GradientMonitor(Callback):
         self._given_probe = None if probe is None else np.asarray(probe)[: self.probe_size]
         self.diagnostics = Diagnostics()
         self._active = False
+        self._before: Array = np.empty(0)  # weights before the step (flat, when the model is packed)
+        self._before_list: list[Array] = []
 
     # -- setup --------------------------------------------------------------------------------------
     def on_train_begin(self, logs: Logs | None = None) -> None:
@@ -146,7 +162,9 @@ class GradientMonitor(Callback):
         if self._first_epoch is None:
             self._first_epoch = epoch
         self._active = (epoch - self._first_epoch) % self.every == 0
-        names = [(layer, p.name) for layer, params in self.groups for p in params] + [(n, "*") for n, _ in self.groups]
+        names = [(layer, p.name) for layer, params in self.groups for p in params] + [
+            (n, "*") for n, _ in self.groups
+        ]
         self._sums = {key: np.zeros(2) for key in names}  # grad_norm, update_ratio
         self._batches = 0
 
@@ -155,7 +173,7 @@ class GradientMonitor(Callback):
         if not self._active:
             return
         if self._pack is not None:
-            if not hasattr(self, "_before") or self._before.shape != self._pack.values.shape:
+            if self._before.shape != self._pack.values.shape:
                 self._before = np.empty_like(self._pack.values)
             np.copyto(self._before, self._pack.values)
         else:
@@ -182,7 +200,10 @@ class GradientMonitor(Callback):
     def _weights_before(self) -> list[Array]:
         if self._pack is None:
             return self._before_list
-        return [self._before[o : o + p.size].reshape(p.shape) for p, o in zip(self._pack.params, self._pack.offsets)]
+        return [
+            self._before[o : o + p.size].reshape(p.shape)
+            for p, o in zip(self._pack.params, self._pack.offsets, strict=True)
+        ]
 
     def _collect_probe(self) -> None:
         """Keep copies of the first layer's cached training inputs until ``probe_size`` are held."""
@@ -200,8 +221,15 @@ class GradientMonitor(Callback):
             return
         for (layer, name), sums in self._sums.items():
             grad_norm, ratio = sums / self._batches
-            self.diagnostics.gradients.append({"epoch": epoch, "layer": layer, "parameter": name,
-                                               "grad_norm": float(grad_norm), "update_ratio": float(ratio)})
+            self.diagnostics.gradients.append(
+                {
+                    "epoch": epoch,
+                    "layer": layer,
+                    "parameter": name,
+                    "grad_norm": float(grad_norm),
+                    "update_ratio": float(ratio),
+                }
+            )
         probe = self.probe if self.probe is not None else _concat(self._probe_parts)
         if probe is not None and len(probe):
             self._record_activations(epoch, probe)

@@ -55,8 +55,11 @@ def plot_activation_stats(history: Any) -> Any:
     """A figure: per layer, activation std, dead fraction and saturated fraction per monitored epoch."""
     record = _record(history)
     fig, axes = _new_figure(3)
-    keys = (("std", "activation std"), ("dead_fraction", "dead fraction (ReLU family)"),
-            ("saturated_fraction", "saturated fraction (sigmoid/tanh)"))
+    keys = (
+        ("std", "activation std"),
+        ("dead_fraction", "dead fraction (ReLU family)"),
+        ("saturated_fraction", "saturated fraction (sigmoid/tanh)"),
+    )
     for ax, (key, label) in zip(axes, keys, strict=True):
         for layer, values in record.activation_series(key).items():
             ax.plot(np.arange(1, len(values) + 1), values, "o-", markersize=3, label=layer)
@@ -82,17 +85,20 @@ def diagnosis_html(history: Any) -> str:
     if findings:
         items = "".join(
             f"<li><strong>{html.escape(f.name)}</strong> in layer <code>{html.escape(f.layer)}</code>: "
-            f"{html.escape(f.evidence)}.<br>Try: {html.escape('; '.join(f.remedies))}.</li>" for f in findings
+            f"{html.escape(f.evidence)}.<br>Try: {html.escape('; '.join(f.remedies))}.</li>"
+            for f in findings
         )
-        summary = f"<ul class=\"findings\">{items}</ul>"
+        summary = f'<ul class="findings">{items}</ul>'
     else:
-        summary = "<p>No problems found: gradient flow, dead or saturated units and update ratios look healthy.</p>"
-    parts = ["<section id=\"diagnosis\">", "<h2>Diagnosis</h2>", summary]
+        summary = (
+            "<p>No problems found: gradient flow, dead or saturated units and update ratios look healthy.</p>"
+        )
+    parts = ['<section id="diagnosis">', "<h2>Diagnosis</h2>", summary]
     if record.gradients:
         flow = figure_to_base64(plot_gradient_flow(record))
-        parts.append(f"<img alt=\"gradient flow per layer\" src=\"data:image/png;base64,{flow}\">")
+        parts.append(f'<img alt="gradient flow per layer" src="data:image/png;base64,{flow}">')
     if record.activations:
         stats = figure_to_base64(plot_activation_stats(record))
-        parts.append(f"<img alt=\"activation statistics per layer\" src=\"data:image/png;base64,{stats}\">")
+        parts.append(f'<img alt="activation statistics per layer" src="data:image/png;base64,{stats}">')
     parts.append("</section>")
     return "\n".join(parts)

@@ -1,4 +1,4 @@
-"""What ``fit(..., diagnose=True)`` adds: a ``GradientMonitor`` on a fixed probe batch, findings printed at the end."""
+"""What ``fit(..., diagnose=True)`` adds: a ``GradientMonitor`` on a probe batch, then the findings."""
 
 from __future__ import annotations
 
