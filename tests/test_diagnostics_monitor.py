@@ -159,3 +159,20 @@ def test_rows_and_csv(rng, tmp_path):
     assert len(rows) == 9 + 4
     assert float(rows[0]["grad_norm"]) > 0
     assert {r["layer"] for r in rows if r["activation"]} == {"dense", "re_lu", "dense_1", "dense_2"}
+
+
+def test_unpacked_models_give_the_same_record(rng):
+    x, y = _data(rng)
+    packed, unpacked = _model(), _model()
+    unpacked._pack = None  # the monitor then snapshots each parameter on its own
+    records = [
+        m.fit(
+            x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)]
+        ).diagnostics
+        for m in (packed, unpacked)
+    ]
+    for a, b in zip(records[0].gradients, records[1].gradients, strict=True):
+        assert a.keys() == b.keys()
+        np.testing.assert_allclose(
+            [a["grad_norm"], a["update_ratio"]], [b["grad_norm"], b["update_ratio"]], rtol=1e-6
+        )
