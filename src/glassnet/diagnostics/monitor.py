@@ -145,14 +145,22 @@ class GradientMonitor(Callback):
 
     # -- setup --------------------------------------------------------------------------------------
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        self.groups = [(layer.name, layer.parameters(trainable_only=True)) for layer in self.model.layers]
-        self.groups = [(name, params) for name, params in self.groups if params]
-        self.diagnostics = Diagnostics(layers=[name for name, _ in self.groups])
+        groups = [(layer.name, layer.parameters(trainable_only=True)) for layer in self.model.layers]
+        groups = [(name, params) for name, params in groups if params]
+        self.diagnostics = Diagnostics(layers=[name for name, _ in groups])
         self.probe = self._given_probe
         self._probe_parts: list[Array] = []
-        params = [p for _, params in self.groups for p in params]
+        self._params = [p for _, params in groups for p in params]
+        self._keys = [(layer, p.name) for layer, params in groups for p in params] + [
+            (n, "*") for n, _ in groups
+        ]
+        sizes = np.array([p.size for p in self._params])
+        self._param_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        counts = np.array([len(params) for _, params in groups])
+        self._layer_starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         pack = getattr(self.model, "_pack", None)
-        self._pack = pack if pack is not None and pack.covers(params) else None
+        self._pack = pack if pack is not None and pack.covers(self._params) else None
+        self._squares = np.empty((3, int(sizes.sum())))  # float64 scratch: g^2, step^2, w_before^2
         history = getattr(self.model, "history", None)
         if history is not None:
             history.diagnostics = self.diagnostics
@@ -162,48 +170,38 @@ class GradientMonitor(Callback):
         if self._first_epoch is None:
             self._first_epoch = epoch
         self._active = (epoch - self._first_epoch) % self.every == 0
-        names = [(layer, p.name) for layer, params in self.groups for p in params] + [
-            (n, "*") for n, _ in self.groups
-        ]
-        self._sums = {key: np.zeros(2) for key in names}  # grad_norm, update_ratio
+        self._sums = np.zeros((2, len(self._keys)))  # grad_norm, update_ratio; parameters, then layers
         self._batches = 0
+
+    def _flat(self, what: str) -> Array:
+        """All monitored parameters' values or grads as one flat array (a view when the model is packed)."""
+        if self._pack is not None:
+            return self._pack.values if what == "value" else self._pack.grads
+        return np.concatenate([getattr(p, what).ravel() for p in self._params])
 
     # -- per batch ------------------------------------------------------------------------------------
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        if not self._active:
-            return
-        if self._pack is not None:
-            if self._before.shape != self._pack.values.shape:
-                self._before = np.empty_like(self._pack.values)
-            np.copyto(self._before, self._pack.values)
-        else:
-            self._before_list = [p.value.copy() for _, params in self.groups for p in params]
+        if self._active:
+            np.copyto(self._squares[2], self._flat("value"))
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         if self.probe is None:
             self._collect_probe()
         if not self._active:
             return
-        befores = self._weights_before()
-        i = 0
-        for layer, params in self.groups:
-            layer_sq = np.zeros(3)  # ||g||^2, ||step||^2, ||w_before||^2
-            for p in params:
-                w0 = befores[i]
-                i += 1
-                squares = np.array([_sq(p.grad), _sq_diff(p.value, w0), _sq(w0)])
-                layer_sq += squares
-                self._sums[(layer, p.name)] += _norm_and_ratio(squares)
-            self._sums[(layer, "*")] += _norm_and_ratio(layer_sq)
+        sq = self._squares
+        np.subtract(self._flat("value"), sq[2], out=sq[1])
+        np.square(sq[1], out=sq[1])
+        np.square(sq[2], out=sq[2])
+        np.square(self._flat("grad"), out=sq[0])
+        per_param = np.add.reduceat(sq, self._param_starts, axis=1)
+        per_layer = np.add.reduceat(per_param, self._layer_starts, axis=1)
+        g, step, w = np.sqrt(np.concatenate([per_param, per_layer], axis=1))
+        with np.errstate(all="ignore"):  # all-zero w (a bias before its first step): ratio 0; NaN stays NaN
+            ratio = np.divide(step, w, out=np.zeros_like(w), where=w != 0)
+        self._sums[0] += g
+        self._sums[1] += ratio
         self._batches += 1
-
-    def _weights_before(self) -> list[Array]:
-        if self._pack is None:
-            return self._before_list
-        return [
-            self._before[o : o + p.size].reshape(p.shape)
-            for p, o in zip(self._pack.params, self._pack.offsets, strict=True)
-        ]
 
     def _collect_probe(self) -> None:
         """Keep copies of the first layer's cached training inputs until ``probe_size`` are held."""
@@ -219,8 +217,8 @@ class GradientMonitor(Callback):
         self.diagnostics.loss.append(float((logs or {}).get("loss", math.nan)))
         if not self._active or not self._batches:
             return
-        for (layer, name), sums in self._sums.items():
-            grad_norm, ratio = sums / self._batches
+        means = self._sums / self._batches
+        for (layer, name), grad_norm, ratio in zip(self._keys, means[0], means[1], strict=True):
             self.diagnostics.gradients.append(
                 {
                     "epoch": epoch,
@@ -242,23 +240,6 @@ class GradientMonitor(Callback):
                 name = activation_name(layer)
                 row = {"epoch": epoch, "layer": layer.name, "activation": name or "linear"}
                 self.diagnostics.activations.append({**row, **activation_stats(x, name)})
-
-
-def _sq(a: Array) -> float:
-    return float(np.vdot(a, a))
-
-
-def _sq_diff(a: Array, b: Array) -> float:
-    d = a - b
-    return float(np.vdot(d, d))
-
-
-def _norm_and_ratio(squares: Array) -> Array:
-    """[||g||, ||step|| / ||w||] from [||g||^2, ||step||^2, ||w||^2]; the ratio is 0 for all-zero w
-    (a bias before its first step) and NaN once the weights are NaN."""
-    with np.errstate(all="ignore"):
-        g, step, w = np.sqrt(squares)
-        return np.array([g, 0.0 if w == 0 else step / w])
 
 
 def _concat(parts: list[Array]) -> Array | None:
