@@ -108,3 +108,13 @@ def test_diagnosis_html_has_findings_and_two_plots(capsys):
     assert base64.b64decode(images[0].split('"')[0])[:4] == b"\x89PNG"
     healthy = diagnosis_html(train_arm("vanishing", "relu", epochs=2))
     assert "No problems found" in healthy
+
+
+def test_gradcheck_a_train_config_uses_its_data_and_model(parser, capsys):
+    # `glassnet train` configs are read by branch cli's modules; this runs once they are installed
+    pytest.importorskip(
+        "glassnet.runs", reason="needs the training-config modules (glassnet.config, glassnet.runs)"
+    )
+    assert _run(parser, ["gradcheck", "digits", "--samples", "4", "--max-params", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "passed" in out and "kernel" in out

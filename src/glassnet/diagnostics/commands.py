@@ -6,7 +6,9 @@
 ``add_subcommands(subparsers)`` adds both; each parser's ``handler`` default is a function
 ``handler(args) -> exit code`` (0 success, 1 check failed, 2 bad usage).
 
-CONFIG_OR_MODEL is a saved model (``model.save(...)``) or a JSON/TOML file describing one:
+CONFIG_OR_MODEL is a ``glassnet train`` config (a TOML path or a shipped example's name, when the
+training-config modules are installed: the model, loss and the first training samples are built as
+``glassnet train`` builds them), a saved model (``model.save(...)``), or a JSON/TOML file describing one:
 ``{"model": {"class_name": "Sequential", "config": ...}, "loss": ...}`` (the ``config.json`` inside a
 model file has this form, with the loss under ``compile``), or a short form
 ``input_shape = [4]``, ``layers = [{class_name = "Dense", units = 3, activation = "tanh"}, ...]``,
@@ -67,10 +69,14 @@ def gradcheck_command(args: argparse.Namespace) -> int:
     from .model_check import gradient_check
 
     try:
-        model, loss = load_model_or_config(Path(args.model))
         if args.samples <= 0:
             raise ConfigError(f"--samples must be a positive integer, got {args.samples}")
-        x, y = random_batch(model, loss, args.samples, args.seed)
+        found = _from_train_config(args.model, args.samples)
+        if found is not None:
+            model, loss, x, y = found
+        else:
+            model, loss = load_model_or_config(Path(args.model))
+            x, y = random_batch(model, loss, args.samples, args.seed)
         report = gradient_check(
             model,
             x,
@@ -101,6 +107,31 @@ def experiment_command(args: argparse.Namespace) -> int:
         print(f"glassnet experiment: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+TRAIN_CONFIG_TABLES = ("data", "preprocessing", "optimizer", "training", "callbacks")
+
+
+def _from_train_config(name_or_path: str, n: int) -> tuple[Any, Any, Array, Array] | None:
+    """Model, loss and the first ``n`` training samples of a ``glassnet train`` config (a TOML path or the
+    name of a shipped example), built as training builds them; ``None`` for a model file, a JSON or
+    short-form config, or when the training-config modules (``glassnet.config``, ``glassnet.runs``)
+    are not installed."""
+    path = Path(name_or_path)
+    if path.is_file() and (zipfile.is_zipfile(path) or path.suffix != ".toml"):
+        return None
+    if path.is_file():
+        raw = _read_config(path)
+        model = raw.get("model", {})
+        if "input_shape" in raw or "input_shape" in model or "class_name" in model:
+            return None  # the forms load_model_or_config reads
+    try:
+        from .. import config as config_module  # type: ignore[attr-defined]
+        from .. import runs  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    setup = runs.setup(config_module.load(config_module.find(name_or_path)))
+    return setup.model, setup.model.loss, setup.data.x_train[:n], setup.data.y_train[:n]
 
 
 def load_model_or_config(path: Path) -> tuple[Any, Any]:
