@@ -21,6 +21,7 @@ from . import (
     regularizers,
     schedules,
 )
+from .averages import ewma
 from .backend import floatx, set_floatx, set_seed
 from .errors import (
     ConfigError,
@@ -53,6 +54,7 @@ __all__ = [
     "callbacks",
     "datasets",
     "diagnostics",
+    "ewma",
     "floatx",
     "initializers",
     "layers",

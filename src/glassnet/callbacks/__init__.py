@@ -2,6 +2,14 @@
 
 from .base import Callback, CallbackList
 from .history import History
+from .lr import LearningRateScheduler, ReduceLROnPlateau
 from .progress import ProgbarLogger
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "History",
+    "LearningRateScheduler",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+]
