@@ -187,3 +187,42 @@ def test_layernorm_keeps_float32_and_normalizes_each_sample(rng):
     assert y.dtype == np.float32
     np.testing.assert_allclose(y.mean(axis=-1), 0.0, atol=1e-5)
     np.testing.assert_allclose(y.std(axis=-1), 1.0, rtol=1e-4)
+
+
+def test_deep_batchnorm_model_trains_like_torch(float64, torch, rng):
+    """Five SGD-with-momentum steps of Dense -> BN -> ReLU (x3) -> softmax agree with PyTorch step by step."""
+    layers = [Input(shape=(5,))]
+    for _ in range(3):
+        layers += [Dense(4, use_bias=False), BatchNormalization(momentum=0.9), gn.layers.ReLU()]
+    layers.append(Dense(3, activation="softmax"))
+    model = gn.Sequential(layers)
+    model.compile(gn.optimizers.SGD(learning_rate=0.1, momentum=0.9), "sparse_categorical_crossentropy")
+    reference = []
+    for layer in model.layers:
+        if isinstance(layer, Dense):
+            linear = torch.nn.Linear(layer.kernel.shape[0], layer.units, bias=layer.use_bias)
+            with torch.no_grad():
+                linear.weight.copy_(torch.tensor(layer.kernel.value.T))
+                if layer.use_bias:
+                    linear.bias.copy_(torch.tensor(layer.bias.value))
+            reference.append(linear)
+        elif isinstance(layer, BatchNormalization):
+            reference.append(torch.nn.BatchNorm1d(4, eps=1e-3, momentum=0.1))
+        else:
+            reference.append(torch.nn.ReLU())
+    torch_model = torch.nn.Sequential(*reference)
+    optimizer = torch.optim.SGD(torch_model.parameters(), lr=0.1, momentum=0.9)
+    x, y = rng.normal(size=(16, 5)), rng.integers(0, 3, size=16)
+    for _ in range(5):
+        ours = model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0).history["loss"][0]
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(torch_model(torch.tensor(x)), torch.tensor(y))
+        loss.backward()
+        optimizer.step()
+        assert ours == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(
+        model.layers[0].kernel.value, reference[0].weight.detach().numpy().T, rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        model.layers[1].moving_mean.value, reference[1].running_mean.numpy(), rtol=1e-10
+    )
