@@ -18,6 +18,7 @@ from . import (
     losses,
     metrics,
     optimizers,
+    preprocessing,
     regularizers,
     schedules,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "losses",
     "metrics",
     "optimizers",
+    "preprocessing",
     "regularizers",
     "schedules",
     "set_floatx",
