@@ -57,7 +57,7 @@ class Registry(Generic[T]):
         if isinstance(identifier, dict):
             return self.from_config(identifier)
         if isinstance(identifier, type) and issubclass(identifier, self.base):
-            return identifier()  # type: ignore[no-any-return]
+            return identifier()  # type: ignore[no-any-return, return-value]
         place = f"{where}: " if where else ""
         raise UnknownNameError(
             f"{place}expected a {self.family} name or instance, got {type(identifier).__name__} "

@@ -3,10 +3,27 @@
 from typing import Any
 
 from .base import Callback, CallbackList
+from .checkpoint import ModelCheckpoint
+from .csv_logger import CSVLogger
+from .early_stopping import EarlyStopping
 from .history import History
+from .lr import LearningRateScheduler, ReduceLROnPlateau
 from .progress import ProgbarLogger
+from .terminate_on_nan import TerminateOnNaN
 
-__all__ = ["Callback", "CallbackList", "GradientMonitor", "History", "ProgbarLogger"]
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "GradientMonitor",
+    "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+]
 
 
 def __getattr__(name: str) -> Any:

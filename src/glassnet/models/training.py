@@ -127,7 +127,7 @@ def fit(
     elif validation_split:
         x, y, x_val, y_val = _split_validation(x, y, validation_split)
     else:
-        x_val = y_val = None
+        x_val = y_val = None  # type: ignore[assignment]
     batch_size = _check_batch_size(batch_size, len(x))
     if diagnose:
         from ..diagnostics.shortcut import make_monitor, print_findings
