@@ -25,8 +25,6 @@ for title, model in [
     ("ReLU, He normal", mlp("relu", "he_normal")),
 ]:
     print(f"== {title}")
-    model.compile(
-        optimizer=gn.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    model.compile(optimizer=gn.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=5, batch_size=32, verbose=0, seed=0, diagnose=True)
     print(f"accuracy after 5 epochs: {history.history['accuracy'][-1]:.3f}\n")

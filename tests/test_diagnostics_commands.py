@@ -44,9 +44,7 @@ def test_gradcheck_a_saved_model_passes(parser, tmp_path, capsys):
 def test_gradcheck_a_broken_model_fails_with_exit_code_1(parser, tmp_path, capsys):
     from test_diagnostics_gradcheck import WrongKernelDense  # registered test-only layer
 
-    model = gn.Sequential(
-        [gn.layers.Input(shape=(4,)), WrongKernelDense(3, activation="tanh"), gn.layers.Dense(2)]
-    )
+    model = gn.Sequential([gn.layers.Input(shape=(4,)), WrongKernelDense(3, activation="tanh"), gn.layers.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
     model.save(tmp_path / "bad.glassnet")
     assert _run(parser, ["gradcheck", str(tmp_path / "bad.glassnet"), "--max-params", "4"]) == 1
@@ -62,9 +60,7 @@ def test_gradcheck_a_config_file(parser, tmp_path, suffix):
             '{class_name = "Dense", units = 1, activation = "sigmoid"}]\n'
         )
     else:
-        text = json.dumps(
-            {"model": {"input_shape": [3], "layers": [{"type": "Dense", "units": 2}]}, "loss": "huber"}
-        )
+        text = json.dumps({"model": {"input_shape": [3], "layers": [{"type": "Dense", "units": 2}]}, "loss": "huber"})
     path = tmp_path / f"net{suffix}"
     path.write_text(text)
     model, loss = load_model_or_config(path)
@@ -112,9 +108,7 @@ def test_diagnosis_html_has_findings_and_two_plots(capsys):
 
 def test_gradcheck_a_train_config_uses_its_data_and_model(parser, capsys):
     # `glassnet train` configs are read by branch cli's modules; this runs once they are installed
-    pytest.importorskip(
-        "glassnet.runs", reason="needs the training-config modules (glassnet.config, glassnet.runs)"
-    )
+    pytest.importorskip("glassnet.runs", reason="needs the training-config modules (glassnet.config, glassnet.runs)")
     assert _run(parser, ["gradcheck", "digits", "--samples", "4", "--max-params", "20"]) == 0
     out = capsys.readouterr().out
     assert "passed" in out and "kernel" in out

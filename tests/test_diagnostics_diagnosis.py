@@ -72,6 +72,29 @@ def test_healthy_runs_get_no_finding(digits, activation, init, optimizer):
     assert diagnose(history) == []
 
 
+@pytest.mark.parametrize("kind", ["batch_norm", "dropout"])
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad"])
+def test_healthy_runs_with_other_layers_and_optimizers_get_no_finding(digits, kind, optimizer):
+    x, y = digits
+    L = gn.layers
+    hidden = []
+    for _ in range(3):
+        if kind == "batch_norm":
+            hidden += [L.Dense(64, kernel_initializer="he_normal"), L.BatchNormalization(), L.ReLU()]
+        else:
+            hidden += [L.Dense(64, activation="relu", kernel_initializer="he_normal"), L.Dropout(0.2)]
+    with gn.backend.using_generator(np.random.default_rng(0)):
+        model = gn.Sequential([L.Input(shape=(64,)), *hidden, L.Dense(10, activation="softmax")])
+    make = {
+        "adam": lambda: gn.optimizers.Adam(1e-3),
+        "rmsprop": lambda: gn.optimizers.RMSprop(1e-3),
+        "adagrad": lambda: gn.optimizers.Adagrad(0.05),
+    }[optimizer]
+    history = _fit(model, make(), x, y)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert diagnose(history) == []
+
+
 def test_saturated_units_are_found_and_not_in_healthy_tanh(digits):
     x, y = digits
     big = gn.initializers.RandomNormal(0.0, 1.0)
@@ -144,3 +167,20 @@ def test_every_finding_text_starts_with_a_known_name():
 def test_diagnose_needs_a_monitor_record():
     with pytest.raises(ValueError, match="diagnose=True"):
         diagnose(gn.callbacks.History())
+
+
+def test_a_rising_loss_means_the_learning_rate_is_too_high():
+    def record(loss):  # type: ignore[no-untyped-def]
+        d = Diagnostics(layers=["a", "b"], loss=list(loss))
+        for epoch in range(len(loss)):
+            for layer, ratio in (("a", 2e-3), ("b", 5e-3)):
+                d.gradients.append(
+                    {"epoch": epoch, "layer": layer, "parameter": "*", "grad_norm": 1.0, "update_ratio": ratio}
+                )
+        return d
+
+    (finding,) = diagnose(record([2.0, 1.5, 2.5]))
+    assert finding.name == "learning rate too high" and finding.layer == "b"
+    assert "rose from 2 (epoch 1) to 2.5 (epoch 3)" in finding.text
+    assert diagnose(record([2.0, 2.5, 1.9])) == []  # a bump that recovers is not a rise
+    assert diagnose(record([2.0, 2.5])) == []  # too short to tell

@@ -169,3 +169,24 @@ def test_random_layers_see_the_same_mask_in_every_pass(rng, monkeypatch):
     # the check is only meaningful because of the reseeding: with a new mask per pass it fails
     monkeypatch.setattr(gn.Sequential, "reseed", lambda self, rng: None)
     assert not gradient_check(model, x, y, seed=3).passed
+
+
+def test_passes_through_dropout_and_batch_normalization(rng):
+    # no bias before batch normalization: its true gradient is exactly 0 (the mean is subtracted), so
+    # the relative error of that tensor would compare two round-off noises of about 1e-11
+    L = gn.layers
+    model = gn.Sequential(
+        [
+            Input(shape=(5,)),
+            Dense(6, use_bias=False),
+            L.BatchNormalization(),
+            L.ReLU(),
+            L.Dropout(0.4),
+            Dense(3, activation="softmax", kernel_regularizer=L2(0.01)),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    report = gradient_check(model, rng.normal(size=(8, 5)), rng.integers(0, 3, size=8), seed=2)
+    assert report.passed, report
+    assert {"batch_normalization/gamma", "batch_normalization/beta"} <= set(report.errors)
+    assert not any("moving" in name for name in report.errors)  # moving statistics are not trained

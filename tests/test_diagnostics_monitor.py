@@ -94,9 +94,7 @@ def test_layer_norm_joins_the_layers_parameters(rng):
 def test_activation_statistics_match_a_forward_pass_written_out(rng):
     x, y = _data(rng)
     model = _model()
-    history = model.fit(
-        x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x[:50])]
-    )
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x[:50])])
     rows = [r for r in history.diagnostics.activations if r["epoch"] == 1]
     assert [r["layer"] for r in rows] == ["dense", "re_lu", "dense_1", "dense_2"]
     w = [p.value.astype(np.float64) for p in model.parameters()]
@@ -124,9 +122,7 @@ def test_dead_and_saturated_fractions_on_constructed_outputs():
 
 def test_every_and_probe_from_the_first_layers_cache(rng):
     x, y = _data(rng, n=300)
-    history = _model().fit(
-        x, y, epochs=5, batch_size=32, verbose=0, seed=0, callbacks=[GradientMonitor(every=2)]
-    )
+    history = _model().fit(x, y, epochs=5, batch_size=32, verbose=0, seed=0, callbacks=[GradientMonitor(every=2)])
     record = history.diagnostics
     assert record.epochs() == [0, 2, 4]
     assert len(record.loss) == 5
@@ -149,9 +145,7 @@ def test_fit_diagnose_records_prints_and_keeps_the_seeded_run_identical(rng, cap
 
 def test_rows_and_csv(rng, tmp_path):
     x, y = _data(rng)
-    history = _model().fit(
-        x, y, epochs=1, batch_size=35, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)]
-    )
+    history = _model().fit(x, y, epochs=1, batch_size=35, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)])
     path = tmp_path / "diagnostics.csv"
     history.diagnostics.write_csv(path)
     with open(path) as handle:
@@ -166,13 +160,9 @@ def test_unpacked_models_give_the_same_record(rng):
     packed, unpacked = _model(), _model()
     unpacked._pack = None  # the monitor then snapshots each parameter on its own
     records = [
-        m.fit(
-            x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)]
-        ).diagnostics
+        m.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)]).diagnostics
         for m in (packed, unpacked)
     ]
     for a, b in zip(records[0].gradients, records[1].gradients, strict=True):
         assert a.keys() == b.keys()
-        np.testing.assert_allclose(
-            [a["grad_norm"], a["update_ratio"]], [b["grad_norm"], b["update_ratio"]], rtol=1e-6
-        )
+        np.testing.assert_allclose([a["grad_norm"], a["update_ratio"]], [b["grad_norm"], b["update_ratio"]], rtol=1e-6)

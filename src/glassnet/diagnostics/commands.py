@@ -40,9 +40,7 @@ def add_subcommands(subparsers: Any) -> None:
         description="Compare every trainable parameter's backprop gradient with central differences in "
         "float64, on a random batch. Exit code 0 if all relative errors are below the threshold.",
     )
-    check.add_argument(
-        "model", metavar="CONFIG_OR_MODEL", help="a saved model file, or a JSON/TOML model config"
-    )
+    check.add_argument("model", metavar="CONFIG_OR_MODEL", help="a saved model file, or a JSON/TOML model config")
     check.add_argument("--samples", type=int, default=8, help="random batch size (default 8)")
     check.add_argument(
         "--max-params",

@@ -68,15 +68,11 @@ def load_digits_flat() -> tuple[Array, Array]:
     return x.reshape(len(x), -1).astype(np.float32) / 16.0, y
 
 
-def mlp(
-    depth: int, width: int, activation: Any, init: Any, seed: int, n_in: int = 64, n_out: int = 10
-) -> Sequential:
+def mlp(depth: int, width: int, activation: Any, init: Any, seed: int, n_in: int = 64, n_out: int = 10) -> Sequential:
     """``depth`` Dense layers (``depth - 1`` hidden of ``width`` units, softmax output), seeded weights."""
     with backend.using_generator(np.random.default_rng(seed)):
         layers = [Dense(width, activation=activation, kernel_initializer=init) for _ in range(depth - 1)]
-        return Sequential(
-            [Input(shape=(n_in,)), *layers, Dense(n_out, activation="softmax", kernel_initializer=init)]
-        )
+        return Sequential([Input(shape=(n_in,)), *layers, Dense(n_out, activation="softmax", kernel_initializer=init)])
 
 
 # -- the arms of experiments 1-3 (also the diagnosis tests) --------------------------------------------
@@ -117,9 +113,7 @@ def build_arm(experiment: str, arm: str, seed: int = 0) -> Sequential:
     return model
 
 
-def train_arm(
-    experiment: str, arm: str, epochs: int = 10, seed: int = 0, x: Any = None, y: Any = None
-) -> Any:
+def train_arm(experiment: str, arm: str, epochs: int = 10, seed: int = 0, x: Any = None, y: Any = None) -> Any:
     """Train one arm on digits with a ``GradientMonitor``; returns the ``History`` (with ``.diagnostics``)."""
     if x is None:
         x, y = load_digits_flat()
@@ -198,11 +192,9 @@ def vanishing(out: Path, epochs: int = 10) -> ExperimentResult:
     )
     ax.legend()
     notes = [
-        f"first/last layer gradient norm: sigmoid {sig_k[0] / sig_k[-1]:.1e}, "
-        f"ReLU+He {relu_k[0] / relu_k[-1]:.2f}",
+        f"first/last layer gradient norm: sigmoid {sig_k[0] / sig_k[-1]:.1e}, ReLU+He {relu_k[0] / relu_k[-1]:.2f}",
         *(
-            f"{arm}: accuracy after {epochs} epochs {h.history['accuracy'][-1]:.3f}, "
-            f"findings: {_finding_names(h)}"
+            f"{arm}: accuracy after {epochs} epochs {h.history['accuracy'][-1]:.3f}, findings: {_finding_names(h)}"
             for arm, h in histories.items()
         ),
     ]
@@ -249,9 +241,7 @@ def exploding(out: Path, epochs: int = 10) -> ExperimentResult:
         if not np.isfinite(loss).all():
             first_bad = int(np.argmin(np.isfinite(loss))) + 1
             ax2.annotate(f"{arm}: loss NaN from epoch {first_bad}", (0.35, 0.9), xycoords="axes fraction")
-    ax2.set(
-        xlabel="epoch", ylabel="training loss (NaN not drawn)", title="SGD(0.01) vs SGD(0.01, clipnorm=1)"
-    )
+    ax2.set(xlabel="epoch", ylabel="training loss (NaN not drawn)", title="SGD(0.01) vs SGD(0.01, clipnorm=1)")
     ax2.legend()
     notes = [
         f"‖dL/da‖ first/last layer at init: N(0, 0.3^2) {big_a[0] / big_a[-1]:.0f}x, "
@@ -286,9 +276,7 @@ def dying_relu(out: Path, epochs: int = 10) -> ExperimentResult:
             ax.plot(np.arange(1, len(dead[layer]) + 1), dead[layer], "o-", label=layer)
         ax.set(xlabel="epoch", ylabel="dead fraction (0 on all probe samples)", ylim=(-0.05, 1.05), title=arm)
         ax.legend()
-        rows.append(
-            [arm, *(dead[layer][-1] for layer in hidden), h.history["accuracy"][-1], _finding_names(h)]
-        )
+        rows.append([arm, *(dead[layer][-1] for layer in hidden), h.history["accuracy"][-1], _finding_names(h)])
     return ExperimentResult(
         "dying_relu",
         "Experiment 3: dying ReLU at a high learning rate",

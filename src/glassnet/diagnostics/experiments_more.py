@@ -39,9 +39,7 @@ def activation_stds(
 
 def initialization(out: Path) -> ExperimentResult:
     """Activation std per layer for tanh and ReLU nets under N(0, 1), Xavier and He (forward only)."""
-    stds = {
-        (act, name): activation_stds(act, init) for act in ("tanh", "relu") for name, init in INITS.items()
-    }
+    stds = {(act, name): activation_stds(act, init) for act in ("tanh", "relu") for name, init in INITS.items()}
     rows = [[i + 1, *(s[i] for s in stds.values())] for i in range(10)]
     fig, axes = _figure(2)
     for ax, act in zip(axes, ("tanh", "relu"), strict=True):

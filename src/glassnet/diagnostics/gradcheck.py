@@ -99,9 +99,7 @@ def check_layer(
 
     forward()
     grad_input = layer.backward(projection.copy())
-    analytic = {
-        p.name or f"param{i}": p.grad.astype(np.float64).copy() for i, p in enumerate(layer.parameters())
-    }
+    analytic = {p.name or f"param{i}": p.grad.astype(np.float64).copy() for i, p in enumerate(layer.parameters())}
     report = GradientReport(threshold=threshold)
     if check_input and grad_input is not None:
         report.errors["input"] = relative_error(numeric_gradient(loss, x, epsilon), grad_input)

@@ -6,6 +6,9 @@ any regularization penalty); the numeric gradient is
 
     dL/dtheta_i ~ (L(theta_i + eps) - L(theta_i - eps)) / (2 eps),   L = loss(y, model(x)) + penalty.
 
+A tensor whose true gradient is exactly zero (a bias followed by batch normalization) compares two
+round-off noises and can show a large relative error; drop such a bias (``use_bias=False``).
+
 The check runs on a float64 copy rebuilt from the model's config (a float32 model's round-off would
 swamp the differences), so the model itself is never touched. Random layers (dropout) are reseeded
 before every forward pass, so every pass sees the same masks.
@@ -100,8 +103,7 @@ def gradient_check(
         )
     if max_params_per_tensor is not None and max_params_per_tensor <= 0:
         raise ConfigError(
-            f"gradient_check: max_params_per_tensor must be a positive integer or None, "
-            f"got {max_params_per_tensor!r}"
+            f"gradient_check: max_params_per_tensor must be a positive integer or None, got {max_params_per_tensor!r}"
         )
     copy = float64_copy(model)
     copy.loss = loss_fn

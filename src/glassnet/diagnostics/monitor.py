@@ -151,9 +151,7 @@ class GradientMonitor(Callback):
         self.probe = self._given_probe
         self._probe_parts: list[Array] = []
         self._params = [p for _, params in groups for p in params]
-        self._keys = [(layer, p.name) for layer, params in groups for p in params] + [
-            (n, "*") for n, _ in groups
-        ]
+        self._keys = [(layer, p.name) for layer, params in groups for p in params] + [(n, "*") for n, _ in groups]
         sizes = np.array([p.size for p in self._params])
         self._param_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         counts = np.array([len(params) for _, params in groups])

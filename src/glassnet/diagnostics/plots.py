@@ -90,9 +90,7 @@ def diagnosis_html(history: Any) -> str:
         )
         summary = f'<ul class="findings">{items}</ul>'
     else:
-        summary = (
-            "<p>No problems found: gradient flow, dead or saturated units and update ratios look healthy.</p>"
-        )
+        summary = "<p>No problems found: gradient flow, dead or saturated units and update ratios look healthy.</p>"
     parts = ['<section id="diagnosis">', "<h2>Diagnosis</h2>", summary]
     if record.gradients:
         flow = figure_to_base64(plot_gradient_flow(record))
