@@ -4,19 +4,19 @@ Rules (thresholds measured on digits runs, see examples/diagnosis_calibration.py
 SGD, momentum, Adam, RMSprop, Adagrad; plain, batch-normalized and dropout MLPs of 2 to 6 hidden layers):
 
     vanishing gradients   first trainable layer's gradient norm < 1e-3 x the last layer's
-                          (median over epochs; healthy runs: 0.45 to 5, 10-layer sigmoid: 3e-8)
+                          (median over epochs; healthy runs: 0.15 to 5, 10-layer sigmoid: 3e-8)
     exploding gradients   a non-finite loss or gradient norm; or first layer's norm > 1e3 x the last's;
                           or the total gradient norm grows 100x over training while the loss does not fall
     dying ReLU            a hidden ReLU-family layer whose units are dead (0 on every probe sample) for
-                          more than half of them at the last epoch (healthy runs: up to 0.44, because
+                          more than half of them at the last epoch (healthy runs: up to 0.39, because
                           digits pixels are >= 0 and some first-layer units start with negative weights)
     saturated units       a hidden sigmoid/tanh layer with more than 70% of its outputs within 1% of
-                          the bounds at the last epoch (healthy runs: up to 0.43; trained tanh units do
+                          the bounds at the last epoch (healthy runs: up to 0.67; trained tanh units do
                           become fairly binary, so only a large majority counts)
     learning rate too high  median update ratio ||step|| / ||w|| over layers and epochs > 1e-1, or the
                           training loss of the last epoch above the first's (3 epochs or more)
     learning rate too low   every layer's update ratio < 1e-5 in every epoch, and the loss fell by less
-                          than half (healthy runs: median ratios 2.5e-4 to 5e-2 per layer, against the
+                          than half (healthy runs: median ratios 2.1e-4 to 2.6e-2 per layer, against the
                           rule of thumb 1e-3)
 
 The output layer is left out of the dead and saturated checks: a softmax or sigmoid output is
