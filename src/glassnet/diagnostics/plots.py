@@ -29,25 +29,26 @@ def _record(history: Any) -> Diagnostics:
     return record
 
 
-def _new_figure(ncols: int) -> Any:
+def _new_figure(ncols: int, width: float = 4.6) -> Any:
     require("matplotlib", "plot")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(4.6 * ncols, 3.6), layout="constrained")
+    fig = Figure(figsize=(width * ncols, 3.6), layout="constrained")
     return fig, fig.subplots(1, ncols, squeeze=False)[0]
 
 
 def plot_gradient_flow(history: Any) -> Any:
     """A figure: each trainable layer's gradient norm (mean over batches) per monitored epoch."""
     record = _record(history)
-    fig, (ax,) = _new_figure(1)
+    fig, (ax,) = _new_figure(1, width=6.4)
     epochs = np.array(record.epochs()) + 1
     for layer, norms in record.layer_series("grad_norm").items():
         values = np.array(norms, dtype=float)
         ax.plot(epochs[: len(values)], np.where(values > 0, values, np.nan), "o-", markersize=3, label=layer)
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="||gradient|| (mean over batches)", title="Gradient flow per layer")
-    ax.legend(fontsize=7)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 
@@ -60,13 +61,15 @@ def plot_activation_stats(history: Any) -> Any:
         ("dead_fraction", "dead fraction (ReLU family)"),
         ("saturated_fraction", "saturated fraction (sigmoid/tanh)"),
     )
+    epochs = np.array(sorted({row["epoch"] for row in record.activations})) + 1
     for ax, (key, label) in zip(axes, keys, strict=True):
         for layer, values in record.activation_series(key).items():
-            ax.plot(np.arange(1, len(values) + 1), values, "o-", markersize=3, label=layer)
-        ax.set(xlabel="monitored epoch", ylabel=label)
+            ax.plot(epochs[: len(values)], values, "o-", markersize=3, label=layer)
+        ax.set(xlabel="epoch", ylabel=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         if key != "std":
             ax.set_ylim(-0.05, 1.05)
-    axes[0].legend(fontsize=7)
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("Activation statistics on the probe batch")
     return fig
 
