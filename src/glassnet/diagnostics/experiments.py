@@ -92,10 +92,10 @@ ARMS: dict[str, dict[str, Callable[[int], tuple[Sequential, Any]]]] = {
         ),
     },
     "dying_relu": {
-        "relu": lambda s: (mlp(4, 64, "relu", "he_normal", s), optimizers.SGD(0.15, momentum=0.9)),
+        "relu": lambda s: (mlp(4, 64, "relu", "he_normal", s), optimizers.SGD(0.14, momentum=0.9)),
         "leaky_relu": lambda s: (
             mlp(4, 64, "leaky_relu", "he_normal", s),
-            optimizers.SGD(0.15, momentum=0.9),
+            optimizers.SGD(0.14, momentum=0.9),
         ),
     },
 }
@@ -265,7 +265,7 @@ def exploding(out: Path, epochs: int = 10) -> ExperimentResult:
 
 # -- experiment 3 ---------------------------------------------------------------------------------------
 def dying_relu(out: Path, epochs: int = 10) -> ExperimentResult:
-    """SGD(0.15, momentum 0.9) on a 3x64 MLP: dead fraction per layer, ReLU vs Leaky ReLU."""
+    """SGD(0.14, momentum 0.9) on a 3x64 MLP: dead fraction per layer, ReLU vs Leaky ReLU."""
     histories = {arm: train_arm("dying_relu", arm, epochs) for arm in ("relu", "leaky_relu")}
     rows = []
     fig, axes = _figure(2)
@@ -282,7 +282,7 @@ def dying_relu(out: Path, epochs: int = 10) -> ExperimentResult:
         "Experiment 3: dying ReLU at a high learning rate",
         ["activation", "dead hidden 1", "dead hidden 2", "dead hidden 3", "train accuracy", "findings"],
         rows,
-        ["SGD(learning_rate=0.15, momentum=0.9), He init, 10 epochs, batch 32"],
+        ["SGD(learning_rate=0.14, momentum=0.9), He init, 10 epochs, batch 32"],
         _save(fig, out, "dying_relu"),
     )
 
