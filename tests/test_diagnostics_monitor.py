@@ -166,3 +166,13 @@ def test_unpacked_models_give_the_same_record(rng):
     for a, b in zip(records[0].gradients, records[1].gradients, strict=True):
         assert a.keys() == b.keys()
         np.testing.assert_allclose([a["grad_norm"], a["update_ratio"]], [b["grad_norm"], b["update_ratio"]], rtol=1e-6)
+
+
+def test_a_model_without_trainable_parameters_records_activations_only(rng):
+    x, y = _data(rng)
+    model = _model()
+    for layer in model.layers:
+        layer.trainable = False
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)])
+    assert history.diagnostics.gradients == [] and len(history.diagnostics.activations) == 2 * 4
+    assert gn.diagnostics.diagnose(history) == []

@@ -99,11 +99,10 @@ def diagnose(history: Any) -> list[Finding]:
             "diagnose needs the record of a GradientMonitor: train with fit(..., diagnose=True) "
             "or callbacks=[GradientMonitor()], got a history without diagnostics"
         )
-    if not record.gradients:
-        return []
-    findings = _gradient_flow(record)
+    findings = _gradient_flow(record) if record.gradients else []
     findings += _activation_findings(record)
-    if not any("NaN" in f.evidence for f in findings):  # NaN weights make the update ratio meaningless
+    nonfinite = any("NaN" in f.evidence for f in findings)  # NaN weights make the update ratio meaningless
+    if record.gradients and not nonfinite:
         findings += _learning_rate(record)
     return findings
 

@@ -140,8 +140,6 @@ class GradientMonitor(Callback):
         self._given_probe = None if probe is None else np.asarray(probe)[: self.probe_size]
         self.diagnostics = Diagnostics()
         self._active = False
-        self._before: Array = np.empty(0)  # weights before the step (flat, when the model is packed)
-        self._before_list: list[Array] = []
 
     # -- setup --------------------------------------------------------------------------------------
     def on_train_begin(self, logs: Logs | None = None) -> None:
@@ -167,7 +165,8 @@ class GradientMonitor(Callback):
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         if self._first_epoch is None:
             self._first_epoch = epoch
-        self._active = (epoch - self._first_epoch) % self.every == 0
+        self._monitored = (epoch - self._first_epoch) % self.every == 0
+        self._active = self._monitored and bool(self._params)  # per-batch gradient statistics
         self._sums = np.zeros((2, len(self._keys)))  # grad_norm, update_ratio; parameters, then layers
         self._batches = 0
 
@@ -213,9 +212,9 @@ class GradientMonitor(Callback):
     # -- per epoch -------------------------------------------------------------------------------------
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.diagnostics.loss.append(float((logs or {}).get("loss", math.nan)))
-        if not self._active or not self._batches:
+        if not self._monitored:
             return
-        means = self._sums / self._batches
+        means = self._sums / max(self._batches, 1)
         for (layer, name), grad_norm, ratio in zip(self._keys, means[0], means[1], strict=True):
             self.diagnostics.gradients.append(
                 {
