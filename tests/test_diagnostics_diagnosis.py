@@ -183,4 +183,5 @@ def test_a_rising_loss_means_the_learning_rate_is_too_high():
     assert finding.name == "learning rate too high" and finding.layer == "b"
     assert "rose from 2 (epoch 1) to 2.5 (epoch 3)" in finding.text
     assert diagnose(record([2.0, 2.5, 1.9])) == []  # a bump that recovers is not a rise
+    assert diagnose(record([0.050, 0.049, 0.052])) == []  # a converged run wobbling around its minimum
     assert diagnose(record([2.0, 2.5])) == []  # too short to tell
