@@ -190,3 +190,15 @@ def test_passes_through_dropout_and_batch_normalization(rng):
     assert report.passed, report
     assert {"batch_normalization/gamma", "batch_normalization/beta"} <= set(report.errors)
     assert not any("moving" in name for name in report.errors)  # moving statistics are not trained
+
+
+def test_a_single_float32_layer_is_checked_in_float64(rng):
+    layer = Dense(3, activation="tanh")
+    layer.build((4,))
+    assert layer.dtype == "float32"
+    report = gradient_check(layer, rng.normal(size=(5, 4)))
+    assert report.passed and set(report.errors) == {"input", "dense/kernel", "dense/bias"}
+    broken = WrongKernelDense(3, activation="tanh")
+    broken.build((4,))
+    report = gradient_check(broken, rng.normal(size=(5, 4)))
+    assert not report.passed and report.errors["input"] < 1e-6

@@ -23,7 +23,7 @@ import numpy as np
 from .. import backend, losses
 from .._typing import Array
 from ..errors import ConfigError, StateError
-from .gradcheck import GradientReport, numeric_gradient, relative_error
+from .gradcheck import GradientReport, check_layer, numeric_gradient, relative_error
 
 
 def float64_copy(model: Any) -> Any:
@@ -32,8 +32,7 @@ def float64_copy(model: Any) -> Any:
 
     if not model.built or model.input_shape is None:
         raise StateError(
-            f"gradient_check: model {model.name!r} is not built; call model.build(input_shape) "
-            "or fit/predict once first"
+            f"gradient_check: {model.name!r} is not built; call build(input_shape) or fit/predict once first"
         )
     saved = backend.floatx()
     backend.set_floatx("float64")
@@ -73,7 +72,7 @@ def _loss_and_analytic(model: Any, x: Array, y: Array, seed: int) -> tuple[Any, 
 def gradient_check(
     model: Any,
     x: Any,
-    y: Any,
+    y: Any = None,
     epsilon: float = 1e-5,
     max_params_per_tensor: int | None = None,
     seed: int = 0,
@@ -83,7 +82,9 @@ def gradient_check(
     """Compare every trainable parameter's analytic loss gradient with central differences (float64).
 
     Args:
-        model: A built model; compiled, or give ``loss``.
+        model: A built model; compiled, or give ``loss``. A single built layer (not a model) is checked
+            like ``check_layer`` (input and parameters, output projected on a random vector), on a
+            float64 copy; ``y`` is then not used.
         x, y: A batch of inputs and targets (a few samples suffice).
         epsilon: Step of the central difference.
         max_params_per_tensor: Check only this many entries per tensor, drawn at random (``seed``);
@@ -95,6 +96,10 @@ def gradient_check(
         A ``GradientReport`` whose ``errors`` map each parameter name to
         ||g_num - g_ana|| / max(||g_num|| + ||g_ana||, 1e-12) over the checked entries.
     """
+    from ..models import Model
+
+    if not isinstance(model, Model):
+        return check_layer(float64_copy(model), x, seed=seed, epsilon=epsilon, threshold=threshold)
     loss_fn = losses.get(loss) if loss is not None else getattr(model, "loss", None)
     if loss_fn is None:
         raise ConfigError(
