@@ -35,6 +35,7 @@ from .errors import (
 from .io import load_model
 from .models import Model, Sequential
 from .parameter import Parameter
+from .perceptron import Perceptron
 
 __all__ = [
     "ConfigError",
@@ -44,6 +45,7 @@ __all__ = [
     "Model",
     "NonFiniteError",
     "Parameter",
+    "Perceptron",
     "Sequential",
     "ShapeError",
     "StateError",
