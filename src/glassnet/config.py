@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,24 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
             data[key] = str(base / data[key])
     return config
+
+
+def examples() -> list[str]:
+    """Names of the example configs shipped in ``glassnet/examples``."""
+    folder = resources.files("glassnet").joinpath("examples")
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def find(name_or_path: str) -> Path:
+    """A config file path: an existing file, or the name of a shipped example (``"moons"``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    example = resources.files("glassnet").joinpath("examples", f"{path.stem}.toml")
+    if path.parent == Path(".") and example.is_file():
+        return Path(str(example))
+    raise ConfigError(f"config {name_or_path!r}: no such file and not a shipped example; "
+                      f"examples: {', '.join(examples())}")
 
 
 def check_tables(config: dict[str, Any], where: str = "config") -> None:
@@ -165,4 +184,5 @@ def loads(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-__all__ = ["DATA_NAMES", "TABLES", "check_keys", "check_tables", "dumps", "load", "loads", "resolve_training"]
+__all__ = ["DATA_NAMES", "TABLES", "check_keys", "check_tables", "dumps", "examples", "find", "load", "loads",
+           "number", "resolve_training"]

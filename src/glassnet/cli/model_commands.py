@@ -161,7 +161,7 @@ PREDICT = Command(
 
 # -- summary ----------------------------------------------------------------------------------------
 def _configure_summary(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="CONFIG_OR_MODEL", help="a TOML config, a run folder or a model file")
+    parser.add_argument("target", metavar="CONFIG_OR_MODEL", help="a TOML config (or a shipped example's name), a run folder or a model file")
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -169,8 +169,8 @@ def _summary(args: argparse.Namespace) -> int:
     from ..models.summary import summary_text
     from ..runs import setup
 
-    if args.target.endswith(".toml"):
-        model = setup(config_module.load(args.target)).model
+    if args.target.endswith(".toml") or not Path(args.target).exists():
+        model = setup(config_module.load(config_module.find(args.target))).model
     else:
         model = _open_model(args.target)[0]
     print(summary_text(model))
@@ -181,7 +181,7 @@ SUMMARY = Command(
     name="summary",
     help="the layer and parameter table of a config's model or a saved model",
     description="Print the Keras-like summary: each layer, its output shape and parameter count.",
-    examples=("glassnet summary src/glassnet/examples/spirals.toml", "glassnet summary runs/digits-20261125-120000"),
+    examples=("glassnet summary spirals", "glassnet summary my_config.toml", "glassnet summary runs/digits-20261125-120000"),
     configure=_configure_summary,
     run=_summary,
 )

@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
         where = f"decision boundaries: {out_dir}/separable.png, {out_dir}/xor.png" if plotting.available() else (
             f"no pictures: {plotting.PLOT_HINT} to draw the decision boundaries")
         print(where)
-        print("An MLP with a hidden layer learns XOR: glassnet train src/glassnet/examples/xor.toml")
+        print("An MLP with a hidden layer learns XOR: glassnet train xor")
     return 0
 
 

@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..config import examples
 from .base import Command, UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", help="TOML config (default: the MLP on the bundled 8x8 digits)")
+    parser.add_argument("config", nargs="?", help="TOML config file, or the name of a shipped example: "
+                        f"{', '.join(examples())} (default: the MLP on the bundled 8x8 digits)")
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--seed", type=int, help="override training.seed (default 0: runs repeat exactly)")
     parser.add_argument("--out", default="runs", help="folder that receives the run folder (default runs/)")
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--epochs must be a positive integer, got {args.epochs}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-    raw: dict[str, Any] = config_module.load(args.config) if args.config else {}
+    raw: dict[str, Any] = config_module.load(config_module.find(args.config)) if args.config else {}
     name = args.name or (Path(args.config).stem if args.config else None)
     setup = runs.setup(raw, epochs=args.epochs, seed=args.seed, name=name)
     data, quiet = setup.data, args.quiet
@@ -55,9 +57,9 @@ TRAIN = Command(
     help="train a model from a TOML config (default: an MLP on the bundled digits)",
     description="Train a model and write a run folder (config, model, history, metrics, plots, report.html).\n"
                 "Without a config: an MLP (64 ReLU units) on the bundled 8x8 digits, seed 0.\n"
-                "Example configs ship in glassnet/examples/*.toml.",
+                "Example configs ship inside the package (glassnet/examples/*.toml); name one to run it.",
     examples=("glassnet train", "glassnet train --epochs 5 --out /tmp/runs --quiet",
-              "glassnet train examples/moons.toml --seed 1"),
+              "glassnet train moons --seed 1", "glassnet train my_config.toml --out runs/"),
     configure=configure,
     run=run,
 )
