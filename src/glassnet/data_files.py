@@ -82,7 +82,7 @@ def _numeric(column: Array, name: str, path: Any) -> Array:
         return column.astype(np.float64)
     except ValueError:
         bad = next(i for i, v in enumerate(column) if not _is_number(v))
-        raise ConfigError(f"{path}: column {name!r} must be numeric, got {column[bad]!r} in data row {bad + 1}; "
+        raise ConfigError(f"{path}: column {name!r} must be numeric, got {str(column[bad])!r} in data row {bad + 1}; "
                           "hint: encode categories as numbers first") from None
 
 
