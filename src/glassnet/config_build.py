@@ -9,6 +9,7 @@ so a class added to a family works in configs without touching this module.
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,7 +61,9 @@ def class_table(module: ModuleType, base: type, skip: tuple[str, ...] = (), by_c
 def lookup(table: ClassTable, name: Any, where: str, family: str) -> type:
     """The class for ``name`` or a ConfigError quoting it and listing the valid names."""
     if not isinstance(name, str) or name.lower() not in table:
-        raise ConfigError(f"{where}: unknown {family} {name!r}; valid: {', '.join(table.choices)}")
+        shown = json.dumps(name) if isinstance(name, str) else repr(name)
+        valid = ", ".join(table.choices) or f"none (no {family} classes are available in this installation)"
+        raise ConfigError(f"{where}: unknown {family} {shown}; valid: {valid}")
     return table[name.lower()]
 
 

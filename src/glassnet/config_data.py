@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +69,7 @@ def resolve_data_table(table: dict[str, Any], seed: int) -> dict[str, Any]:
     table = {"name": "digits", **table}
     name = table["name"]
     if name not in DATA_NAMES:
-        raise ConfigError(f"data.name: unknown data set {name!r}; valid: {', '.join(DATA_NAMES)}")
+        raise ConfigError(f"data.name: unknown data set {json.dumps(name)}; valid: {', '.join(DATA_NAMES)}")
     check_keys(table, COMMON_KEYS + _source_keys(name), f"data (name = {name!r})")
     table.setdefault("seed", seed)
     table.setdefault("test_size", 0.2)
@@ -166,7 +167,7 @@ def make_scaler(spec: Any) -> Any:
     classes = scaler_classes()
     if not isinstance(name, str) or name.lower() not in classes:
         valid = sorted({snake_case(c.__name__[: -len("Scaler")]) for c in classes.values()} | {"none"})
-        raise ConfigError(f"preprocessing.scaler: unknown scaler {name!r}; valid: {', '.join(valid)}")
+        raise ConfigError(f"preprocessing.scaler: unknown scaler {json.dumps(name)}; valid: {', '.join(valid)}")
     try:
         return classes[name.lower()](**table)
     except TypeError as exc:
