@@ -24,8 +24,14 @@ def glassnet(*args, cwd, extra_path: str | None = None, check: int | None = 0):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (extra_path, str(SRC)) if p)
     env.pop("GLASSNET_DEBUG", None)
-    result = subprocess.run([sys.executable, "-m", "glassnet", *map(str, args)], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "glassnet", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check is not None:
         assert result.returncode == check, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
@@ -93,7 +99,7 @@ def test_report_is_html_and_inlines_every_plot(default_run):
     for name, src in parser.images.items():
         prefix = "data:image/png;base64,"
         assert src.startswith(prefix)
-        assert base64.b64decode(src[len(prefix):]) == (run_dir / name).read_bytes()
+        assert base64.b64decode(src[len(prefix) :]) == (run_dir / name).read_bytes()
     assert parser.headings[0] == "Summary" and {"Final metrics", "Config"} <= set(parser.headings)
 
 
@@ -126,12 +132,17 @@ def test_broken_config_exits_2_naming_the_key(tmp_path):
 def test_bad_usage_exits_2(tmp_path):
     assert "usage" in glassnet("train", "--epochs", "many", cwd=tmp_path, check=2).stderr
     assert glassnet(cwd=tmp_path, check=2).stdout == ""
-    assert "no such file and not a shipped example" in glassnet("train", "nope.toml", cwd=tmp_path, check=2).stderr
+    assert (
+        "no such file and not a shipped example"
+        in glassnet("train", "nope.toml", cwd=tmp_path, check=2).stderr
+    )
 
 
 def test_failure_during_training_exits_1(tmp_path):
     config = tmp_path / "too_few_units.toml"
-    config.write_text('[data]\nlimit = 100\n[[model.layers]]\ntype = "Dense"\nunits = 5\nactivation = "softmax"\n')
+    config.write_text(
+        '[data]\nlimit = 100\n[[model.layers]]\ntype = "Dense"\nunits = 5\nactivation = "softmax"\n'
+    )
     result = glassnet("train", config, "--epochs", 1, "--out", tmp_path, cwd=tmp_path, check=1)
     assert "failed" in result.stderr and "labels must lie in [0, 5)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -147,7 +158,8 @@ def test_predict_writes_one_row_per_input_row(default_run, tmp_path):
         writer.writerows(x[:7].reshape(7, -1).tolist())
     out = tmp_path / "predictions.csv"
     glassnet("predict", run_dir, inputs, "-o", out, cwd=tmp_path)
-    rows = list(csv.DictReader(open(out)))
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
     assert len(rows) == 7
     assert list(rows[0])[:2] == ["prediction", "p_0"] and len(rows[0]) == 11
     model = gn.load_model(run_dir / "model.glassnet")
@@ -189,8 +201,16 @@ def test_without_matplotlib_training_works_and_the_report_says_how(tmp_path):
     blocker = tmp_path / "blocker" / "matplotlib"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text('raise ImportError("matplotlib blocked for this test")\n')
-    glassnet("train", "--epochs", 1, "--quiet", "--out", tmp_path / "out", cwd=tmp_path,
-             extra_path=str(blocker.parent))
+    glassnet(
+        "train",
+        "--epochs",
+        1,
+        "--quiet",
+        "--out",
+        tmp_path / "out",
+        cwd=tmp_path,
+        extra_path=str(blocker.parent),
+    )
     run_dir = only_run(tmp_path / "out")
     assert not (run_dir / "plots").exists()
     assert 'pip install "glassnet[plot]"' in (run_dir / "report.html").read_text().replace("&quot;", '"')

@@ -1,4 +1,4 @@
-"""Configs: TOML round trip, defaults, generic name resolution, and errors that name key, value and choices."""
+"""Configs: TOML round trip, defaults, generic name lookup, errors naming key, value and choices."""
 
 from __future__ import annotations
 
@@ -27,9 +27,16 @@ def test_dumps_round_trips_through_toml():
     original = {
         "data": {"name": "csv", "path": 'C:\\data\\"quoted".csv', "target": "label"},
         "model": {"name": "m", "layers": [{"type": "Dense", "units": 3}, {"type": "ReLU"}]},
-        "optimizer": {"name": "sgd", "learning_rate": 0.1, "schedule": {"name": "cosine_decay", "alpha": 1e-3}},
+        "optimizer": {
+            "name": "sgd",
+            "learning_rate": 0.1,
+            "schedule": {"name": "cosine_decay", "alpha": 1e-3},
+        },
         "training": {"epochs": 2, "metrics": ["accuracy", "mae"], "shuffle": False, "validation_split": 0.0},
-        "callbacks": [{"type": "EarlyStopping", "patience": 3}, {"type": "ModelCheckpoint", "path": "best.glassnet"}],
+        "callbacks": [
+            {"type": "EarlyStopping", "patience": 3},
+            {"type": "ModelCheckpoint", "path": "best.glassnet"},
+        ],
     }
     assert config.loads(config.dumps(original)) == original
 
@@ -47,7 +54,7 @@ def test_empty_config_resolves_to_the_default_run():
     # the written config builds the same run again
     again = setup(config.loads(config.dumps(resolved)))
     assert again.config == resolved
-    for a, b in zip(run.model.parameters(), again.model.parameters()):
+    for a, b in zip(run.model.parameters(), again.model.parameters(), strict=True):
         np.testing.assert_array_equal(a.value, b.value)
 
 
@@ -66,23 +73,36 @@ def test_regression_defaults_and_overrides():
         ({"optimizr": {}}, r"unknown table \[optimizr\]; valid tables: data, preprocessing"),
         ({"training": {"epoch": 3}}, r"training: unknown key 'epoch'; valid keys: batch_size, epochs"),
         ({"training": {"epochs": 0}}, r"training\.epochs must be an integer >= 1, got 0"),
-        ({"training": {"validation_split": 1.5}}, r"training\.validation_split must be a number in \[0.0, 1.0\)"),
+        (
+            {"training": {"validation_split": 1.5}},
+            r"training\.validation_split must be a number in \[0.0, 1.0\)",
+        ),
         ({"training": {"metrics": ["acuracy"]}}, r"training\.metrics: .*'acuracy'"),
         ({"data": {"name": "mnistt"}}, r'data\.name: unknown data set "mnistt"; valid: digits, xor'),
         ({"data": {"name": "moons", "nosie": 0.1}}, r"unknown key 'nosie'; valid keys: .*noise"),
         ({"data": {"name": "csv"}}, r"data\.path is required"),
-        ({"model": {"layers": [{"type": "Dense", "units": 4}, {"type": "Dens", "units": 10}]}},
-         r'model\.layers\[1\]\.type: unknown layer type "Dens"; valid: .*Dense'),
-        ({"model": {"layers": [{"type": "Dense", "unit": 4}]}},
-         r"model\.layers\[0\]: unknown argument 'unit' for Dense; valid: units"),
-        ({"model": {"layers": [{"type": "Dense", "units": -4}]}}, r"model\.layers\[0\]: .*units must be a positive"),
+        (
+            {"model": {"layers": [{"type": "Dense", "units": 4}, {"type": "Dens", "units": 10}]}},
+            r'model\.layers\[1\]\.type: unknown layer type "Dens"; valid: .*Dense',
+        ),
+        (
+            {"model": {"layers": [{"type": "Dense", "unit": 4}]}},
+            r"model\.layers\[0\]: unknown argument 'unit' for Dense; valid: units",
+        ),
+        (
+            {"model": {"layers": [{"type": "Dense", "units": -4}]}},
+            r"model\.layers\[0\]: .*units must be a positive",
+        ),
         ({"model": {"layers": [{"units": 4}]}}, r"model\.layers\[0\]: missing 'type'"),
         ({"loss": {"name": "msee"}}, r'loss\.name: unknown loss "msee"; valid: .*mse'),
         ({"loss": {"name": "huber", "delta": -1.0}}, r"loss: .*delta"),
         ({"optimizer": {"name": "sgd", "momentum": 1.5}}, r"optimizer: .*momentum must be in"),
         ({"optimizer": {"name": "sgd", "schedule": {"name": "nope"}}}, r"optimizer\.schedule\.name: unknown"),
         ({"callbacks": [{"type": "Histry"}]}, r'callbacks\[0\]\.type: unknown callback "Histry"'),
-        ({"preprocessing": {"scaler": "standardd"}}, r'preprocessing\.scaler: unknown scaler "standardd"; valid: .*none'),
+        (
+            {"preprocessing": {"scaler": "standardd"}},
+            r'preprocessing\.scaler: unknown scaler "standardd"; valid: .*none',
+        ),
         ({"preprocessing": {"rescale": -1}}, r"preprocessing\.rescale must be a number >= 0"),
     ],
 )
@@ -164,9 +184,14 @@ def test_history_csv_round_trips_exactly(tmp_path):
 
 
 def test_report_escapes_text_and_keeps_extra_sections():
-    report = Report(title="run <1>", summary={"data": "a & b", "params": 1234}, config_text="x = \"<y>\"",
-                    metrics={"train": {"loss": 0.5}, "validation": None, "test": {"loss": 0.25}},
-                    sections=[("Diagnosis", "<p id='diag'>ok</p>")], notice="no pictures")
+    report = Report(
+        title="run <1>",
+        summary={"data": "a & b", "params": 1234},
+        config_text='x = "<y>"',
+        metrics={"train": {"loss": 0.5}, "validation": None, "test": {"loss": 0.25}},
+        sections=[("Diagnosis", "<p id='diag'>ok</p>")],
+        notice="no pictures",
+    )
     page = render(report)
     assert "run &lt;1&gt;" in page and "a &amp; b" in page and "&lt;y&gt;" in page
     assert "<h2>Diagnosis</h2>\n<p id='diag'>ok</p>" in page

@@ -11,8 +11,13 @@ import pytest
 import glassnet as gn
 from glassnet import datasets
 
-CLASSIFICATION = [datasets.make_xor, datasets.make_moons, datasets.make_circles, datasets.make_spirals,
-                  datasets.make_blobs]
+CLASSIFICATION = [
+    datasets.make_xor,
+    datasets.make_moons,
+    datasets.make_circles,
+    datasets.make_spirals,
+    datasets.make_blobs,
+]
 
 
 @pytest.mark.parametrize("make", CLASSIFICATION)
@@ -30,7 +35,7 @@ def test_classification_sets_are_2d_balanced_and_seeded(make):
 
 def test_xor_without_noise_is_the_truth_table():
     x, y = datasets.make_xor(n_samples=4, noise=0.0, seed=0)
-    rows = {(int(a), int(b), int(t)) for (a, b), t in zip(x, y)}
+    rows = {(int(a), int(b), int(t)) for (a, b), t in zip(x, y, strict=True)}
     assert rows == {(0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0)}
 
 
@@ -112,8 +117,10 @@ def mnist_test(shared_data):
 def test_load_idx_reads_mnist_files(tmp_path, mnist_test, compress):
     images, labels = mnist_test
     suffix = ".gz" if compress else ""
-    x, y = datasets.load_idx(write_idx(tmp_path / f"images{suffix}", images, compress),
-                             write_idx(tmp_path / f"labels{suffix}", labels, compress))
+    x, y = datasets.load_idx(
+        write_idx(tmp_path / f"images{suffix}", images, compress),
+        write_idx(tmp_path / f"labels{suffix}", labels, compress),
+    )
     assert x.dtype == np.uint8 and x.shape == (10000, 28, 28)
     assert y.dtype == np.int64
     np.testing.assert_array_equal(x, images)

@@ -25,8 +25,14 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 TABLES = ("data", "preprocessing", "model", "loss", "optimizer", "training", "callbacks")
-TRAINING_KEYS = {"epochs": 30, "batch_size": 32, "validation_split": 0.1, "seed": 0, "shuffle": True,
-                 "metrics": None}
+TRAINING_KEYS = {
+    "epochs": 30,
+    "batch_size": 32,
+    "validation_split": 0.1,
+    "seed": 0,
+    "shuffle": True,
+    "metrics": None,
+}
 DATA_NAMES = ("digits", "xor", "moons", "circles", "spirals", "blobs", "regression", "csv", "idx")
 DEFAULT_OPTIMIZER = {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}
 
@@ -60,11 +66,12 @@ def find(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    example = resources.files("glassnet").joinpath("examples", f"{path.stem}.toml")
+    example = resources.files("glassnet").joinpath("examples").joinpath(f"{path.stem}.toml")
     if path.parent == Path(".") and example.is_file():
         return Path(str(example))
-    raise ConfigError(f"config {name_or_path!r}: no such file and not a shipped example; "
-                      f"examples: {', '.join(examples())}")
+    raise ConfigError(
+        f"config {name_or_path!r}: no such file and not a shipped example; examples: {', '.join(examples())}"
+    )
 
 
 def check_tables(config: dict[str, Any], where: str = "config") -> None:
@@ -74,9 +81,13 @@ def check_tables(config: dict[str, Any], where: str = "config") -> None:
             raise ConfigError(f"{where}: unknown table [{key}]; valid tables: {', '.join(TABLES)}")
         if key == "callbacks":
             if not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
-                raise ConfigError(f"{where}: callbacks must be an array of tables ([[callbacks]] with a type)")
+                raise ConfigError(
+                    f"{where}: callbacks must be an array of tables ([[callbacks]] with a type)"
+                )
         elif not isinstance(value, dict):
-            raise ConfigError(f"{where}: {key} must be a table ([{key}]), got {type(value).__name__} {value!r}")
+            raise ConfigError(
+                f"{where}: {key} must be a table ([{key}]), got {type(value).__name__} {value!r}"
+            )
     layers = config.get("model", {}).get("layers")
     if layers is not None and not (isinstance(layers, list) and all(isinstance(v, dict) for v in layers)):
         raise ConfigError(f"{where}: model.layers must be an array of tables ([[model.layers]] with a type)")
@@ -89,14 +100,20 @@ def check_keys(table: dict[str, Any], valid: Any, where: str) -> None:
             raise ConfigError(f"{where}: unknown key {key!r}; valid keys: {', '.join(sorted(valid))}")
 
 
-def number(table: dict[str, Any], key: str, where: str, low: float, high: float | None = None,
-           integer: bool = False) -> Any:
+def number(
+    table: dict[str, Any], key: str, where: str, low: float, high: float | None = None, integer: bool = False
+) -> Any:
     """``table[key]`` checked to be a number (an int if ``integer``) in [low, high)."""
     value = table[key]
     kind = "an integer" if integer else "a number"
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not math.isfinite(value) or value < low or (
-            high is not None and value >= high):
+    if (
+        isinstance(value, bool)
+        or not ok
+        or not math.isfinite(value)
+        or value < low
+        or (high is not None and value >= high)
+    ):
         bound = f">= {low}" if high is None else f"in [{low}, {high})"
         raise ConfigError(f"{where}.{key} must be {kind} {bound}, got {value!r}")
     return value
@@ -115,7 +132,9 @@ def resolve_training(config: dict[str, Any], task: str) -> dict[str, Any]:
     if table["metrics"] is None:
         table["metrics"] = ["accuracy"] if task == "classification" else ["mae"]
     if not (isinstance(table["metrics"], list) and all(isinstance(m, str) for m in table["metrics"])):
-        raise ConfigError(f"training.metrics must be a list of names such as [\"accuracy\"], got {table['metrics']!r}")
+        raise ConfigError(
+            f'training.metrics must be a list of names such as ["accuracy"], got {table["metrics"]!r}'
+        )
     return table
 
 
@@ -134,7 +153,11 @@ def _value(value: Any, where: str) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v, where) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_value(v, where)}" for k, v in value.items() if v is not None) + "}"
+        return (
+            "{"
+            + ", ".join(f"{_key(k)} = {_value(v, where)}" for k, v in value.items() if v is not None)
+            + "}"
+        )
     raise ConfigError(f"cannot write {where} = {value!r} ({type(value).__name__}) to TOML")
 
 
@@ -184,5 +207,16 @@ def loads(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-__all__ = ["DATA_NAMES", "TABLES", "check_keys", "check_tables", "dumps", "examples", "find", "load", "loads",
-           "number", "resolve_training"]
+__all__ = [
+    "DATA_NAMES",
+    "TABLES",
+    "check_keys",
+    "check_tables",
+    "dumps",
+    "examples",
+    "find",
+    "load",
+    "loads",
+    "number",
+    "resolve_training",
+]

@@ -32,7 +32,9 @@ class ClassTable(dict[str, type]):
     choices: list[str]
 
 
-def class_table(module: ModuleType, base: type, skip: tuple[str, ...] = (), by_class: bool = False) -> ClassTable:
+def class_table(
+    module: ModuleType, base: type, skip: tuple[str, ...] = (), by_class: bool = False
+) -> ClassTable:
     """Every public subclass of ``base`` in ``module`` under its lower-case, snake-case and alias names.
 
     Errors list the registered aliases and snake-case names, or the class names if ``by_class``.
@@ -74,7 +76,9 @@ def construct(cls: type, kwargs: dict[str, Any], where: str) -> Any:
         valid = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
         for key in kwargs:
             if key not in valid:
-                raise ConfigError(f"{where}: unknown argument {key!r} for {cls.__name__}; valid: {', '.join(valid)}")
+                raise ConfigError(
+                    f"{where}: unknown argument {key!r} for {cls.__name__}; valid: {', '.join(valid)}"
+                )
     try:
         return cls(**kwargs)
     except ConfigError as exc:
@@ -85,8 +89,11 @@ def construct(cls: type, kwargs: dict[str, Any], where: str) -> Any:
 
 def _split_name(table: dict[str, Any], key: str, where: str) -> tuple[Any, dict[str, Any]]:
     if key not in table:
-        raise ConfigError(f"{where}: missing {key!r} (e.g. {key} = \"Dense\")" if key == "type"
-                          else f"{where}: missing {key!r}")
+        raise ConfigError(
+            f'{where}: missing {key!r} (e.g. {key} = "Dense")'
+            if key == "type"
+            else f"{where}: missing {key!r}"
+        )
     rest = {k: v for k, v in table.items() if k != key}
     return table[key], rest
 
@@ -99,14 +106,16 @@ def default_layers(data: PreparedData) -> list[dict[str, Any]]:
     return [hidden, {"type": "Dense", "units": data.n_outputs}]
 
 
-def build_model(model_table: dict[str, Any], data: PreparedData, seed: int, name: str) -> tuple[dict, Sequential]:
+def build_model(
+    model_table: dict[str, Any], data: PreparedData, seed: int, name: str
+) -> tuple[dict, Sequential]:
     """Sequential(Input(data shape), *layers) with weights drawn from ``seed``; returns the resolved table."""
     table = {"name": name, "layers": default_layers(data), **model_table}
     unknown = set(table) - {"name", "layers"}
     if unknown:
         raise ConfigError(f"model: unknown key {sorted(unknown)[0]!r}; valid keys: layers, name")
     if not table["layers"]:
-        raise ConfigError("model.layers is empty; add at least one [[model.layers]] with type = \"Dense\"")
+        raise ConfigError('model.layers is empty; add at least one [[model.layers]] with type = "Dense"')
     known = class_table(layers, layers.Layer, skip=("Input",), by_class=True)
     built = []
     for i, spec in enumerate(table["layers"]):
@@ -122,7 +131,9 @@ def build_loss(loss_table: dict[str, Any], data: PreparedData) -> tuple[dict[str
     default = "sparse_categorical_crossentropy" if data.task == "classification" else "mse"
     table = {"name": default, **loss_table}
     name, kwargs = _split_name(table, "name", "loss")
-    return table, construct(lookup(class_table(losses, losses.Loss), name, "loss.name", "loss"), kwargs, "loss")
+    return table, construct(
+        lookup(class_table(losses, losses.Loss), name, "loss.name", "loss"), kwargs, "loss"
+    )
 
 
 def build_optimizer(opt_table: dict[str, Any], default: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -135,8 +146,12 @@ def build_optimizer(opt_table: dict[str, Any], default: dict[str, Any]) -> tuple
         if not isinstance(schedule, dict):
             raise ConfigError(f"optimizer.schedule must be a table with a name, got {schedule!r}")
         sched_name, sched_kwargs = _split_name(schedule, "name", "optimizer.schedule")
-        sched_cls = lookup(class_table(schedules, schedules.LearningRateSchedule), sched_name,
-                           "optimizer.schedule.name", "schedule")
+        sched_cls = lookup(
+            class_table(schedules, schedules.LearningRateSchedule),
+            sched_name,
+            "optimizer.schedule.name",
+            "schedule",
+        )
         kwargs["learning_rate"] = construct(sched_cls, sched_kwargs, "optimizer.schedule")
     return table, construct(cls, kwargs, "optimizer")
 
@@ -150,11 +165,23 @@ def build_callbacks(specs: list[dict[str, Any]], run_dir: Path | None) -> list[A
         kind, kwargs = _split_name(spec, "type", where)
         cls = lookup(known, kind, f"{where}.type", "callback")
         for key in ("path", "filepath"):
-            if isinstance(kwargs.get(key), str) and run_dir is not None and not Path(kwargs[key]).is_absolute():
+            if (
+                isinstance(kwargs.get(key), str)
+                and run_dir is not None
+                and not Path(kwargs[key]).is_absolute()
+            ):
                 kwargs[key] = str(run_dir / kwargs[key])
         built.append(construct(cls, kwargs, where))
     return built
 
 
-__all__ = ["build_callbacks", "build_loss", "build_model", "build_optimizer", "class_table", "construct",
-           "default_layers", "lookup"]
+__all__ = [
+    "build_callbacks",
+    "build_loss",
+    "build_model",
+    "build_optimizer",
+    "class_table",
+    "construct",
+    "default_layers",
+    "lookup",
+]

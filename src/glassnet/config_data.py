@@ -1,13 +1,13 @@
 """The ``[data]`` and ``[preprocessing]`` tables: which arrays to train on and how to scale them.
 
-    [data]           name = "digits" | "xor" | "moons" | "circles" | "spirals" | "blobs" | "regression"
-                             | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
-                             optional test_images, test_labels);
-                     synthetic sets take their ``make_*`` arguments (n_samples, noise, ...);
-                     test_size (0.2, ignored when test files are given), limit (max samples per split),
-                     task ("classification" or "regression"; inferred from the targets)
-    [preprocessing]  rescale (x *= rescale first; 1/16 for digits, 1/255 for uint8 IDX images, else 1),
-                     scaler = "none" or a scaler of ``glassnet.preprocessing`` ("standard", "min_max", ...)
+[data]           name = "digits" | "xor" | "moons" | "circles" | "spirals" | "blobs" | "regression"
+                         | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
+                         optional test_images, test_labels);
+                 synthetic sets take their ``make_*`` arguments (n_samples, noise, ...);
+                 test_size (0.2, ignored when test files are given), limit (max samples per split),
+                 task ("classification" or "regression"; inferred from the targets)
+[preprocessing]  rescale (x *= rescale first; 1/16 for digits, 1/255 for uint8 IDX images, else 1),
+                 scaler = "none" or a scaler of ``glassnet.preprocessing`` ("standard", "min_max", ...)
 """
 
 from __future__ import annotations
@@ -53,8 +53,11 @@ class PreparedData:
 
     @property
     def n_outputs(self) -> int:
-        return self.n_classes if self.n_classes is not None else (1 if self.y_train.ndim == 1 else
-                                                                  self.y_train.shape[1])
+        return (
+            self.n_classes
+            if self.n_classes is not None
+            else (1 if self.y_train.ndim == 1 else self.y_train.shape[1])
+        )
 
 
 def _source_keys(name: str) -> tuple[str, ...]:
@@ -78,7 +81,7 @@ def resolve_data_table(table: dict[str, Any], seed: int) -> dict[str, Any]:
     if "limit" in table:
         number(table, "limit", "data", 1, integer=True)
     if table.get("task", "classification") not in ("classification", "regression"):
-        raise ConfigError(f"data.task must be \"classification\" or \"regression\", got {table['task']!r}")
+        raise ConfigError(f'data.task must be "classification" or "regression", got {table["task"]!r}')
     for key in {"csv": ("path",), "idx": ("train_images", "train_labels")}.get(name, ()):
         if not isinstance(table.get(key), str):
             raise ConfigError(f"data.{key} is required for name = {name!r}: the path of the file")
@@ -96,9 +99,9 @@ def _load_arrays(table: dict[str, Any]) -> tuple[Array, Array, Array | None, Arr
         x, y = datasets.load_digits()
         return x, y, None, None
     if name == "csv":
-        x, y = datasets.load_csv(table["path"], target=table["target"], delimiter=table["delimiter"])
-        assert y is not None
-        return x, y, None, None
+        x, target = datasets.load_csv(table["path"], target=table["target"], delimiter=table["delimiter"])
+        assert target is not None
+        return x, target, None, None
     if name == "idx":
         x, y = datasets.load_idx(table["train_images"], table["train_labels"])
         if "test_images" in table:
@@ -123,13 +126,13 @@ def _split(x: Array, y: Array, test_size: float, rng: np.random.Generator) -> tu
 
 def load_split(table: dict[str, Any]) -> tuple[Array, Array, Array, Array]:
     """Train and test arrays for a resolved [data] table (seeded shuffle, then ``limit`` per split)."""
-    x, y, x_test, y_test = _load_arrays(table)
+    x, y, given_x_test, given_y_test = _load_arrays(table)
     rng = np.random.default_rng(table["seed"])
-    if x_test is None or y_test is None:
+    if given_x_test is None or given_y_test is None:
         x, y, x_test, y_test = _split(x, y, table["test_size"], rng)
     else:
         order = rng.permutation(len(x))
-        x, y = x[order], y[order]
+        x, y, x_test, y_test = x[order], y[order], given_x_test, given_y_test
     limit = table.get("limit")
     if limit:
         x, y, x_test, y_test = x[:limit], y[:limit], x_test[:limit], y_test[:limit]
@@ -167,7 +170,9 @@ def make_scaler(spec: Any) -> Any:
     classes = scaler_classes()
     if not isinstance(name, str) or name.lower() not in classes:
         valid = sorted({snake_case(c.__name__[: -len("Scaler")]) for c in classes.values()} | {"none"})
-        raise ConfigError(f"preprocessing.scaler: unknown scaler {json.dumps(name)}; valid: {', '.join(valid)}")
+        raise ConfigError(
+            f"preprocessing.scaler: unknown scaler {json.dumps(name)}; valid: {', '.join(valid)}"
+        )
     try:
         return classes[name.lower()](**table)
     except TypeError as exc:
@@ -186,7 +191,9 @@ def resolve_preprocessing(table: dict[str, Any], data_table: dict[str, Any], x: 
     return table
 
 
-def prepare(data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str) -> tuple[dict[str, Any], PreparedData]:
+def prepare(
+    data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str
+) -> tuple[dict[str, Any], PreparedData]:
     """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays."""
     x, y, x_test, y_test = load_split(data_table)
     prep_table = resolve_preprocessing(prep_table, data_table, x)
@@ -210,8 +217,10 @@ def prepare(data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str) 
     n_classes = None
     if task == "classification":
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-            raise ConfigError("data.task = \"classification\" needs integer labels 0..k-1; "
-                              f"got {y.dtype} values in [{y.min()}, {y.max()}]")
+            raise ConfigError(
+                'data.task = "classification" needs integer labels 0..k-1; '
+                f"got {y.dtype} values in [{y.min()}, {y.max()}]"
+            )
         n_classes = int(max(y.max(), y_test.max() if len(y_test) else 0)) + 1
     else:
         y, y_test = y.astype(dtype), y_test.astype(dtype)

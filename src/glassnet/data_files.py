@@ -47,8 +47,10 @@ def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> Array:
     dims = data[3]
     if ndim is not None and dims != ndim:
         kind = {3: "images (magic 2051)", 1: "labels (magic 2049)"}.get(ndim, f"{ndim}-D data")
-        raise ConfigError(f"{path}: expected IDX {kind} with {ndim} dimension(s), got {dims} "
-                          f"(magic {int.from_bytes(data[:4], 'big')}); hint: images and labels swapped?")
+        raise ConfigError(
+            f"{path}: expected IDX {kind} with {ndim} dimension(s), got {dims} "
+            f"(magic {int.from_bytes(data[:4], 'big')}); hint: images and labels swapped?"
+        )
     header = 4 + 4 * dims
     if len(data) < header:
         raise ConfigError(f"{path}: truncated IDX header ({len(data)} bytes, need {header})")
@@ -56,8 +58,10 @@ def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> Array:
     dtype = np.dtype(_IDX_TYPES[data[2]])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) - header != expected:
-        raise ConfigError(f"{path}: header says shape {shape} ({expected} bytes of data) but the file holds "
-                          f"{len(data) - header} bytes; the file is truncated or corrupt")
+        raise ConfigError(
+            f"{path}: header says shape {shape} ({expected} bytes of data) but the file holds "
+            f"{len(data) - header} bytes; the file is truncated or corrupt"
+        )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))  # native byte order, and a writable copy
 
@@ -72,8 +76,10 @@ def load_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike
     if not np.issubdtype(labels.dtype, np.integer):
         raise ConfigError(f"{labels_path}: labels must be integers, got IDX type {labels.dtype}")
     if len(images) != len(labels):
-        raise ConfigError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
-                          "labels; they must match (hint: train and test files mixed up?)")
+        raise ConfigError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
+            "labels; they must match (hint: train and test files mixed up?)"
+        )
     return images, labels.astype(np.int64)
 
 
@@ -82,8 +88,10 @@ def _numeric(column: Array, name: str, path: Any) -> Array:
         return column.astype(np.float64)
     except ValueError:
         bad = next(i for i, v in enumerate(column) if not _is_number(v))
-        raise ConfigError(f"{path}: column {name!r} must be numeric, got {str(column[bad])!r} in data row {bad + 1}; "
-                          "hint: encode categories as numbers first") from None
+        raise ConfigError(
+            f"{path}: column {name!r} must be numeric, got {str(column[bad])!r} in data row {bad + 1}; "
+            "hint: encode categories as numbers first"
+        ) from None
 
 
 def _is_number(text: str) -> bool:
@@ -117,7 +125,9 @@ def load_csv(
     except OSError as exc:
         raise ConfigError(f"cannot read CSV {path}: {exc.strerror or exc}") from None
     if len(rows) < 2:
-        raise ConfigError(f"{path}: a CSV needs a header row and at least one data row, got {len(rows)} row(s)")
+        raise ConfigError(
+            f"{path}: a CSV needs a header row and at least one data row, got {len(rows)} row(s)"
+        )
     header = [h.strip() for h in rows[0]]
     widths = {len(r) for r in rows}
     if len(widths) != 1:

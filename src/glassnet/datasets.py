@@ -15,6 +15,7 @@ re-exported here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 
 import numpy as np
@@ -30,7 +31,10 @@ def load_digits() -> tuple[Array, Array]:
     Source: scikit-learn's copy of the test part of the UCI "Optical Recognition of Handwritten Digits"
     set (Alpaydin and Kaynak, 1998; CC BY 4.0).
     """
-    with resources.files("glassnet").joinpath("data/digits.npz").open("rb") as handle, np.load(handle) as data:
+    with (
+        resources.files("glassnet").joinpath("data/digits.npz").open("rb") as handle,
+        np.load(handle) as data,
+    ):
         return data["x"].copy(), data["y"].astype(np.int64)
 
 
@@ -154,7 +158,7 @@ def make_regression(
     return x, y
 
 
-SYNTHETIC = {
+SYNTHETIC: dict[str, Callable[..., tuple[Array, Array]]] = {
     "xor": make_xor,
     "moons": make_moons,
     "circles": make_circles,
@@ -163,5 +167,15 @@ SYNTHETIC = {
     "regression": make_regression,
 }
 
-__all__ = ["load_csv", "load_digits", "load_idx", "make_blobs", "make_circles", "make_moons", "make_regression",
-           "make_spirals", "make_xor", "read_idx"]
+__all__ = [
+    "load_csv",
+    "load_digits",
+    "load_idx",
+    "make_blobs",
+    "make_circles",
+    "make_moons",
+    "make_regression",
+    "make_spirals",
+    "make_xor",
+    "read_idx",
+]

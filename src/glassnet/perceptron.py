@@ -37,8 +37,13 @@ class Perceptron:
     ``converged_``, ``n_epochs_``, ``n_updates_``, ``loss_history_`` (one mean loss per epoch).
     """
 
-    def __init__(self, learning_rate: float = 1.0, max_epochs: int = 1000, shuffle: bool = True,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        learning_rate: float = 1.0,
+        max_epochs: int = 1000,
+        shuffle: bool = True,
+        seed: int | None = None,
+    ) -> None:
         if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
             raise ConfigError(f"Perceptron: learning_rate must be a number > 0, got {learning_rate!r}")
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
@@ -54,8 +59,10 @@ class Perceptron:
         y = np.asarray(y).reshape(-1)
         classes = np.unique(y)
         if not (set(classes.tolist()) <= {0, 1} or set(classes.tolist()) <= {-1, 1}) or len(classes) > 2:
-            raise LabelError(f"Perceptron: labels must be {{0, 1}} or {{-1, +1}}, got values {classes[:10].tolist()}; "
-                             "hint: for more classes use an MLP with a softmax output")
+            raise LabelError(
+                f"Perceptron: labels must be {{0, 1}} or {{-1, +1}}, got values {classes[:10].tolist()}; "
+                "hint: for more classes use an MLP with a softmax output"
+            )
         self.classes_ = np.array([-1, 1]) if -1 in classes else np.array([0, 1])
         return np.where(y > 0, 1.0, -1.0)
 
@@ -134,8 +141,10 @@ class Perceptron:
         return float(np.mean(self.predict(x) == np.asarray(y).reshape(-1)))
 
     def __repr__(self) -> str:
-        return (f"Perceptron(learning_rate={self.learning_rate}, max_epochs={self.max_epochs}, "
-                f"shuffle={self.shuffle}, seed={self.seed})")
+        return (
+            f"Perceptron(learning_rate={self.learning_rate}, max_epochs={self.max_epochs}, "
+            f"shuffle={self.shuffle}, seed={self.seed})"
+        )
 
 
 __all__ = ["ConvergenceWarning", "Perceptron"]

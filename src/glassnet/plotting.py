@@ -91,13 +91,25 @@ def plot_confusion_matrix(y_true: Array, y_pred: Array, n_classes: int | None = 
     ax.set_title(f"confusion matrix (accuracy {accuracy:.3f})")
     threshold = matrix.max() / 2.0
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                color="white" if count > threshold else "black")
+        ax.text(
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if count > threshold else "black",
+        )
     return fig
 
 
-def plot_decision_boundary(predict: Callable[[Array], Array], x: Array, y: Array, title: str = "decision boundary",
-                           resolution: int = 200) -> Any:
+def plot_decision_boundary(
+    predict: Callable[[Array], Array],
+    x: Array,
+    y: Array,
+    title: str = "decision boundary",
+    resolution: int = 200,
+) -> Any:
     """Predicted class over a grid covering the 2-D points ``x``, with the points coloured by ``y``.
 
     ``predict`` maps (m, 2) inputs to class labels (m,) or to scores/probabilities (m, k), argmaxed.
@@ -107,8 +119,10 @@ def plot_decision_boundary(predict: Callable[[Array], Array], x: Array, y: Array
         raise ShapeError(f"plot_decision_boundary needs 2-D inputs (n, 2), got shape {x.shape}")
     low, high = x.min(axis=0), x.max(axis=0)
     pad = 0.1 * np.maximum(high - low, 1e-3)
-    g0, g1 = np.meshgrid(np.linspace(low[0] - pad[0], high[0] + pad[0], resolution),
-                         np.linspace(low[1] - pad[1], high[1] + pad[1], resolution))
+    g0, g1 = np.meshgrid(
+        np.linspace(low[0] - pad[0], high[0] + pad[0], resolution),
+        np.linspace(low[1] - pad[1], high[1] + pad[1], resolution),
+    )
     grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(x.dtype)
     out = np.asarray(predict(grid))
     if out.ndim == 2 and out.shape[1] > 1:
@@ -118,7 +132,9 @@ def plot_decision_boundary(predict: Callable[[Array], Array], x: Array, y: Array
     fig = _figure(5.5, 5.0)
     ax = fig.add_subplot()
     ax.contourf(g0, g1, out.reshape(g0.shape), alpha=0.3, cmap="coolwarm")
-    ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).reshape(-1), s=14, cmap="coolwarm", edgecolors="k", linewidths=0.3)
+    ax.scatter(
+        x[:, 0], x[:, 1], c=np.asarray(y).reshape(-1), s=14, cmap="coolwarm", edgecolors="k", linewidths=0.3
+    )
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title(title)
@@ -141,5 +157,13 @@ def plot_predictions(y_true: Array, y_pred: Array) -> Any:
     return fig
 
 
-__all__ = ["PLOT_HINT", "available", "confusion_matrix", "plot_confusion_matrix", "plot_decision_boundary",
-           "plot_history", "plot_predictions", "save_figure"]
+__all__ = [
+    "PLOT_HINT",
+    "available",
+    "confusion_matrix",
+    "plot_confusion_matrix",
+    "plot_decision_boundary",
+    "plot_history",
+    "plot_predictions",
+    "save_figure",
+]

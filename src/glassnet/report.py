@@ -18,13 +18,14 @@ from .io import atomic_write
 from .plotting import PLOT_HINT
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ccc; padding: .3em .7em; }
-th { background: #f4f4f4; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f4f4f4; text-align: left; } td.num { text-align: right; }
 pre { background: #f7f7f7; padding: .8em; overflow-x: auto; border: 1px solid #e4e4e4; }
 figure { display: inline-block; margin: .5em; vertical-align: top; } img { max-width: 100%; }
-figcaption { text-align: center; color: #555; font-size: .9em; } .notice { background: #fff6d6; padding: .6em; }
+figcaption { text-align: center; color: #555; font-size: .9em; }
+.notice { background: #fff6d6; padding: .6em; }
 """
 
 
@@ -64,7 +65,9 @@ def metrics_table(metrics: dict[str, dict[str, float] | None]) -> str:
         names += [n for n in metrics[s] or {} if n not in names]
     head = "<tr><th>metric</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in splits) + "</tr>"
     rows = "".join(
-        f"<tr><th>{html.escape(n)}</th>" + "".join(_cell((metrics[s] or {}).get(n, "")) for s in splits) + "</tr>"
+        f"<tr><th>{html.escape(n)}</th>"
+        + "".join(_cell((metrics[s] or {}).get(n, "")) for s in splits)
+        + "</tr>"
         for n in names
     )
     return f"<table>{head}{rows}</table>"
@@ -74,8 +77,10 @@ def image_tag(caption: str, path: Path, relative_to: Path | None = None) -> str:
     """A figure with the PNG inlined; ``data-file`` keeps the file name the picture was saved under."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     name = Path(path).relative_to(relative_to).as_posix() if relative_to else Path(path).name
-    return (f'<figure><img alt="{html.escape(caption)}" data-file="{html.escape(name)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+    return (
+        f'<figure><img alt="{html.escape(caption)}" data-file="{html.escape(name)}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+    )
 
 
 def render(report: Report, base: Path | None = None) -> str:
@@ -91,12 +96,17 @@ def render(report: Report, base: Path | None = None) -> str:
     for title, body in report.sections:
         parts += [f"<h2>{html.escape(title)}</h2>", body]
     parts += ["<h2>Config</h2>", f"<pre>{html.escape(report.config_text)}</pre>"]
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(report.title)}</title><style>{_STYLE}</style></head><body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(report.title)}</title><style>{_STYLE}</style></head><body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
 
 
-def write_report(path: str | os.PathLike[str], report: Report, extra_sections: Sequence[tuple[str, str]] = ()) -> None:
+def write_report(
+    path: str | os.PathLike[str], report: Report, extra_sections: Sequence[tuple[str, str]] = ()
+) -> None:
     """Render ``report`` (plus ``extra_sections``) and write it atomically to ``path``."""
     if extra_sections:
         report = Report(**{**report.__dict__, "sections": [*report.sections, *extra_sections]})
@@ -108,4 +118,12 @@ def no_plots_notice() -> str:
     return f"matplotlib is not installed, so this report has no pictures; run {PLOT_HINT} and train again."
 
 
-__all__ = ["Report", "image_tag", "key_value_table", "metrics_table", "no_plots_notice", "render", "write_report"]
+__all__ = [
+    "Report",
+    "image_tag",
+    "key_value_table",
+    "metrics_table",
+    "no_plots_notice",
+    "render",
+    "write_report",
+]

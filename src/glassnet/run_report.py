@@ -20,7 +20,9 @@ from .report import Report, no_plots_notice, write_report
 if TYPE_CHECKING:
     from .runs import RunSetup
 
-SectionProvider = Callable[["RunSetup", Path, dict[str, list[float]], dict[str, Any]], "tuple[str, str] | None"]
+SectionProvider = Callable[
+    ["RunSetup", Path, dict[str, list[float]], dict[str, Any]], "tuple[str, str] | None"
+]
 SECTION_PROVIDERS: list[SectionProvider] = []
 
 
@@ -42,22 +44,46 @@ def make_plots(run: RunSetup, run_dir: Path, history: dict[str, list[float]]) ->
     """Save every picture that fits the run under ``run_dir/plots``; returns (caption, path) pairs."""
     plots: list[tuple[str, Path, Any]] = []
     for key in _curve_keys(history):
-        plots.append((f"{key} per epoch", run_dir / "plots" / f"{key}.png", lambda k=key: plotting.plot_history(history, k)))
+        plots.append(
+            (
+                f"{key} per epoch",
+                run_dir / "plots" / f"{key}.png",
+                lambda k=key: plotting.plot_history(history, k),
+            )
+        )
     data, model = run.data, run.model
     if len(data.x_test):
         if data.task == "classification":
-            y_pred = model.predict(data.x_test).argmax(axis=-1) if data.n_outputs > 1 else (
-                model.predict(data.x_test).reshape(-1) > 0.5).astype(np.int64)
-            plots.append(("confusion matrix (test set)", run_dir / "plots" / "confusion_matrix.png",
-                          lambda: plotting.plot_confusion_matrix(data.y_test, y_pred, data.n_classes)))
+            y_pred = (
+                model.predict(data.x_test).argmax(axis=-1)
+                if data.n_outputs > 1
+                else (model.predict(data.x_test).reshape(-1) > 0.5).astype(np.int64)
+            )
+            plots.append(
+                (
+                    "confusion matrix (test set)",
+                    run_dir / "plots" / "confusion_matrix.png",
+                    lambda: plotting.plot_confusion_matrix(data.y_test, y_pred, data.n_classes),
+                )
+            )
         else:
-            plots.append(("predicted vs true (test set)", run_dir / "plots" / "predicted_vs_true.png",
-                          lambda: plotting.plot_predictions(data.y_test, model.predict(data.x_test))))
+            plots.append(
+                (
+                    "predicted vs true (test set)",
+                    run_dir / "plots" / "predicted_vs_true.png",
+                    lambda: plotting.plot_predictions(data.y_test, model.predict(data.x_test)),
+                )
+            )
     if data.task == "classification" and data.input_shape == (2,):
         x = np.concatenate([data.x_train, data.x_test])
         y = np.concatenate([data.y_train, data.y_test])
-        plots.append(("decision boundary (train and test points)", run_dir / "plots" / "decision_boundary.png",
-                      lambda: plotting.plot_decision_boundary(model.predict, x, y)))
+        plots.append(
+            (
+                "decision boundary (train and test points)",
+                run_dir / "plots" / "decision_boundary.png",
+                lambda: plotting.plot_decision_boundary(model.predict, x, y),
+            )
+        )
     for _, path, draw in plots:
         plotting.save_figure(draw(), path)
     return [(caption, path) for caption, path, _ in plots]
@@ -67,11 +93,14 @@ def summary_rows(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> dict[
     training, data = run.config["training"], run.data
     rows: dict[str, Any] = {
         "run": run_dir.name,
-        "data": f"{run.config['data']['name']} ({data.task}; {len(data.x_train)} train, {len(data.x_test)} test, "
-                f"{int(np.prod(data.input_shape))} features)",
-        "model": f"{run.model.name}: {len(run.model.layers)} layers, {metrics['parameters']['total']:,} parameters",
+        "data": f"{run.config['data']['name']} ({data.task}; {len(data.x_train)} train, "
+        f"{len(data.x_test)} test, {int(np.prod(data.input_shape))} features)",
+        "model": f"{run.model.name}: {len(run.model.layers)} layers, "
+        f"{metrics['parameters']['total']:,} parameters",
         "loss": run.config["loss"]["name"],
-        "optimizer": ", ".join(f"{k}={v}" for k, v in run.config["optimizer"].items() if not isinstance(v, dict)),
+        "optimizer": ", ".join(
+            f"{k}={v}" for k, v in run.config["optimizer"].items() if not isinstance(v, dict)
+        ),
         "epochs": f"{metrics['epochs_run']} of {training['epochs']} (batch size {training['batch_size']})",
         "wall time": f"{metrics['wall_time_s']:.2f} s",
     }
@@ -82,8 +111,13 @@ def summary_rows(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> dict[
     return rows
 
 
-def write_plots_and_report(run: RunSetup, run_dir: Path, history: dict[str, list[float]], metrics: dict[str, Any],
-                           extra_sections: Sequence[tuple[str, str]] = ()) -> Path:
+def write_plots_and_report(
+    run: RunSetup,
+    run_dir: Path,
+    history: dict[str, list[float]],
+    metrics: dict[str, Any],
+    extra_sections: Sequence[tuple[str, str]] = (),
+) -> Path:
     """Draw the pictures (if matplotlib is installed) and write ``run_dir/report.html``."""
     images = make_plots(run, run_dir, history) if plotting.available() else []
     sections = [s for provider in SECTION_PROVIDERS if (s := provider(run, run_dir, history, metrics))]

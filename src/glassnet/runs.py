@@ -1,12 +1,12 @@
 """A training run from a config: resolve it, train, and fill the run folder.
 
-    runs/<name>-<YYYYmmdd-HHMMSS>/
-        config.toml      the resolved config (every default written out; re-running it repeats the run)
-        model.glassnet   the trained model (``gn.load_model``)
-        history.csv      one row per epoch: loss, metrics, their validation values, learning rate
-        metrics.json     final train/validation/test metrics, wall time, parameter counts
-        plots/*.png      curves, confusion matrix, decision boundary, predicted vs true (with matplotlib)
-        report.html      one self-contained page with all of the above
+runs/<name>-<YYYYmmdd-HHMMSS>/
+    config.toml      the resolved config (every default written out; re-running it repeats the run)
+    model.glassnet   the trained model (``gn.load_model``)
+    history.csv      one row per epoch: loss, metrics, their validation values, learning rate
+    metrics.json     final train/validation/test metrics, wall time, parameter counts
+    plots/*.png      curves, confusion matrix, decision boundary, predicted vs true (with matplotlib)
+    report.html      one self-contained page with all of the above
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def resolve_data(config: dict[str, Any], seed: int) -> tuple[dict[str, Any], dic
     return data_table, prep_table, data
 
 
-def setup(config: dict[str, Any], epochs: int | None = None, seed: int | None = None,
-          name: str | None = None) -> RunSetup:
+def setup(
+    config: dict[str, Any], epochs: int | None = None, seed: int | None = None, name: str | None = None
+) -> RunSetup:
     """Validate ``config`` (command-line overrides applied), load the data, build and compile the model."""
     check_tables(config)
     training_raw = dict(config.get("training", {}))
@@ -55,7 +56,9 @@ def setup(config: dict[str, Any], epochs: int | None = None, seed: int | None = 
     train_seed = number({**TRAINING_KEYS, **training_raw}, "seed", "training", 0, integer=True)
     data_table, prep_table, data = resolve_data(config, train_seed)
     training = resolve_training({"training": training_raw}, data.task)
-    model_table, model = build_model(dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_mlp")
+    model_table, model = build_model(
+        dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_mlp"
+    )
     loss_table, loss = build_loss(dict(config.get("loss", {})), data)
     opt_table, optimizer = build_optimizer(dict(config.get("optimizer", {})), DEFAULT_OPTIMIZER)
     try:
@@ -64,8 +67,15 @@ def setup(config: dict[str, Any], epochs: int | None = None, seed: int | None = 
         raise ConfigError(f"training.metrics: {exc}") from None
     specs = [dict(spec) for spec in config.get("callbacks", [])]
     build_callbacks([dict(spec) for spec in specs], None)  # refuse bad callbacks before training starts
-    resolved = {"data": data_table, "preprocessing": prep_table, "model": model_table, "loss": loss_table,
-                "optimizer": opt_table, "training": training, "callbacks": specs}
+    resolved = {
+        "data": data_table,
+        "preprocessing": prep_table,
+        "model": model_table,
+        "loss": loss_table,
+        "optimizer": opt_table,
+        "training": training,
+        "callbacks": specs,
+    }
     return RunSetup(resolved, data, model, name or str(data_table["name"]))
 
 
@@ -102,22 +112,31 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
     start = time.perf_counter()
-    history = run.model.fit(run.data.x_train, run.data.y_train, epochs=training["epochs"],
-                            batch_size=training["batch_size"], validation_split=training["validation_split"],
-                            shuffle=training["shuffle"], callbacks=callbacks, verbose=verbose,
-                            seed=training["seed"])
+    history = run.model.fit(
+        run.data.x_train,
+        run.data.y_train,
+        epochs=training["epochs"],
+        batch_size=training["batch_size"],
+        validation_split=training["validation_split"],
+        shuffle=training["shuffle"],
+        callbacks=callbacks,
+        verbose=verbose,
+        seed=training["seed"],
+    )
     wall = time.perf_counter() - start
     metrics: dict[str, Any] = dict(final_metrics(run.model, run.data, training["validation_split"]))
     trainable = sum(p.size for p in run.model.parameters(trainable_only=True))
-    metrics.update({
-        "wall_time_s": round(wall, 3),
-        "epochs_run": len(history.epoch),
-        "parameters": {"total": sum(p.size for p in run.model.parameters()), "trainable": trainable},
-        "task": run.data.task,
-        "samples": {"train": len(run.data.x_train), "test": len(run.data.x_test)},
-        "seed": training["seed"],
-        "glassnet_version": __version__,
-    })
+    metrics.update(
+        {
+            "wall_time_s": round(wall, 3),
+            "epochs_run": len(history.epoch),
+            "parameters": {"total": sum(p.size for p in run.model.parameters()), "trainable": trainable},
+            "task": run.data.task,
+            "samples": {"train": len(run.data.x_train), "test": len(run.data.x_test)},
+            "seed": training["seed"],
+            "glassnet_version": __version__,
+        }
+    )
     run.model.save(run_dir / "model.glassnet")
     write_history_csv(run_dir / "history.csv", history.history)
     write_json(run_dir / "metrics.json", metrics)

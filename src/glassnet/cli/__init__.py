@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="glassnet",
         description="glassnet: a glass-box neural-network library on NumPy.",
         epilog="example: glassnet train            (the default MLP on the bundled digits)\n"
-               "run 'glassnet COMMAND --help' for the options of a command",
+        "run 'glassnet COMMAND --help' for the options of a command",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")

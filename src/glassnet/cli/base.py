@@ -26,9 +26,15 @@ class Command:
 
     def add_to(self, subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog = "examples:\n" + "\n".join(f"  {e}" for e in self.examples)
-        parser = subparsers.add_parser(self.name, help=self.help, description=self.description, epilog=epilog,
-                                       formatter_class=argparse.RawDescriptionHelpFormatter)
-        parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                            help="show full tracebacks on errors")
+        parser = subparsers.add_parser(
+            self.name,
+            help=self.help,
+            description=self.description,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        parser.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks on errors"
+        )
         self.configure(parser)
         return parser

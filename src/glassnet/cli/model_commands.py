@@ -25,7 +25,9 @@ def _open_model(path: str) -> tuple[Any, dict[str, Any] | None]:
     target = Path(path)
     if target.is_dir():
         if not (target / "model.glassnet").is_file():
-            raise UsageError(f"{target} is a folder without model.glassnet; pass a run folder or a model file")
+            raise UsageError(
+                f"{target} is a folder without model.glassnet; pass a run folder or a model file"
+            )
         config = config_module.load(target / "config.toml") if (target / "config.toml").is_file() else None
         return load_model(target / "model.glassnet"), config
     if not target.is_file():
@@ -54,14 +56,20 @@ def _target_name(config: dict[str, Any] | None) -> str | None:
 # -- evaluate ---------------------------------------------------------------------------------------
 def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="RUN_DIR_OR_MODEL", help="a run folder or a .glassnet model file")
-    parser.add_argument("--data", help="a TOML config (its [data] test split) or a CSV with a header "
-                                       "(default: the run's own test split)")
-    parser.add_argument("--target", help="target column of a CSV given with --data (default: the run's, else last)")
+    parser.add_argument(
+        "--data",
+        help="a TOML config (its [data] test split) or a CSV with a header "
+        "(default: the run's own test split)",
+    )
+    parser.add_argument(
+        "--target", help="target column of a CSV given with --data (default: the run's, else last)"
+    )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
 def _evaluation_data(args: argparse.Namespace, config: dict[str, Any] | None) -> tuple[Array, Array, str]:
-    from .. import config as config_module, datasets
+    from .. import config as config_module
+    from .. import datasets
     from ..runs import resolve_data
 
     source = args.data
@@ -94,8 +102,10 @@ EVALUATE = Command(
     name="evaluate",
     help="loss and metrics of a trained model on test data",
     description="Evaluate a run's model on its test split (rebuilt from the run's config), or on other data.",
-    examples=("glassnet evaluate runs/digits-20261125-120000",
-              "glassnet evaluate model.glassnet --data my.csv --target label"),
+    examples=(
+        "glassnet evaluate runs/digits-20261125-120000",
+        "glassnet evaluate model.glassnet --data my.csv --target label",
+    ),
     configure=_configure_evaluate,
     run=_evaluate,
 )
@@ -105,7 +115,9 @@ EVALUATE = Command(
 def _configure_predict(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="a run folder or a .glassnet model file")
     parser.add_argument("input", metavar="INPUT.csv", help="inputs, one row per sample, with a header row")
-    parser.add_argument("-o", "--output", metavar="OUT.csv", help="where to write predictions (default: stdout)")
+    parser.add_argument(
+        "-o", "--output", metavar="OUT.csv", help="where to write predictions (default: stdout)"
+    )
 
 
 def _prediction_table(model: Any, outputs: Array) -> tuple[list[str], list[list[Any]]]:
@@ -113,7 +125,8 @@ def _prediction_table(model: Any, outputs: Array) -> tuple[list[str], list[list[
     loss_name = type(model.loss).__name__.lower() if model.loss is not None else ""
     if outputs.ndim == 2 and outputs.shape[1] > 1 and "crossentropy" in loss_name:
         header = ["prediction", *(f"p_{k}" for k in range(outputs.shape[1]))]
-        return header, [[int(c), *map(float, row)] for c, row in zip(outputs.argmax(axis=1), outputs)]
+        classes = outputs.argmax(axis=1)
+        return header, [[int(c), *map(float, row)] for c, row in zip(classes, outputs, strict=True)]
     if outputs.ndim == 2 and outputs.shape[1] == 1 and "binary" in loss_name:
         return ["prediction", "p_1"], [[int(p > 0.5), float(p)] for p in outputs[:, 0]]
     flat = outputs.reshape(len(outputs), -1)
@@ -151,8 +164,8 @@ PREDICT = Command(
     name="predict",
     help="predictions of a trained model for the rows of a CSV file",
     description="Predict one output row per input row. A run folder applies the run's preprocessing;\n"
-                "a bare model file takes the CSV columns as they are. A column named like the run's\n"
-                "target is ignored.",
+    "a bare model file takes the CSV columns as they are. A column named like the run's\n"
+    "target is ignored.",
     examples=("glassnet predict runs/digits-20261125-120000 inputs.csv -o predictions.csv",),
     configure=_configure_predict,
     run=_predict,
@@ -161,7 +174,11 @@ PREDICT = Command(
 
 # -- summary ----------------------------------------------------------------------------------------
 def _configure_summary(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="CONFIG_OR_MODEL", help="a TOML config (or a shipped example's name), a run folder or a model file")
+    parser.add_argument(
+        "target",
+        metavar="CONFIG_OR_MODEL",
+        help="a TOML config (or a shipped example's name), a run folder or a model file",
+    )
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -181,7 +198,11 @@ SUMMARY = Command(
     name="summary",
     help="the layer and parameter table of a config's model or a saved model",
     description="Print the Keras-like summary: each layer, its output shape and parameter count.",
-    examples=("glassnet summary spirals", "glassnet summary my_config.toml", "glassnet summary runs/digits-20261125-120000"),
+    examples=(
+        "glassnet summary spirals",
+        "glassnet summary my_config.toml",
+        "glassnet summary runs/digits-20261125-120000",
+    ),
     configure=_configure_summary,
     run=_summary,
 )

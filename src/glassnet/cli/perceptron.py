@@ -12,7 +12,9 @@ from .base import Command
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs", help="folder that receives the demo folder (default runs/)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the visiting order (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the data and the visiting order (default 0)"
+    )
     parser.add_argument("--max-epochs", type=int, default=1000, help="perceptron epochs before giving up")
     parser.add_argument("--quiet", action="store_true", help="print nothing")
 
@@ -23,8 +25,11 @@ def _fit(name: str, x: Any, y: Any, args: argparse.Namespace) -> tuple[Any, str]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model = Perceptron(max_epochs=args.max_epochs, seed=args.seed).fit(x, y)
-    status = (f"converged after {model.n_epochs_} epochs ({model.n_updates_} updates)" if model.converged_
-              else f"did not converge in {model.n_epochs_} epochs ({model.n_updates_} updates)")
+    status = (
+        f"converged after {model.n_epochs_} epochs ({model.n_updates_} updates)"
+        if model.converged_
+        else f"did not converge in {model.n_epochs_} epochs ({model.n_updates_} updates)"
+    )
     line = f"{name}: {status}; training accuracy {model.score(x, y):.3f}"
     if caught:
         line += "\n  " + str(caught[0].message)
@@ -46,10 +51,15 @@ def _run(args: argparse.Namespace) -> int:
             print(line)
         if plotting.available():
             title = f"perceptron on {name}: accuracy {model.score(x, y):.2f}"
-            plotting.save_figure(plotting.plot_decision_boundary(model.predict, x, y, title), out_dir / f"{name}.png")
+            plotting.save_figure(
+                plotting.plot_decision_boundary(model.predict, x, y, title), out_dir / f"{name}.png"
+            )
     if not args.quiet:
-        where = f"decision boundaries: {out_dir}/separable.png, {out_dir}/xor.png" if plotting.available() else (
-            f"no pictures: {plotting.PLOT_HINT} to draw the decision boundaries")
+        where = (
+            f"decision boundaries: {out_dir}/separable.png, {out_dir}/xor.png"
+            if plotting.available()
+            else (f"no pictures: {plotting.PLOT_HINT} to draw the decision boundaries")
+        )
         print(where)
         print("An MLP with a hidden layer learns XOR: glassnet train xor")
     return 0
@@ -59,7 +69,7 @@ PERCEPTRON = Command(
     name="perceptron",
     help="the perceptron on separable data (converges) and on XOR (cannot)",
     description="Fit gn.Perceptron to linearly separable blobs and to XOR, print what happened and save\n"
-                "both decision boundaries as pictures.",
+    "both decision boundaries as pictures.",
     examples=("glassnet perceptron", "glassnet perceptron --out /tmp/demo --seed 3"),
     configure=_configure,
     run=_run,
