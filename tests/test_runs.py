@@ -1,0 +1,74 @@
+"""Runs in-process: callbacks from [[callbacks]], extra report sections, regression, final metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import run_report, runs
+
+
+def tiny(**tables):
+    base = {"data": {"name": "digits", "limit": 200}, "training": {"epochs": 2}}
+    base.update(tables)
+    return base
+
+
+class RecordingCheckpoint(gn.callbacks.Callback):
+    """Stands in for any callback class with a path argument: writes one line per epoch to ``path``."""
+
+    def __init__(self, path: str, monitor: str = "val_loss") -> None:
+        super().__init__()
+        self.path, self.monitor = path, monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        with open(self.path, "a") as handle:
+            handle.write(f"{epoch} {logs[self.monitor]!r}\n")
+
+
+def test_callbacks_are_found_by_class_name_and_paths_land_in_the_run_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(gn.callbacks, "RecordingCheckpoint", RecordingCheckpoint, raising=False)
+    monkeypatch.setattr(gn.callbacks, "__all__", [*gn.callbacks.__all__, "RecordingCheckpoint"])
+    run = runs.setup(tiny(callbacks=[{"type": "RecordingCheckpoint", "path": "epochs.txt"}]))
+    result = runs.train(run, out=tmp_path, verbose=0)
+    lines = (result.run_dir / "epochs.txt").read_text().splitlines()
+    assert [line.split()[0] for line in lines] == ["0", "1"]
+    assert float(lines[-1].split()[1]) == result.history["val_loss"][-1]
+    assert gn.config.loads((result.run_dir / "config.toml").read_text())["callbacks"] == [
+        {"type": "RecordingCheckpoint", "path": "epochs.txt"}
+    ]
+
+
+def test_registered_report_sections_appear(monkeypatch, tmp_path):
+    monkeypatch.setattr(run_report, "SECTION_PROVIDERS", [])
+    run_report.register_section(
+        lambda run, folder, history, metrics: ("Diagnosis", f"<p>{len(history['loss'])}</p>")
+    )
+    run_report.register_section(lambda *args: None)  # a provider may have nothing to say
+    result = runs.train(runs.setup(tiny()), out=tmp_path, verbose=0)
+    page = (result.run_dir / "report.html").read_text()
+    assert "<h2>Diagnosis</h2>\n<p>2</p>" in page
+    assert page.index("Final metrics") < page.index("Diagnosis") < page.index("<h2>Config</h2>")
+
+
+def test_regression_run_has_predicted_vs_true_and_no_confusion_matrix(tmp_path):
+    raw = {"data": {"name": "regression", "n_samples": 80, "n_features": 2}, "training": {"epochs": 2}}
+    result = runs.train(runs.setup(raw), out=tmp_path, verbose=0)
+    plots = {p.name for p in (result.run_dir / "plots").iterdir()}
+    assert plots == {"loss.png", "mae.png", "predicted_vs_true.png"}
+    saved = json.loads((result.run_dir / "metrics.json").read_text())
+    assert saved["task"] == "regression" and set(saved["test"]) == {"loss", "mae"}
+
+
+def test_final_metrics_match_a_direct_evaluation(tmp_path):
+    run = runs.setup(tiny())
+    result = runs.train(run, out=tmp_path, verbose=0)
+    n_val = int(len(run.data.x_train) * 0.1)
+    direct = run.model.evaluate(run.data.x_train[-n_val:], run.data.y_train[-n_val:])
+    assert result.metrics["validation"] == direct
+    assert result.history["val_loss"][-1] == pytest.approx(direct["loss"], rel=1e-6)
+    predictions = run.model.predict(run.data.x_test).argmax(axis=1)
+    assert result.metrics["test"]["accuracy"] == pytest.approx(np.mean(predictions == run.data.y_test))
