@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import run_report, runs
+from glassnet import plotting, run_report, runs
 
 
 def tiny(**tables):
@@ -72,3 +72,24 @@ def test_final_metrics_match_a_direct_evaluation(tmp_path):
     assert result.history["val_loss"][-1] == pytest.approx(direct["loss"], rel=1e-6)
     predictions = run.model.predict(run.data.x_test).argmax(axis=1)
     assert result.metrics["test"]["accuracy"] == pytest.approx(np.mean(predictions == run.data.y_test))
+
+
+def test_binary_sigmoid_classifier_plots_use_a_threshold(tmp_path):
+    raw = {
+        "data": {"name": "moons", "n_samples": 200},
+        "model": {
+            "layers": [
+                {"type": "Dense", "units": 8, "activation": "tanh"},
+                {"type": "Dense", "units": 1, "activation": "sigmoid"},
+            ]
+        },
+        "loss": {"name": "binary_crossentropy"},
+        "training": {"epochs": 5},
+    }
+    run = runs.setup(raw)
+    result = runs.train(run, out=tmp_path, verbose=0)
+    classes = run_report.predicted_classes(run.model, run.data.x_test)
+    matrix = plotting.confusion_matrix(run.data.y_test, classes, 2)
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(result.metrics["test"]["accuracy"])
+    assert 0 < classes.sum() < len(classes)  # both classes predicted, not an argmax over one unit
+    assert (result.run_dir / "plots" / "decision_boundary.png").is_file()

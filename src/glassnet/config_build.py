@@ -138,7 +138,7 @@ def build_loss(loss_table: dict[str, Any], data: PreparedData) -> tuple[dict[str
 
 def build_optimizer(opt_table: dict[str, Any], default: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """The optimizer named in [optimizer], its learning rate a schedule if [optimizer.schedule] is given."""
-    table = dict(opt_table) if opt_table else dict(default)
+    table = dict(opt_table) if "name" in opt_table else {**default, **opt_table}
     name, kwargs = _split_name(table, "name", "optimizer")
     cls = lookup(class_table(optimizers, optimizers.Optimizer), name, "optimizer.name", "optimizer")
     schedule = kwargs.pop("schedule", None)

@@ -191,28 +191,41 @@ def resolve_preprocessing(table: dict[str, Any], data_table: dict[str, Any], x: 
     return table
 
 
+def make_transform(
+    prep_table: dict[str, Any], dtype: str, fit_on: Array | None = None
+) -> Callable[[Array], Array]:
+    """x -> flatten to (n, features), cast to ``dtype``, multiply by ``rescale``, then the scaler.
+
+    The scaler is fitted on ``fit_on`` (the training inputs); without a scaler no data is needed.
+    """
+    scaler = make_scaler(prep_table["scaler"])
+    rescale = float(prep_table["rescale"])
+
+    def flat(a: Array) -> Array:
+        a = np.asarray(a).reshape(len(a), -1).astype(dtype)
+        if rescale != 1.0:
+            a *= rescale
+        return a
+
+    if scaler is not None:
+        if fit_on is None:
+            raise ConfigError("preprocessing.scaler needs the training data to be fitted on")
+        scaler.fit(flat(fit_on))
+
+    def transform(a: Array) -> Array:
+        a = flat(a)
+        return np.asarray(scaler.transform(a), dtype=dtype) if scaler is not None else a
+
+    return transform
+
+
 def prepare(
     data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str
 ) -> tuple[dict[str, Any], PreparedData]:
     """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays."""
     x, y, x_test, y_test = load_split(data_table)
     prep_table = resolve_preprocessing(prep_table, data_table, x)
-    scaler = make_scaler(prep_table["scaler"])
-    rescale = float(prep_table["rescale"])
-
-    def flat(a: Array) -> Array:
-        a = a.reshape(len(a), -1).astype(dtype)
-        if rescale != 1.0:
-            a *= rescale
-        return a
-
-    if scaler is not None:
-        scaler.fit(flat(x))
-
-    def transform(a: Array) -> Array:
-        a = flat(np.asarray(a))
-        return np.asarray(scaler.transform(a), dtype=dtype) if scaler is not None else a
-
+    transform = make_transform(prep_table, dtype, x)
     task = _task(data_table, y)
     n_classes = None
     if task == "classification":
@@ -227,4 +240,12 @@ def prepare(
     return prep_table, PreparedData(transform(x), y, transform(x_test), y_test, task, n_classes, transform)
 
 
-__all__ = ["PreparedData", "load_split", "make_scaler", "prepare", "resolve_data_table", "scaler_classes"]
+__all__ = [
+    "PreparedData",
+    "load_split",
+    "make_scaler",
+    "make_transform",
+    "prepare",
+    "resolve_data_table",
+    "scaler_classes",
+]

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__, plotting
+from . import __version__, losses, plotting
+from ._typing import Array
 from .config import dumps
 from .models.summary import summary_text
 from .report import Report, no_plots_notice, write_report
@@ -40,53 +41,52 @@ def _curve_keys(history: dict[str, list[float]]) -> list[str]:
     return keys
 
 
+def predicted_classes(model: Any, x: Array) -> Array:
+    """Class labels from a classifier's outputs: argmax over several units, a threshold on one unit
+    (0 for logit-like outputs of hinge/perceptron/from_logits losses, 0.5 for probabilities)."""
+    out = model.predict(x)
+    if out.shape[-1] > 1:
+        return np.asarray(out.argmax(axis=-1))
+    margin_losses = (losses.Hinge, losses.Perceptron)
+    logits = getattr(model.loss, "from_logits", False) or isinstance(model.loss, margin_losses)
+    return (out.reshape(-1) > (0.0 if logits else 0.5)).astype(np.int64)
+
+
 def make_plots(run: RunSetup, run_dir: Path, history: dict[str, list[float]]) -> list[tuple[str, Path]]:
     """Save every picture that fits the run under ``run_dir/plots``; returns (caption, path) pairs."""
-    plots: list[tuple[str, Path, Any]] = []
+    saved: list[tuple[str, Path]] = []
+
+    def add(caption: str, name: str, draw: Callable[[], Any]) -> None:
+        path = run_dir / "plots" / name
+        plotting.save_figure(draw(), path)
+        saved.append((caption, path))
+
     for key in _curve_keys(history):
-        plots.append(
-            (
-                f"{key} per epoch",
-                run_dir / "plots" / f"{key}.png",
-                lambda k=key: plotting.plot_history(history, k),
-            )
-        )
+        add(f"{key} per epoch", f"{key}.png", lambda k=key: plotting.plot_history(history, k))  # type: ignore[misc]
     data, model = run.data, run.model
-    if len(data.x_test):
-        if data.task == "classification":
-            y_pred = (
-                model.predict(data.x_test).argmax(axis=-1)
-                if data.n_outputs > 1
-                else (model.predict(data.x_test).reshape(-1) > 0.5).astype(np.int64)
-            )
-            plots.append(
-                (
-                    "confusion matrix (test set)",
-                    run_dir / "plots" / "confusion_matrix.png",
-                    lambda: plotting.plot_confusion_matrix(data.y_test, y_pred, data.n_classes),
-                )
-            )
-        else:
-            plots.append(
-                (
-                    "predicted vs true (test set)",
-                    run_dir / "plots" / "predicted_vs_true.png",
-                    lambda: plotting.plot_predictions(data.y_test, model.predict(data.x_test)),
-                )
-            )
-    if data.task == "classification" and data.input_shape == (2,):
+    classify = data.task == "classification"
+    if len(data.x_test) and classify:
+        y_pred = predicted_classes(model, data.x_test)
+        add(
+            "confusion matrix (test set)",
+            "confusion_matrix.png",
+            lambda: plotting.plot_confusion_matrix(data.y_test, y_pred, data.n_classes),
+        )
+    elif len(data.x_test):
+        add(
+            "predicted vs true (test set)",
+            "predicted_vs_true.png",
+            lambda: plotting.plot_predictions(data.y_test, model.predict(data.x_test)),
+        )
+    if classify and data.input_shape == (2,):
         x = np.concatenate([data.x_train, data.x_test])
         y = np.concatenate([data.y_train, data.y_test])
-        plots.append(
-            (
-                "decision boundary (train and test points)",
-                run_dir / "plots" / "decision_boundary.png",
-                lambda: plotting.plot_decision_boundary(model.predict, x, y),
-            )
+        add(
+            "decision boundary (train and test points)",
+            "decision_boundary.png",
+            lambda: plotting.plot_decision_boundary(lambda grid: predicted_classes(model, grid), x, y),
         )
-    for _, path, draw in plots:
-        plotting.save_figure(draw(), path)
-    return [(caption, path) for caption, path, _ in plots]
+    return saved
 
 
 def summary_rows(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:

@@ -43,8 +43,13 @@ def _run_transform(config: dict[str, Any] | None) -> Callable[[Array], Array]:
     """The input preprocessing of the run (rebuilt from its config: same seed, same split, same scaler)."""
     if config is None:
         return _identity
+    from ..backend import floatx
+    from ..config_data import make_transform
     from ..runs import resolve_data
 
+    prep = config.get("preprocessing", {})
+    if prep.get("scaler", "none") == "none" and "rescale" in prep:
+        return make_transform(prep, floatx())  # nothing fitted: no need to load the data again
     return resolve_data(config, int(config.get("training", {}).get("seed", 0)))[2].transform
 
 
