@@ -65,8 +65,18 @@ def test_spirals_without_noise_follow_the_arm_formula():
 
 @pytest.mark.parametrize("seed", range(4))
 def test_two_blobs_are_always_linearly_separable(seed):
-    x, y = datasets.make_blobs(n_samples=400, noise=2.5, seed=seed)  # heavy overlap without the clipping
+    """A linear program finds w, b with y_i (w . x_i + b) >= 1 exactly when the classes are separable."""
+    optimize = pytest.importorskip("scipy.optimize")
+    x, y = datasets.make_blobs(
+        n_samples=400, noise=2.5, radius=2.0, seed=seed
+    )  # overlap without the clipping
+    signs = np.where(y == 1, 1.0, -1.0)
+    constraints = -signs[:, None] * np.hstack([x, np.ones((len(x), 1))])
+    result = optimize.linprog(np.zeros(3), A_ub=constraints, b_ub=-np.ones(len(x)), bounds=[(None, None)] * 3)
+    assert result.status == 0, result.message  # feasible: a separating line exists
     assert gn.Perceptron(max_epochs=5000, seed=0).fit(x, y).converged_
+    x_plain, y_plain = datasets.make_blobs(n_samples=400, noise=2.5, centers=3, radius=2.0, seed=seed)
+    assert x_plain.shape == (400, 2) and set(np.unique(y_plain)) == {0, 1, 2}
 
 
 def test_regression_is_linear_and_outliers_are_counted():

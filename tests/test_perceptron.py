@@ -39,6 +39,8 @@ def test_converges_on_separable_blobs():
     assert model.n_updates_ > 0
     assert model.loss_history_[-1] == 0.0
     assert model.n_epochs_ == len(model.loss_history_) < 1000
+    assert model.best_accuracy_ == 1.0
+    np.testing.assert_array_equal(model.best_weights_, model.weights)
 
 
 def test_fails_on_xor_and_warns():
@@ -50,6 +52,9 @@ def test_fails_on_xor_and_warns():
     assert model.score(x, y) <= 0.75
     assert model.n_epochs_ == 200 and len(model.loss_history_) == 200
     assert min(model.loss_history_) > 0  # every epoch makes a mistake
+    assert model.best_accuracy_ == 0.75  # the best any line can do: 3 of the 4 corners
+    best = np.where(x @ model.best_weights_ + model.best_bias_ > 0, 1, 0)
+    assert np.mean(best == y) == 0.75
 
 
 @pytest.mark.parametrize("shuffle", [False, True])

@@ -106,26 +106,31 @@ def make_spirals(
 
 
 def make_blobs(
-    n_samples: int = 200, noise: float = 0.5, centers: int = 2, seed: int | None = None
+    n_samples: int = 200, noise: float = 0.5, centers: int = 2, radius: float = 3.0, seed: int | None = None
 ) -> tuple[Array, Array]:
-    """Isotropic Gaussian blobs (std ``noise``) around ``centers`` points spaced on a circle of radius 3.
+    """Isotropic Gaussian blobs (std ``noise``) around ``centers`` points spaced on a circle of ``radius``.
 
-    With two centers the jitter along the line joining them is clipped to 0.9 of the half-distance,
-    so the two classes are always linearly separable (the perceptron's convergence case).
+    With two centers each point's jitter towards the other center is clipped to 0.9 ``radius``, so a
+    gap of 0.2 ``radius`` always separates the classes (the perceptron's convergence case); with more
+    centers, or far from that gap, the blobs are plain Gaussians.
     """
     _check("make_blobs", n_samples, noise)
     if isinstance(centers, bool) or not isinstance(centers, (int, np.integer)) or centers < 2:
         raise ConfigError(f"make_blobs: centers must be an integer >= 2, got {centers!r}")
+    if not (isinstance(radius, (int, float)) and radius > 0):
+        raise ConfigError(f"make_blobs: radius must be a number > 0, got {radius!r}")
     rng = np.random.default_rng(seed)
     y = _balanced_labels(n_samples, centers, rng)
     offset = rng.uniform(0.0, 2.0 * np.pi)
     angles = offset + 2.0 * np.pi * np.arange(centers) / centers
-    means = 3.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    means = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     jitter = rng.normal(scale=noise, size=(n_samples, 2))
     if centers == 2:
-        axis = (means[1] - means[0]) / np.linalg.norm(means[1] - means[0])
+        axis = (means[1] - means[0]) / np.linalg.norm(means[1] - means[0])  # from center 0 to center 1
         along = jitter @ axis
-        jitter += np.outer(np.clip(along, -2.7, 2.7) - along, axis)  # half-distance 3, margin 0.3
+        limit = 0.9 * radius
+        clipped = np.where(y == 0, np.minimum(along, limit), np.maximum(along, -limit))
+        jitter += np.outer(clipped - along, axis)
     return means[y] + jitter, y
 
 

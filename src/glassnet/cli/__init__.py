@@ -16,6 +16,7 @@ this package and add it to ``COMMANDS`` (or call ``register(command)``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import ConfigError, MissingDependencyError, UnknownNameError
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"glassnet {command.name}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"glassnet {command.name}: interrupted", file=sys.stderr)
         return 130

@@ -30,7 +30,9 @@ def _fit(name: str, x: Any, y: Any, args: argparse.Namespace) -> tuple[Any, str]
         if model.converged_
         else f"did not converge in {model.n_epochs_} epochs ({model.n_updates_} updates)"
     )
-    line = f"{name}: {status}; training accuracy {model.score(x, y):.3f}"
+    line = (
+        f"{name}: {status}; training accuracy {model.score(x, y):.3f} (best line: {model.best_accuracy_:.3f})"
+    )
     if caught:
         line += "\n  " + str(caught[0].message)
     return model, line
@@ -41,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..run_files import make_run_dir
 
     demos = {
-        "separable": datasets.make_blobs(n_samples=200, noise=1.0, seed=args.seed),
+        "separable": datasets.make_blobs(n_samples=200, noise=1.0, radius=1.5, seed=args.seed),
         "xor": datasets.make_xor(n_samples=200, noise=0.15, seed=args.seed),
     }
     out_dir = make_run_dir(Path(args.out), "perceptron")
@@ -50,10 +52,13 @@ def _run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line)
         if plotting.available():
-            title = f"perceptron on {name}: accuracy {model.score(x, y):.2f}"
-            plotting.save_figure(
-                plotting.plot_decision_boundary(model.predict, x, y, title), out_dir / f"{name}.png"
-            )
+            title = f"perceptron on {name}: best line, accuracy {model.best_accuracy_:.2f}"
+
+            def best_line(grid: Any, model: Any = model) -> Any:
+                return (grid @ model.best_weights_ + model.best_bias_ > 0).astype(int)
+
+            figure = plotting.plot_decision_boundary(best_line, x, y, title)
+            plotting.save_figure(figure, out_dir / f"{name}.png")
     if not args.quiet:
         where = (
             f"decision boundaries: {out_dir}/separable.png, {out_dir}/xor.png"
