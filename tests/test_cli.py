@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet.config import load as load_config
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 RUN_FILES = ("config.toml", "model.glassnet", "history.csv", "metrics.json", "report.html")
@@ -255,9 +256,33 @@ def test_train_on_mnist_idx_files(shared_data, tmp_path):
     elsewhere.mkdir()
     glassnet("train", config, "--epochs", 3, "--quiet", "--out", tmp_path / "runs", cwd=elsewhere)
     run_dir = only_run(tmp_path / "runs")
-    resolved = gn.config.load(run_dir / "config.toml")
+    resolved = load_config(run_dir / "config.toml")
     assert resolved["preprocessing"]["rescale"] == pytest.approx(1 / 255)
     assert resolved["model"]["layers"][-1]["units"] == 10
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["samples"] == {"train": 3000, "test": 1000}
     assert metrics["test"]["accuracy"] >= 0.85
+
+
+def test_csv_run_then_predict_and_evaluate_on_the_csv(tmp_path):
+    x, y = gn.datasets.make_moons(n_samples=120, noise=0.1, seed=0)
+    table = tmp_path / "moons.csv"
+    with open(table, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["u", "kind", "v"])  # the target sits between the features
+        writer.writerows([[a, "top" if t == 0 else "bottom", b] for (a, b), t in zip(x, y, strict=True)])
+    config = tmp_path / "moons_csv.toml"
+    config.write_text('[data]\nname = "csv"\npath = "moons.csv"\ntarget = "kind"\n[training]\nepochs = 2\n')
+    glassnet("train", config, "--quiet", "--out", tmp_path / "runs", cwd=tmp_path)
+    run_dir = only_run(tmp_path / "runs")
+    assert load_config(run_dir / "config.toml")["data"]["task"] == "classification"
+    out = tmp_path / "pred.csv"
+    glassnet("predict", run_dir, table, "-o", out, cwd=tmp_path)  # the "kind" column is ignored
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 120 and set(rows[0]) == {"prediction", "p_0", "p_1"}
+    model = gn.load_model(run_dir / "model.glassnet")
+    codes = np.where(y == 0, 1, 0)  # text labels are coded in sorted order: bottom = 0, top = 1
+    expected = float(np.mean(model.predict(x.astype(np.float32)).argmax(axis=1) == codes))
+    result = glassnet("evaluate", run_dir, "--data", table, "--json", cwd=tmp_path)
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(expected)

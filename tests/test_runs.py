@@ -9,6 +9,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import plotting, run_report, runs
+from glassnet.config import loads as config_loads
 
 
 def tiny(**tables):
@@ -37,7 +38,7 @@ def test_callbacks_are_found_by_class_name_and_paths_land_in_the_run_folder(monk
     lines = (result.run_dir / "epochs.txt").read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["0", "1"]
     assert float(lines[-1].split()[1]) == result.history["val_loss"][-1]
-    assert gn.config.loads((result.run_dir / "config.toml").read_text())["callbacks"] == [
+    assert config_loads((result.run_dir / "config.toml").read_text())["callbacks"] == [
         {"type": "RecordingCheckpoint", "path": "epochs.txt"}
     ]
 
