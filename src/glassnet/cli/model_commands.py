@@ -191,7 +191,8 @@ def _summary(args: argparse.Namespace) -> int:
     from ..models.summary import summary_text
     from ..runs import setup
 
-    if args.target.endswith(".toml") or not Path(args.target).exists():
+    target = Path(args.target)
+    if target.suffix == ".toml" or (not target.exists() and target.suffix != ".glassnet"):
         model = setup(config_module.load(config_module.find(args.target))).model
     else:
         model = _open_model(args.target)[0]
