@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import sys
@@ -125,18 +124,17 @@ def _configure_predict(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _prediction_table(model: Any, outputs: Array) -> tuple[list[str], list[list[Any]]]:
-    """Class and per-class probabilities for a classifier, the predicted values for a regressor."""
+def _prediction_table(model: Any, outputs: Array) -> tuple[list[str], Array, list[str]]:
+    """Header, values and formats: class and per-class probabilities for a classifier, else the outputs."""
     loss_name = type(model.loss).__name__.lower() if model.loss is not None else ""
-    if outputs.ndim == 2 and outputs.shape[1] > 1 and "crossentropy" in loss_name:
-        header = ["prediction", *(f"p_{k}" for k in range(outputs.shape[1]))]
-        classes = outputs.argmax(axis=1)
-        return header, [[int(c), *map(float, row)] for c, row in zip(classes, outputs, strict=True)]
-    if outputs.ndim == 2 and outputs.shape[1] == 1 and "binary" in loss_name:
-        return ["prediction", "p_1"], [[int(p > 0.5), float(p)] for p in outputs[:, 0]]
-    flat = outputs.reshape(len(outputs), -1)
+    flat = outputs.reshape(len(outputs), -1).astype(np.float64)
+    if flat.shape[1] > 1 and "crossentropy" in loss_name:
+        header = ["prediction", *(f"p_{k}" for k in range(flat.shape[1]))]
+        return header, np.column_stack([flat.argmax(axis=1), flat]), ["%d"] + ["%.9g"] * flat.shape[1]
+    if flat.shape[1] == 1 and "binary" in loss_name:
+        return ["prediction", "p_1"], np.column_stack([flat[:, 0] > 0.5, flat]), ["%d", "%.9g"]
     header = ["prediction"] if flat.shape[1] == 1 else [f"y_{k}" for k in range(flat.shape[1])]
-    return header, [list(map(float, row)) for row in flat]
+    return header, flat, ["%.9g"] * flat.shape[1]
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -151,11 +149,9 @@ def _predict(args: argparse.Namespace) -> int:
     width = int(np.prod(model.input_shape)) if model.input_shape else x.shape[1]
     if x.shape[1] != width:
         raise UsageError(f"{args.input} has {x.shape[1]} feature columns but the model expects {width}")
-    header, rows = _prediction_table(model, model.predict(_run_transform(config)(x)))
+    header, values, formats = _prediction_table(model, model.predict(_run_transform(config)(x)))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    np.savetxt(buffer, values, fmt=formats, delimiter=",", header=",".join(header), comments="")
     if args.output:
         from ..run_files import write_text
 
