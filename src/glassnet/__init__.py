@@ -18,9 +18,11 @@ from . import (
     losses,
     metrics,
     optimizers,
+    preprocessing,
     regularizers,
     schedules,
 )
+from .averages import ewma
 from .backend import floatx, set_floatx, set_seed
 from .errors import (
     ConfigError,
@@ -55,6 +57,7 @@ __all__ = [
     "callbacks",
     "datasets",
     "diagnostics",
+    "ewma",
     "floatx",
     "initializers",
     "layers",
@@ -62,6 +65,7 @@ __all__ = [
     "losses",
     "metrics",
     "optimizers",
+    "preprocessing",
     "regularizers",
     "schedules",
     "set_floatx",

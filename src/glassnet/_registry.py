@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 
 def snake_case(name: str) -> str:
-    """``"GlorotUniform"`` -> ``"glorot_uniform"``."""
+    """``"GlorotUniform"`` -> ``"glorot_uniform"``, ``"LeakyReLU"`` -> ``"leaky_relu"``."""
+    name = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", "_", name.replace("PReLU", "Prelu").replace("ReLU", "Relu"))
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
@@ -57,7 +58,7 @@ class Registry(Generic[T]):
         if isinstance(identifier, dict):
             return self.from_config(identifier)
         if isinstance(identifier, type) and issubclass(identifier, self.base):
-            return identifier()  # type: ignore[no-any-return]
+            return identifier()  # type: ignore[no-any-return, return-value]
         place = f"{where}: " if where else ""
         raise UnknownNameError(
             f"{place}expected a {self.family} name or instance, got {type(identifier).__name__} "

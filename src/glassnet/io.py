@@ -46,7 +46,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], mod
 
 def _npz_bytes(arrays: dict[str, Array]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -111,7 +111,7 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> Any:
     saved_floatx = backend.floatx()
     backend.set_floatx(config.get("dtype", "float32"))
     try:
-        model = deserialize_layer(config["model"])
+        model: Any = deserialize_layer(config["model"])
     finally:
         backend.set_floatx(saved_floatx)
     params = model.parameters()

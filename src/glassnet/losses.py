@@ -39,6 +39,11 @@ def _n_samples(y_pred: Array) -> int:
     return max(1, int(y_pred.size // y_pred.shape[-1])) if y_pred.ndim else 1
 
 
+def _shape_only(shape: tuple[int, ...]) -> Array:
+    """A read-only zero array of ``shape`` that takes no memory (for shape checks)."""
+    return np.broadcast_to(np.zeros((), dtype=np.float64), shape)
+
+
 def _log_softmax(z: Array) -> Array:
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
@@ -208,7 +213,7 @@ class CategoricalCrossentropy(Loss):
 
     def value(self, y_true: Array, y_pred: Array) -> Any:
         logp = _log_softmax(y_pred) if self.from_logits else np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))
-        return -np.vdot(y_true, logp) / _n_samples(y_pred)
+        return -float(np.vdot(y_true, logp)) / _n_samples(y_pred)
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         n = _n_samples(y_pred)
@@ -230,7 +235,7 @@ class CategoricalCrossentropy(Loss):
     def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any) -> Array:
         y = np.asarray(y_true)
         if y.ndim == len(output_shape) and output_shape[-1] > 1:
-            self._align(y, np.empty((0,) + tuple(output_shape)))  # raises the integer-label error
+            self._align(y, _shape_only((len(y),) + tuple(output_shape)))  # raises the integer-label error
         return super().prepare_targets(y, output_shape, dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -293,7 +298,7 @@ class SparseCategoricalCrossentropy(Loss):
             picked = flat[rows, labels]
             inside = (picked >= EPSILON) & (picked <= 1 - EPSILON)
             grad = np.zeros_like(flat)
-            grad[rows, labels] = -inside / np.clip(picked, EPSILON, 1 - EPSILON) / n
+            grad[rows, labels] = inside * (-1.0 / n) / np.clip(picked, EPSILON, 1 - EPSILON)
         return grad.reshape(y_pred.shape)
 
     def fused_gradient(self, y_true: Any, y_pred: Array) -> Array:
@@ -307,7 +312,7 @@ class SparseCategoricalCrossentropy(Loss):
     def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any) -> Array:
         y = np.asarray(y_true)
         n_classes = output_shape[-1]
-        labels = self._labels(y, np.empty((y.shape[0],) + tuple(output_shape)))
+        labels = self._labels(y, _shape_only((len(y),) + tuple(output_shape)))
         if labels.size and not np.issubdtype(y.dtype, np.integer) and not np.all(labels == y.reshape(-1)):
             raise LabelError("sparse_categorical_crossentropy: labels must be whole numbers (class indices)")
         if labels.size and (labels.min() < 0 or labels.max() >= n_classes):

@@ -77,7 +77,8 @@ class ProgbarLogger(Callback):
         elapsed = _duration(time.perf_counter() - self._epoch_start)
         line = format_logs(logs or {})
         if self.live:
-            self.stream.write(f"\r{self.params.get('steps', '?')}/{self.params.get('steps', '?')} - {elapsed} - {line}\x1b[K\n")
+            steps = self.params.get("steps", "?")
+            self.stream.write(f"\r{steps}/{steps} - {elapsed} - {line}\x1b[K\n")
         else:
             self.stream.write(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')} - {elapsed} - {line}\n")
         self.stream.flush()

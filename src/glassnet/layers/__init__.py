@@ -8,6 +8,8 @@ from ..errors import ConfigError
 from .activation import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
 from .core import Dense, Input
+from .dropout import Dropout
+from .normalization import BatchNormalization, LayerNormalization
 
 _LAYERS: dict[str, type[Layer]] = {}
 
@@ -18,7 +20,8 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
     return cls
 
 
-for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax):
+for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
+             BatchNormalization, LayerNormalization):
     register_layer(_cls)
 
 
@@ -42,5 +45,6 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
     return cls(**config.get("config", {}))
 
 
-__all__ = ["ELU", "SELU", "Activation", "Dense", "Input", "Layer", "LeakyReLU", "PReLU", "ReLU", "Sigmoid",
-           "Softmax", "Tanh", "deserialize_layer", "register_layer", "serialize_layer"]
+__all__ = ["ELU", "SELU", "Activation", "BatchNormalization", "Dense", "Dropout", "Input", "Layer",
+           "LayerNormalization", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
+           "deserialize_layer", "register_layer", "serialize_layer"]

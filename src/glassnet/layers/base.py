@@ -83,6 +83,8 @@ class Layer:
 
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
         self._name = name or snake_case(type(self).__name__)
+        self._scope = ""
+        self._building = False
         self._params: dict[str, Parameter] = {}
         self.cache: dict[str, Any] = {}
         self.built = False
@@ -100,8 +102,16 @@ class Layer:
     @name.setter
     def name(self, value: str) -> None:
         self._name = value
+        self._rename_parameters()
+
+    def set_scope(self, scope: str) -> None:
+        """Prefix parameter names with ``scope`` (set by a model that contains this one as a layer)."""
+        self._scope = scope
+        self._rename_parameters()
+
+    def _rename_parameters(self) -> None:
         for key, param in self._params.items():
-            param.name = f"{value}/{key}"
+            param.name = f"{self._scope}{self._name}/{key}"
 
     # -- building -------------------------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
@@ -124,7 +134,8 @@ class Layer:
         self, name: str, value: Array, trainable: bool = True, regularizer: Any = None
     ) -> Parameter:
         """Create and register a parameter named ``<layer>/<name>``."""
-        param = Parameter(value, name=f"{self.name}/{name}", trainable=trainable, regularizer=regularizer)
+        param = Parameter(value, name=f"{self._scope}{self._name}/{name}", trainable=trainable,
+                          regularizer=regularizer)
         self._params[name] = param
         return param
 
@@ -184,6 +195,12 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+# The base class's own build/forward are wrapped too, so layers that inherit them (activation layers,
+# Dropout) are also marked built, with shapes, on first use.
+Layer.build = _wrap_build(Layer.build)  # type: ignore[method-assign]
+Layer.forward = _wrap_forward(Layer.forward)  # type: ignore[method-assign]
 
 
 def _batch_shape(shape: Shape) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import losses, metrics as metrics_module, optimizers
+from .. import losses, optimizers
+from .. import metrics as metrics_module
 from .._typing import Array
 from ..callbacks import History
 from ..errors import ConfigError, StateError
@@ -26,6 +27,7 @@ class Model(Layer):
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)
+        self._nested = False
         self.layers: list[Layer] = []
         self.optimizer: Any = None
         self.loss: losses.Loss | None = None
@@ -38,6 +40,20 @@ class Model(Layer):
         self._regularized: list[Parameter] = []
 
     # -- structure -------------------------------------------------------------------------------
+    @property
+    def child_scope(self) -> str:
+        """Prefix for the parameter names of this model's layers: none at top level, the model's name
+        when it is itself a layer of another model (so names stay unique)."""
+        return f"{self._scope}{self.name}/" if self._nested else ""
+
+    def set_scope(self, scope: str) -> None:
+        self._scope, self._nested = scope, True
+        self._rename_parameters()
+
+    def _rename_parameters(self) -> None:
+        for layer in getattr(self, "layers", []):
+            layer.set_scope(self.child_scope)
+
     def parameters(self, trainable_only: bool = False) -> list[Parameter]:
         """Every parameter, layer by layer, in creation order (kernel then bias for Dense)."""
         if trainable_only and not self.trainable:

@@ -36,6 +36,7 @@ class Sequential(Model):
             while layer.name in taken:
                 k += 1
                 layer.name = f"{base}_{k}"
+            layer.set_scope(self.child_scope)
             self.layers.append(layer)
         else:
             raise ConfigError(f"{self.name}: expected a glassnet layer, got {type(layer).__name__}")
@@ -81,7 +82,7 @@ class Sequential(Model):
                 return i
         return len(self.layers)
 
-    def _backward(self, grad: Array, from_preactivation: bool) -> Array | None:
+    def _backward(self, grad: Any, from_preactivation: bool) -> Array | None:
         stop = 0 if self.input_grad_required else self._first_trainable()
         last = len(self.layers) - 1
         for i in range(last, stop - 1, -1):
@@ -90,10 +91,8 @@ class Sequential(Model):
             saved = layer.input_grad_required
             layer.input_grad_required = not skip_input
             try:
-                if i == last and from_preactivation:
-                    grad = layer.backward_preactivation(grad)  # type: ignore[attr-defined]
-                else:
-                    grad = layer.backward(grad)
+                fused = i == last and from_preactivation
+                grad = layer.backward_preactivation(grad) if fused else layer.backward(grad)  # type: ignore[attr-defined]
             finally:
                 layer.input_grad_required = saved
         return grad if self.input_grad_required else None

@@ -126,14 +126,15 @@ def fit(
     elif validation_split:
         x, y, x_val, y_val = _split_validation(x, y, validation_split)
     else:
-        x_val = y_val = None
+        x_val = y_val = None  # type: ignore[assignment]
     batch_size = _check_batch_size(batch_size, len(x))
     if seed is not None:
         model.reseed(np.random.default_rng(rng.integers(2**63)))
     batches = BatchIterator(x, y, batch_size, shuffle, rng)
     history = History()
     progress = make_progress(verbose)
-    cbs = CallbackList([history, *(callbacks or []), *([progress] if progress else [])], model,
+    # History after the user's callbacks (as in Keras), so what they add to logs is recorded.
+    cbs = CallbackList([*(callbacks or []), history, *([progress] if progress else [])], model,
                        {"epochs": epochs, "steps": len(batches), "verbose": verbose})
     model.stop_training = False
     model.history = history
@@ -178,6 +179,8 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
         seen += m
         if report:
             cbs.on_batch_end(step, {"loss": loss_total / seen, **_metric_logs(model)})
+        if model.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop now
+            break
     return {"loss": loss_total / max(seen, 1), **_metric_logs(model)}
 
 

@@ -4,7 +4,9 @@ A subclass writes its rule once, in ``apply(w, g, slot, lr)`` on plain arrays. T
 either once per parameter or, when the parameters live in one ``ParameterPack`` (models pack theirs),
 once on the whole flat buffer, which turns many small NumPy calls into a few large ones. State slots
 (``slot("velocity")``) are zero-initialised arrays shaped like the parameter; ``state`` maps each
-parameter name to its slots, so the state can be saved, restored and inspected.
+parameter name to its slots, so the state can be saved, restored and inspected. A slot whose name starts
+with ``_`` (``slot("_scratch")``) is a reusable work buffer: it avoids allocations on the hot path and
+is not part of the saved state.
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.clipvalue = None if clipvalue is None else check_positive("clipvalue", clipvalue)
         self.clipnorm = None if clipnorm is None else check_positive("clipnorm", clipnorm)
-        self.global_clipnorm = None if global_clipnorm is None else check_positive("global_clipnorm", global_clipnorm)
+        self.global_clipnorm = (
+            None if global_clipnorm is None else check_positive("global_clipnorm", global_clipnorm)
+        )
         self.iterations = 0
         self.last_learning_rate: float | None = None
         self.state: dict[str, dict[str, Array]] = {}
@@ -127,7 +131,7 @@ class Optimizer:
         buffer = self._flat_slots.get((pack, name))
         if buffer is None:
             buffer = np.zeros_like(pack.values)
-            for p, offset in zip(pack.params, pack.offsets):
+            for p, offset in zip(pack.params, pack.offsets, strict=True):
                 view = buffer[offset : offset + p.size].reshape(p.shape)
                 existing = self.state.get(_key(p), {}).get(name)
                 if existing is not None:
@@ -138,7 +142,12 @@ class Optimizer:
 
     def get_state(self) -> dict[str, Array]:
         """Flat mapping ``"<param>:<slot>" -> array`` plus ``"iterations"``, for saving."""
-        out = {f"{pname}:{sname}": arr.copy() for pname, slots in self.state.items() for sname, arr in slots.items()}
+        out = {
+            f"{pname}:{sname}": arr.copy()
+            for pname, slots in self.state.items()
+            for sname, arr in slots.items()
+            if not sname.startswith("_")
+        }
         out["iterations"] = np.array(self.iterations, dtype=np.int64)
         return out
 
@@ -160,6 +169,12 @@ class Optimizer:
         from .._registry import serialize
 
         lr = self.learning_rate
+        if callable(lr) and not hasattr(lr, "get_config"):
+            raise ConfigError(
+                f"{type(self).__name__}: learning_rate {lr!r} is a plain function, which cannot be saved; "
+                "hint: use a gn.schedules class (ExponentialDecay, CosineDecay, ...) or subclass "
+                "gn.schedules.LearningRateSchedule with a get_config"
+            )
         return {
             "learning_rate": serialize(lr) if callable(lr) else lr,
             "clipvalue": self.clipvalue,

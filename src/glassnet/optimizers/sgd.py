@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .._typing import Array
 from .base import Optimizer, SlotGetter, check_in_range
 
@@ -22,23 +24,28 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False, **clip: Any) -> None:
+    def __init__(
+        self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False, **clip: Any
+    ) -> None:
         super().__init__(learning_rate, **clip)
         self.momentum = check_in_range("momentum", momentum, 0.0, 1.0)
         self.nesterov = bool(nesterov)
 
     def apply(self, w: Array, g: Array, slot: SlotGetter, lr: float) -> None:
+        step = slot("_scratch")  # lr g, formed once in a reused buffer instead of a new temporary
+        np.multiply(g, lr, out=step)
         if not self.momentum:
-            w -= lr * g
+            w -= step
             return
         velocity = slot("velocity")
         velocity *= self.momentum
-        velocity += lr * g
+        velocity += step
         if self.nesterov:
-            w -= self.momentum * velocity
-            w -= lr * g
+            w -= step
+            np.multiply(velocity, self.momentum, out=step)
         else:
-            w -= velocity
+            step = velocity
+        w -= step
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

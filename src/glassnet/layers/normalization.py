@@ -1,0 +1,229 @@
+"""Normalizing activations: BatchNormalization (over the batch) and LayerNormalization (over features).
+
+Both compute x_hat = (x - mean) / sqrt(var + epsilon) with the biased variance, then y = gamma * x_hat + beta.
+With g = dL/dy and n the number of values each statistic was taken over, the backward pass is
+
+    dL/dgamma = sum(g * x_hat)      dL/dbeta = sum(g)
+    dL/dx     = gamma / (n * std) * (n * g - sum(g) - x_hat * sum(g * x_hat))
+
+(sums over the normalized axes), which follows from differentiating through mean and var as well as x.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._typing import Array, Shape
+from ..errors import ConfigError, ShapeError
+from .base import Layer
+
+
+def _check_epsilon(layer: str, epsilon: Any) -> float:
+    value = float(epsilon)
+    if not (value > 0.0 and math.isfinite(value)):
+        raise ConfigError(
+            f"{layer}: epsilon must be a finite number > 0, got {epsilon!r}; "
+            "hint: it keeps 1/sqrt(var + epsilon) finite for a constant feature"
+        )
+    return value
+
+
+class _Normalization(Layer):
+    """Shared parts: epsilon, center/scale flags, gamma and beta over the last axis."""
+
+    def __init__(self, epsilon: float, center: bool, scale: bool, name: str | None, trainable: bool) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self.epsilon = _check_epsilon(type(self).__name__, epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+
+    def _build_affine(self, input_shape: Shape) -> int:
+        if not input_shape:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) needs inputs with a feature axis, "
+                f"got shape (batch,); hint: reshape to (batch, 1)"
+            )
+        channels = int(input_shape[-1])
+        if self.scale:
+            self.gamma = self.add_parameter("gamma", np.ones(channels, dtype=self.dtype))
+        if self.center:
+            self.beta = self.add_parameter("beta", np.zeros(channels, dtype=self.dtype))
+        return channels
+
+    def check_input(self, x: Array) -> None:
+        """Only the channel axis is fixed: (batch, ..., channels) with any sizes in between."""
+        assert self.input_shape is not None
+        if x.ndim < 2 or x.shape[-1] != self.input_shape[-1]:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) expected input of shape "
+                f"(batch, ..., {self.input_shape[-1]}), got {x.shape}; hint: it was built for "
+                f"{self.input_shape[-1]} channels (the last axis)"
+            )
+
+    def _affine(self, x_hat: Array) -> Array:
+        """gamma * x_hat + beta in a new array (x_hat stays cached for backward)."""
+        y = x_hat * self.gamma.value if self.scale else x_hat.copy()
+        if self.center:
+            y += self.beta.value
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+
+
+class BatchNormalization(_Normalization):
+    """Batch normalization (Ioffe and Szegedy, 2015) over every axis but the last (the channels).
+
+    Training: x_hat = (x - mu_B) / sqrt(var_B + epsilon) with the batch mean and biased batch variance,
+    y = gamma * x_hat + beta, and the moving statistics follow
+
+        moving_mean     = momentum * moving_mean     + (1 - momentum) * mu_B
+        moving_variance = momentum * moving_variance + (1 - momentum) * var_B
+
+    Inference: y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta.
+
+    Parameters: ``gamma``, ``beta`` (trainable), ``moving_mean``, ``moving_variance`` (non-trainable),
+    each of shape (channels,).
+
+    Shapes: x (batch, ..., channels) -> y (batch, ..., channels).
+    """
+
+    def __init__(
+        self,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(epsilon, center, scale, name, trainable)
+        momentum = float(momentum)
+        if not 0.0 <= momentum <= 1.0:
+            raise ConfigError(
+                f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}; "
+                "hint: it is the weight of the old moving statistics, typically 0.9 to 0.999"
+            )
+        self.momentum = momentum
+
+    def build(self, input_shape: Shape) -> None:
+        channels = self._build_affine(input_shape)
+        zeros, ones = np.zeros(channels, dtype=self.dtype), np.ones(channels, dtype=self.dtype)
+        self.moving_mean = self.add_parameter("moving_mean", zeros, trainable=False)
+        self.moving_variance = self.add_parameter("moving_variance", ones, trainable=False)
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        if not training:
+            return self._inference(x)
+        x2 = x.reshape(-1, x.shape[-1])
+        n = x2.shape[0]
+        mean = x2.mean(axis=0)
+        x_hat = x2 - mean
+        var = np.square(x_hat).sum(axis=0)
+        var /= float(n)  # biased variance
+        inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        x_hat *= inv_std
+        self._update_moving(mean, var)
+        self.cache = {"x_hat": x_hat, "inv_std": inv_std}
+        return self._affine(x_hat).reshape(x.shape)
+
+    def _update_moving(self, mean: Array, var: Array) -> None:
+        keep, take = self.momentum, 1.0 - self.momentum
+        moving_mean, moving_var = self.moving_mean.value, self.moving_variance.value
+        moving_mean *= keep
+        moving_mean += take * mean
+        moving_var *= keep
+        moving_var += take * var
+
+    def _inference(self, x: Array) -> Array:
+        scale = 1.0 / np.sqrt(self.moving_variance.value + self.epsilon)
+        if self.scale:
+            scale *= self.gamma.value
+        shift = -self.moving_mean.value * scale
+        if self.center:
+            shift += self.beta.value
+        y = x * scale
+        y += shift
+        return y
+
+    def backward(self, grad_output: Array) -> Array | None:
+        x_hat, inv_std = self.read_cache("x_hat", "inv_std")
+        g = grad_output.reshape(x_hat.shape)
+        n = float(g.shape[0])
+        sum_g = g.sum(axis=0)
+        work = g * x_hat
+        sum_g_xhat = work.sum(axis=0)
+        if self.scale:
+            self.gamma.grad[...] = sum_g_xhat
+        if self.center:
+            self.beta.grad[...] = sum_g
+        if not self.input_grad_required:
+            return None
+        grad_input = g * n
+        grad_input -= sum_g
+        np.multiply(x_hat, sum_g_xhat, out=work)
+        grad_input -= work
+        factor = inv_std / n
+        if self.scale:
+            factor *= self.gamma.value
+        grad_input *= factor
+        return grad_input.reshape(grad_output.shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+class LayerNormalization(_Normalization):
+    """Layer normalization (Ba et al., 2016): each sample normalized over its last axis (its features).
+
+    x_hat = (x - mean_f(x)) / sqrt(var_f(x) + epsilon),  y = gamma * x_hat + beta, with the mean and biased
+    variance over the last axis. Training and inference compute the same thing (no moving statistics).
+
+    Shapes: x (batch, ..., features) -> y (batch, ..., features); gamma, beta (features,).
+    """
+
+    def __init__(
+        self,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(epsilon, center, scale, name, trainable)
+
+    def build(self, input_shape: Shape) -> None:
+        self._build_affine(input_shape)
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        x_hat = x - x.mean(axis=-1, keepdims=True)
+        var = np.square(x_hat).mean(axis=-1, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        x_hat *= inv_std
+        if training:
+            self.cache = {"x_hat": x_hat, "inv_std": inv_std}
+        return self._affine(x_hat)
+
+    def backward(self, grad_output: Array) -> Array | None:
+        x_hat, inv_std = self.read_cache("x_hat", "inv_std")
+        axes = tuple(range(grad_output.ndim - 1))
+        work = grad_output * x_hat
+        if self.scale:
+            self.gamma.grad[...] = work.sum(axis=axes)
+        if self.center:
+            self.beta.grad[...] = grad_output.sum(axis=axes)
+        if not self.input_grad_required:
+            return None
+        grad_xhat = grad_output * self.gamma.value if self.scale else grad_output.copy()
+        n = float(grad_output.shape[-1])
+        np.multiply(grad_xhat, x_hat, out=work)
+        work_sum = work.sum(axis=-1, keepdims=True)
+        grad_input = grad_xhat * n
+        grad_input -= grad_xhat.sum(axis=-1, keepdims=True)
+        np.multiply(x_hat, work_sum, out=work)
+        grad_input -= work
+        grad_input *= inv_std / n
+        return grad_input

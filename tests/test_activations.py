@@ -1,0 +1,118 @@
+"""Activation functions and layers: gradient checks, PyTorch parity, formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.diagnostics import check_layer
+
+LAYERS = {
+    "relu": lambda: gn.layers.ReLU(),
+    "leaky_relu": lambda: gn.layers.LeakyReLU(alpha=0.1),
+    "prelu": lambda: gn.layers.PReLU(),
+    "elu": lambda: gn.layers.ELU(alpha=0.7),
+    "sigmoid": lambda: gn.layers.Sigmoid(),
+    "tanh": lambda: gn.layers.Tanh(),
+    "selu": lambda: gn.layers.SELU(),
+    "softmax": lambda: gn.layers.Softmax(),
+    "linear": lambda: gn.layers.Activation("linear"),
+}
+
+
+def _away_from_kink(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    x = rng.normal(size=shape)
+    return np.where(np.abs(x) < 0.05, 0.5, x)  # finite differences straddling 0 would see the kink
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_activation_layer_passes_gradient_check(name, rng, float64):
+    layer = LAYERS[name]()
+    report = check_layer(layer, _away_from_kink(rng, (6, 5)))
+    assert report.passed, report
+
+
+def _torch_reference(torch, name):
+    F = torch.nn.functional
+    return {
+        "relu": F.relu,
+        "leaky_relu": lambda t: F.leaky_relu(t, 0.1),
+        "elu": lambda t: F.elu(t, 0.7),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "selu": F.selu,
+        "softmax": lambda t: F.softmax(t, dim=-1),
+        "linear": lambda t: t,
+    }[name]
+
+
+@pytest.mark.parametrize("name", sorted(set(LAYERS) - {"prelu"}))
+def test_activation_layer_matches_pytorch(name, rng, float64, torch):
+    x = _away_from_kink(rng, (7, 4)) * 3
+    g = rng.normal(size=x.shape)
+    layer = LAYERS[name]()
+    y = layer.forward(x, training=True)
+    grad_x = layer.backward(g)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = _torch_reference(torch, name)(xt)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_prelu_matches_pytorch_including_alpha_gradient(rng, float64, torch):
+    x = _away_from_kink(rng, (8, 3))
+    g = rng.normal(size=x.shape)
+    layer = gn.layers.PReLU()
+    y = layer.forward(x, training=True)
+    grad_x = layer.backward(g)
+    ref = torch.nn.PReLU(num_parameters=3, init=0.25)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = ref(xt)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.alpha.grad, ref.weight.grad.numpy(), rtol=1e-10)
+    assert layer.alpha.value.tolist() == [0.25, 0.25, 0.25]
+
+
+def test_selu_uses_the_published_constants():
+    x = np.array([[-1.0, 2.0]])
+    y = gn.activations.get("selu")(x)
+    lam, alpha = 1.0507009873554805, 1.6732632423543772
+    np.testing.assert_allclose(y, [[lam * alpha * (np.exp(-1.0) - 1), lam * 2.0]], rtol=1e-15)
+
+
+def test_sigmoid_and_softmax_stay_finite_for_huge_inputs():
+    x = np.array([[-1000.0, 0.0, 1000.0]], dtype=np.float32)
+    s = gn.activations.get("sigmoid")(x)
+    p = gn.activations.get("softmax")(x)
+    assert np.all(np.isfinite(s)) and np.all(np.isfinite(p))
+    np.testing.assert_allclose(s, [[0.0, 0.5, 1.0]])
+    np.testing.assert_allclose(p, [[0.0, 0.0, 1.0]])
+    assert s.dtype == np.float32 and p.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", gn.activations.names())
+def test_every_activation_keeps_float32(name):
+    x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
+    act = gn.activations.get(name)
+    a = act.forward(x.copy())
+    assert a.dtype == np.float32
+    assert act.backward(np.ones_like(a), a).dtype == np.float32
+
+
+def test_unknown_activation_is_refused_at_construction_with_the_valid_names():
+    with pytest.raises(gn.UnknownNameError, match=r"'relux'.*relu.*sigmoid"):
+        gn.layers.Dense(3, activation="relux")
+    with pytest.raises(ValueError):
+        gn.layers.Activation("nope")
+
+
+def test_activation_layer_cache_is_empty_after_inference(rng):
+    layer = gn.layers.Tanh()
+    layer.forward(rng.normal(size=(2, 3)), training=True)
+    assert set(layer.cache) == {"a"}
+    layer.forward(rng.normal(size=(2, 3)))
+    assert layer.cache == {}
