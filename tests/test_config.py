@@ -133,8 +133,6 @@ def test_every_shipped_example_is_a_valid_config(tmp_path):
         config.check_tables(raw, name)
         if raw["data"]["name"] in ("csv", "idx"):
             continue  # these point at the user's own files
-        if raw.get("preprocessing", {}).get("scaler", "none") != "none":
-            continue
         run = setup(raw)
         assert run.model.output_shape == (run.data.n_outputs,), name
 

@@ -45,9 +45,7 @@ def test_callbacks_are_found_by_class_name_and_paths_land_in_the_run_folder(monk
 
 def test_registered_report_sections_appear(monkeypatch, tmp_path):
     monkeypatch.setattr(run_report, "SECTION_PROVIDERS", [])
-    run_report.register_section(
-        lambda run, folder, history, metrics: ("Diagnosis", f"<p>{len(history['loss'])}</p>")
-    )
+    run_report.register_section(lambda run, folder, history, metrics: ("Diagnosis", f"<p>{len(history['loss'])}</p>"))
     run_report.register_section(lambda *args: None)  # a provider may have nothing to say
     result = runs.train(runs.setup(tiny()), out=tmp_path, verbose=0)
     page = (result.run_dir / "report.html").read_text()
@@ -94,3 +92,45 @@ def test_binary_sigmoid_classifier_plots_use_a_threshold(tmp_path):
     assert np.trace(matrix) / matrix.sum() == pytest.approx(result.metrics["test"]["accuracy"])
     assert 0 < classes.sum() < len(classes)  # both classes predicted, not an argmax over one unit
     assert (result.run_dir / "plots" / "decision_boundary.png").is_file()
+
+
+def test_a_config_reaches_optimizers_schedules_scalers_layers_and_callbacks(tmp_path):
+    raw = {
+        "data": {"name": "spirals", "n_samples": 150},
+        "preprocessing": {"scaler": "standard"},
+        "model": {
+            "layers": [
+                {"type": "Dense", "units": 16},
+                {"type": "BatchNormalization"},
+                {"type": "ReLU"},
+                {"type": "Dropout", "rate": 0.1},
+                {"type": "Dense", "units": 3, "activation": "softmax"},
+            ]
+        },
+        "optimizer": {
+            "name": "adam",
+            "schedule": {
+                "name": "exponential_decay",
+                "initial_learning_rate": 0.01,
+                "decay_steps": 4,
+                "decay_rate": 0.5,
+            },
+        },
+        "training": {"epochs": 6, "batch_size": 32},
+        "callbacks": [
+            {"type": "ModelCheckpoint", "path": "best.glassnet", "monitor": "val_loss", "save_best_only": True},
+            {"type": "EarlyStopping", "monitor": "val_loss", "patience": 100},
+            {"type": "CSVLogger", "filename": "log.csv"},
+        ],
+    }
+    run = runs.setup(raw)
+    assert type(run.model.optimizer).__name__ == "Adam"
+    assert [type(layer).__name__ for layer in run.model.layers][1:4] == ["BatchNormalization", "ReLU", "Dropout"]
+    np.testing.assert_allclose(run.data.x_train.mean(axis=0), 0.0, atol=1e-6)  # the standard scaler ran
+    result = runs.train(run, out=tmp_path, verbose=0)
+    assert (result.run_dir / "best.glassnet").is_file() and (result.run_dir / "log.csv").is_file()
+    lr = result.history["learning_rate"]
+    assert lr[0] > lr[-1]  # the schedule decays ...
+    assert (result.run_dir / "plots" / "learning_rate.png").is_file()  # ... so its curve is drawn
+    saved = gn.load_model(result.run_dir / "best.glassnet")
+    assert [p.name for p in saved.parameters()] == [p.name for p in run.model.parameters()]

@@ -157,14 +157,14 @@ def build_optimizer(opt_table: dict[str, Any], default: dict[str, Any]) -> tuple
 
 
 def build_callbacks(specs: list[dict[str, Any]], run_dir: Path | None) -> list[Any]:
-    """[[callbacks]] objects; relative ``path``/``filepath`` arguments are placed inside the run folder."""
+    """[[callbacks]] objects; a relative ``path``, ``filepath`` or ``filename`` is placed in the run folder."""
     known = class_table(callbacks, callbacks.Callback, skip=_INTERNAL_CALLBACKS, by_class=True)
     built = []
     for i, spec in enumerate(specs):
         where = f"callbacks[{i}]"
         kind, kwargs = _split_name(spec, "type", where)
         cls = lookup(known, kind, f"{where}.type", "callback")
-        for key in ("path", "filepath"):
+        for key in ("path", "filepath", "filename"):
             if (
                 isinstance(kwargs.get(key), str)
                 and run_dir is not None
