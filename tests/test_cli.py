@@ -136,17 +136,12 @@ def test_broken_config_exits_2_naming_the_key(tmp_path):
 def test_bad_usage_exits_2(tmp_path):
     assert "usage" in glassnet("train", "--epochs", "many", cwd=tmp_path, check=2).stderr
     assert glassnet(cwd=tmp_path, check=2).stdout == ""
-    assert (
-        "no such file and not a shipped example"
-        in glassnet("train", "nope.toml", cwd=tmp_path, check=2).stderr
-    )
+    assert "no such file and not a shipped example" in glassnet("train", "nope.toml", cwd=tmp_path, check=2).stderr
 
 
 def test_failure_during_training_exits_1(tmp_path):
     config = tmp_path / "too_few_units.toml"
-    config.write_text(
-        '[data]\nlimit = 100\n[[model.layers]]\ntype = "Dense"\nunits = 5\nactivation = "softmax"\n'
-    )
+    config.write_text('[data]\nlimit = 100\n[[model.layers]]\ntype = "Dense"\nunits = 5\nactivation = "softmax"\n')
     result = glassnet("train", config, "--epochs", 1, "--out", tmp_path, cwd=tmp_path, check=1)
     assert "failed" in result.stderr and "labels must lie in [0, 5)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -286,3 +281,27 @@ def test_csv_run_then_predict_and_evaluate_on_the_csv(tmp_path):
     expected = float(np.mean(model.predict(x.astype(np.float32)).argmax(axis=1) == codes))
     result = glassnet("evaluate", run_dir, "--data", table, "--json", cwd=tmp_path)
     assert json.loads(result.stdout)["accuracy"] == pytest.approx(expected)
+
+
+def test_new_subcommands_plug_in_both_ways(monkeypatch, capsys):
+    from glassnet import cli
+
+    def add_hello(subparsers):
+        hello = subparsers.add_parser("hello", help="say hello")
+        hello.add_argument("--fail", action="store_true")
+
+        def handler(args):
+            if args.fail:
+                raise gn.ConfigError("hello.fail: asked to fail")
+            print("hello")
+            return 0
+
+        hello.set_defaults(handler=handler)
+
+    monkeypatch.setattr(cli, "PARSER_EXTENSIONS", [add_hello])
+    monkeypatch.setattr(cli, "COMMANDS", list(cli.COMMANDS))
+    cli.register(cli.Command("shout", "shout", "Shout.", ("glassnet shout",), lambda p: None, lambda a: 3))
+    assert cli.main(["hello"]) == 0 and capsys.readouterr().out == "hello\n"
+    assert cli.main(["hello", "--fail"]) == 2
+    assert capsys.readouterr().err == "glassnet hello: error: hello.fail: asked to fail\n"
+    assert cli.main(["shout"]) == 3

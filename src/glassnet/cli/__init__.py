@@ -10,7 +10,9 @@ Exit codes: 0 success, 2 bad usage or configuration, 1 failure while running (e.
 One clear message goes to stderr; ``--debug`` shows the traceback instead.
 
 Adding a command: write a ``Command`` (a parser setup function and a run function) in a module of
-this package and add it to ``COMMANDS`` (or call ``register(command)``).
+this package and add it to ``COMMANDS`` (or call ``register(command)``). A feature that builds its own
+argparse subparsers instead adds a function ``add(subparsers)`` to ``PARSER_EXTENSIONS``; each of its
+parsers sets a ``handler(args) -> exit code`` default, and gets the same error handling.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ConfigError, MissingDependencyError, UnknownNameError
 from .base import Command, UsageError
@@ -26,6 +30,19 @@ from .perceptron import PERCEPTRON
 from .train import TRAIN
 
 COMMANDS: list[Command] = [TRAIN, EVALUATE, PREDICT, SUMMARY, PERCEPTRON]
+PARSER_EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def _diagnostics_commands() -> None:
+    """``glassnet gradcheck`` and ``glassnet experiment``, where the diagnostics package provides them."""
+    try:
+        from ..diagnostics.commands import add_subcommands  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return
+    PARSER_EXTENSIONS.append(add_subcommands)
+
+
+_diagnostics_commands()
 
 # Bad input that the user can fix by changing the command line or the config: exit code 2.
 USAGE_ERRORS = (UsageError, ConfigError, UnknownNameError, MissingDependencyError)
@@ -49,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.add_to(sub)
+    for add in PARSER_EXTENSIONS:
+        add(sub)
     return parser
 
 
@@ -59,25 +78,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    command = next(c for c in COMMANDS if c.name == args.command)
+    command = next((c for c in COMMANDS if c.name == args.command), None)
+    run = command.run if command is not None else args.handler
+    name = args.command
     try:
-        return command.run(args)
+        return int(run(args))
     except USAGE_ERRORS as exc:
         if args.debug:
             raise
-        print(f"glassnet {command.name}: error: {exc}", file=sys.stderr)
+        print(f"glassnet {name}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print(f"glassnet {command.name}: interrupted", file=sys.stderr)
+        print(f"glassnet {name}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # any other failure while running: one line, exit 1
         if args.debug:
             raise
-        print(f"glassnet {command.name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"glassnet {name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 
-__all__ = ["COMMANDS", "Command", "UsageError", "build_parser", "main", "register"]
+__all__ = ["COMMANDS", "PARSER_EXTENSIONS", "Command", "UsageError", "build_parser", "main", "register"]

@@ -24,9 +24,7 @@ def _open_model(path: str) -> tuple[Any, dict[str, Any] | None]:
     target = Path(path)
     if target.is_dir():
         if not (target / "model.glassnet").is_file():
-            raise UsageError(
-                f"{target} is a folder without model.glassnet; pass a run folder or a model file"
-            )
+            raise UsageError(f"{target} is a folder without model.glassnet; pass a run folder or a model file")
         config = config_module.load(target / "config.toml") if (target / "config.toml").is_file() else None
         return load_model(target / "model.glassnet"), config
     if not target.is_file():
@@ -62,12 +60,9 @@ def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="RUN_DIR_OR_MODEL", help="a run folder or a .glassnet model file")
     parser.add_argument(
         "--data",
-        help="a TOML config (its [data] test split) or a CSV with a header "
-        "(default: the run's own test split)",
+        help="a TOML config (its [data] test split) or a CSV with a header (default: the run's own test split)",
     )
-    parser.add_argument(
-        "--target", help="target column of a CSV given with --data (default: the run's, else last)"
-    )
+    parser.add_argument("--target", help="target column of a CSV given with --data (default: the run's, else last)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
@@ -119,9 +114,7 @@ EVALUATE = Command(
 def _configure_predict(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="a run folder or a .glassnet model file")
     parser.add_argument("input", metavar="INPUT.csv", help="inputs, one row per sample, with a header row")
-    parser.add_argument(
-        "-o", "--output", metavar="OUT.csv", help="where to write predictions (default: stdout)"
-    )
+    parser.add_argument("-o", "--output", metavar="OUT.csv", help="where to write predictions (default: stdout)")
 
 
 def _prediction_table(model: Any, outputs: Array) -> tuple[list[str], Array, list[str]]:

@@ -12,9 +12,7 @@ from .base import Command
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs", help="folder that receives the demo folder (default runs/)")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the data and the visiting order (default 0)"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the visiting order (default 0)")
     parser.add_argument("--max-epochs", type=int, default=1000, help="perceptron epochs before giving up")
     parser.add_argument("--quiet", action="store_true", help="print nothing")
 
@@ -30,9 +28,7 @@ def _fit(name: str, x: Any, y: Any, args: argparse.Namespace) -> tuple[Any, str]
         if model.converged_
         else f"did not converge in {model.n_epochs_} epochs ({model.n_updates_} updates)"
     )
-    line = (
-        f"{name}: {status}; training accuracy {model.score(x, y):.3f} (best line: {model.best_accuracy_:.3f})"
-    )
+    line = f"{name}: {status}; training accuracy {model.score(x, y):.3f} (best line: {model.best_accuracy_:.3f})"
     if caught:
         line += "\n  " + str(caught[0].message)
     return model, line
