@@ -67,9 +67,7 @@ def test_spirals_without_noise_follow_the_arm_formula():
 def test_two_blobs_are_always_linearly_separable(seed):
     """A linear program finds w, b with y_i (w . x_i + b) >= 1 exactly when the classes are separable."""
     optimize = pytest.importorskip("scipy.optimize")
-    x, y = datasets.make_blobs(
-        n_samples=400, noise=2.5, radius=2.0, seed=seed
-    )  # overlap without the clipping
+    x, y = datasets.make_blobs(n_samples=400, noise=2.5, radius=2.0, seed=seed)  # overlap without the clipping
     signs = np.where(y == 1, 1.0, -1.0)
     constraints = -signs[:, None] * np.hstack([x, np.ones((len(x), 1))])
     result = optimize.linprog(np.zeros(3), A_ub=constraints, b_ub=-np.ones(len(x)), bounds=[(None, None)] * 3)

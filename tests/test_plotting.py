@@ -29,9 +29,7 @@ def test_figures_draw_and_save_as_png(tmp_path, rng):
     figures = {
         "history": plotting.plot_history(history, "loss"),
         "confusion": plotting.plot_confusion_matrix(y, 1 - y),
-        "boundary": plotting.plot_decision_boundary(
-            lambda g: (g[:, :1] > 0).astype(float), x, y, resolution=30
-        ),
+        "boundary": plotting.plot_decision_boundary(lambda g: (g[:, :1] > 0).astype(float), x, y, resolution=30),
         "predictions": plotting.plot_predictions(x[:, 0], x[:, 0] + 0.1),
     }
     legend = [t.get_text() for t in figures["history"].axes[0].get_legend().get_texts()]

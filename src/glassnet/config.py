@@ -81,13 +81,9 @@ def check_tables(config: dict[str, Any], where: str = "config") -> None:
             raise ConfigError(f"{where}: unknown table [{key}]; valid tables: {', '.join(TABLES)}")
         if key == "callbacks":
             if not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
-                raise ConfigError(
-                    f"{where}: callbacks must be an array of tables ([[callbacks]] with a type)"
-                )
+                raise ConfigError(f"{where}: callbacks must be an array of tables ([[callbacks]] with a type)")
         elif not isinstance(value, dict):
-            raise ConfigError(
-                f"{where}: {key} must be a table ([{key}]), got {type(value).__name__} {value!r}"
-            )
+            raise ConfigError(f"{where}: {key} must be a table ([{key}]), got {type(value).__name__} {value!r}")
     layers = config.get("model", {}).get("layers")
     if layers is not None and not (isinstance(layers, list) and all(isinstance(v, dict) for v in layers)):
         raise ConfigError(f"{where}: model.layers must be an array of tables ([[model.layers]] with a type)")
@@ -132,9 +128,7 @@ def resolve_training(config: dict[str, Any], task: str) -> dict[str, Any]:
     if table["metrics"] is None:
         table["metrics"] = ["accuracy"] if task == "classification" else ["mae"]
     if not (isinstance(table["metrics"], list) and all(isinstance(m, str) for m in table["metrics"])):
-        raise ConfigError(
-            f'training.metrics must be a list of names such as ["accuracy"], got {table["metrics"]!r}'
-        )
+        raise ConfigError(f'training.metrics must be a list of names such as ["accuracy"], got {table["metrics"]!r}')
     return table
 
 
@@ -153,11 +147,7 @@ def _value(value: Any, where: str) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v, where) for v in value) + "]"
     if isinstance(value, dict):
-        return (
-            "{"
-            + ", ".join(f"{_key(k)} = {_value(v, where)}" for k, v in value.items() if v is not None)
-            + "}"
-        )
+        return "{" + ", ".join(f"{_key(k)} = {_value(v, where)}" for k, v in value.items() if v is not None) + "}"
     raise ConfigError(f"cannot write {where} = {value!r} ({type(value).__name__}) to TOML")
 
 

@@ -32,9 +32,7 @@ class ClassTable(dict[str, type]):
     choices: list[str]
 
 
-def class_table(
-    module: ModuleType, base: type, skip: tuple[str, ...] = (), by_class: bool = False
-) -> ClassTable:
+def class_table(module: ModuleType, base: type, skip: tuple[str, ...] = (), by_class: bool = False) -> ClassTable:
     """Every public subclass of ``base`` in ``module`` under its lower-case, snake-case and alias names.
 
     Errors list the registered aliases and snake-case names, or the class names if ``by_class``.
@@ -76,9 +74,7 @@ def construct(cls: type, kwargs: dict[str, Any], where: str) -> Any:
         valid = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
         for key in kwargs:
             if key not in valid:
-                raise ConfigError(
-                    f"{where}: unknown argument {key!r} for {cls.__name__}; valid: {', '.join(valid)}"
-                )
+                raise ConfigError(f"{where}: unknown argument {key!r} for {cls.__name__}; valid: {', '.join(valid)}")
     try:
         return cls(**kwargs)
     except ConfigError as exc:
@@ -90,9 +86,7 @@ def construct(cls: type, kwargs: dict[str, Any], where: str) -> Any:
 def _split_name(table: dict[str, Any], key: str, where: str) -> tuple[Any, dict[str, Any]]:
     if key not in table:
         raise ConfigError(
-            f'{where}: missing {key!r} (e.g. {key} = "Dense")'
-            if key == "type"
-            else f"{where}: missing {key!r}"
+            f'{where}: missing {key!r} (e.g. {key} = "Dense")' if key == "type" else f"{where}: missing {key!r}"
         )
     rest = {k: v for k, v in table.items() if k != key}
     return table[key], rest
@@ -106,9 +100,7 @@ def default_layers(data: PreparedData) -> list[dict[str, Any]]:
     return [hidden, {"type": "Dense", "units": data.n_outputs}]
 
 
-def build_model(
-    model_table: dict[str, Any], data: PreparedData, seed: int, name: str
-) -> tuple[dict, Sequential]:
+def build_model(model_table: dict[str, Any], data: PreparedData, seed: int, name: str) -> tuple[dict, Sequential]:
     """Sequential(Input(data shape), *layers) with weights drawn from ``seed``; returns the resolved table."""
     table = {"name": name, "layers": default_layers(data), **model_table}
     unknown = set(table) - {"name", "layers"}
@@ -131,9 +123,7 @@ def build_loss(loss_table: dict[str, Any], data: PreparedData) -> tuple[dict[str
     default = "sparse_categorical_crossentropy" if data.task == "classification" else "mse"
     table = {"name": default, **loss_table}
     name, kwargs = _split_name(table, "name", "loss")
-    return table, construct(
-        lookup(class_table(losses, losses.Loss), name, "loss.name", "loss"), kwargs, "loss"
-    )
+    return table, construct(lookup(class_table(losses, losses.Loss), name, "loss.name", "loss"), kwargs, "loss")
 
 
 def build_optimizer(opt_table: dict[str, Any], default: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -165,11 +155,7 @@ def build_callbacks(specs: list[dict[str, Any]], run_dir: Path | None) -> list[A
         kind, kwargs = _split_name(spec, "type", where)
         cls = lookup(known, kind, f"{where}.type", "callback")
         for key in ("path", "filepath", "filename"):
-            if (
-                isinstance(kwargs.get(key), str)
-                and run_dir is not None
-                and not Path(kwargs[key]).is_absolute()
-            ):
+            if isinstance(kwargs.get(key), str) and run_dir is not None and not Path(kwargs[key]).is_absolute():
                 kwargs[key] = str(run_dir / kwargs[key])
         built.append(construct(cls, kwargs, where))
     return built

@@ -54,9 +54,7 @@ class PreparedData:
     @property
     def n_outputs(self) -> int:
         return (
-            self.n_classes
-            if self.n_classes is not None
-            else (1 if self.y_train.ndim == 1 else self.y_train.shape[1])
+            self.n_classes if self.n_classes is not None else (1 if self.y_train.ndim == 1 else self.y_train.shape[1])
         )
 
 
@@ -170,9 +168,7 @@ def make_scaler(spec: Any) -> Any:
     classes = scaler_classes()
     if not isinstance(name, str) or name.lower() not in classes:
         valid = sorted({snake_case(c.__name__[: -len("Scaler")]) for c in classes.values()} | {"none"})
-        raise ConfigError(
-            f"preprocessing.scaler: unknown scaler {json.dumps(name)}; valid: {', '.join(valid)}"
-        )
+        raise ConfigError(f"preprocessing.scaler: unknown scaler {json.dumps(name)}; valid: {', '.join(valid)}")
     try:
         return classes[name.lower()](**table)
     except TypeError as exc:
@@ -191,9 +187,7 @@ def resolve_preprocessing(table: dict[str, Any], data_table: dict[str, Any], x: 
     return table
 
 
-def make_transform(
-    prep_table: dict[str, Any], dtype: str, fit_on: Array | None = None
-) -> Callable[[Array], Array]:
+def make_transform(prep_table: dict[str, Any], dtype: str, fit_on: Array | None = None) -> Callable[[Array], Array]:
     """x -> flatten to (n, features), cast to ``dtype``, multiply by ``rescale``, then the scaler.
 
     The scaler is fitted on ``fit_on`` (the training inputs); without a scaler no data is needed.
@@ -219,9 +213,7 @@ def make_transform(
     return transform
 
 
-def prepare(
-    data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str
-) -> tuple[dict[str, Any], PreparedData]:
+def prepare(data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str) -> tuple[dict[str, Any], PreparedData]:
     """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays."""
     x, y, x_test, y_test = load_split(data_table)
     prep_table = resolve_preprocessing(prep_table, data_table, x)

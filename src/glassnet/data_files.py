@@ -125,9 +125,7 @@ def load_csv(
     except OSError as exc:
         raise ConfigError(f"cannot read CSV {path}: {exc.strerror or exc}") from None
     if len(rows) < 2:
-        raise ConfigError(
-            f"{path}: a CSV needs a header row and at least one data row, got {len(rows)} row(s)"
-        )
+        raise ConfigError(f"{path}: a CSV needs a header row and at least one data row, got {len(rows)} row(s)")
     header = [h.strip() for h in rows[0]]
     widths = {len(r) for r in rows}
     if len(widths) != 1:

@@ -132,9 +132,7 @@ def plot_decision_boundary(
     fig = _figure(5.5, 5.0)
     ax = fig.add_subplot()
     ax.contourf(g0, g1, out.reshape(g0.shape), alpha=0.3, cmap="coolwarm")
-    ax.scatter(
-        x[:, 0], x[:, 1], c=np.asarray(y).reshape(-1), s=14, cmap="coolwarm", edgecolors="k", linewidths=0.3
-    )
+    ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y).reshape(-1), s=14, cmap="coolwarm", edgecolors="k", linewidths=0.3)
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title(title)

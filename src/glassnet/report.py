@@ -65,9 +65,7 @@ def metrics_table(metrics: dict[str, dict[str, float] | None]) -> str:
         names += [n for n in metrics[s] or {} if n not in names]
     head = "<tr><th>metric</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in splits) + "</tr>"
     rows = "".join(
-        f"<tr><th>{html.escape(n)}</th>"
-        + "".join(_cell((metrics[s] or {}).get(n, "")) for s in splits)
-        + "</tr>"
+        f"<tr><th>{html.escape(n)}</th>" + "".join(_cell((metrics[s] or {}).get(n, "")) for s in splits) + "</tr>"
         for n in names
     )
     return f"<table>{head}{rows}</table>"
@@ -104,9 +102,7 @@ def render(report: Report, base: Path | None = None) -> str:
     )
 
 
-def write_report(
-    path: str | os.PathLike[str], report: Report, extra_sections: Sequence[tuple[str, str]] = ()
-) -> None:
+def write_report(path: str | os.PathLike[str], report: Report, extra_sections: Sequence[tuple[str, str]] = ()) -> None:
     """Render ``report`` (plus ``extra_sections``) and write it atomically to ``path``."""
     if extra_sections:
         report = Report(**{**report.__dict__, "sections": [*report.sections, *extra_sections]})

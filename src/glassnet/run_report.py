@@ -1,7 +1,9 @@
 """Pictures and ``report.html`` for a finished run.
 
 Other features add report sections without touching this module: ``register_section(provider)``
-where ``provider(run, run_dir, history, metrics)`` returns ``(title, html)`` or ``None``.
+where ``provider(run, run_dir, history, metrics)`` returns ``(title, html)`` or ``None``; ``history``
+is the dict of per-epoch values, and ``run.model.history`` the ``History`` object itself (with any
+diagnostics a callback recorded on it).
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from .report import Report, no_plots_notice, write_report
 if TYPE_CHECKING:
     from .runs import RunSetup
 
-SectionProvider = Callable[
-    ["RunSetup", Path, dict[str, list[float]], dict[str, Any]], "tuple[str, str] | None"
-]
+SectionProvider = Callable[["RunSetup", Path, dict[str, list[float]], dict[str, Any]], "tuple[str, str] | None"]
 SECTION_PROVIDERS: list[SectionProvider] = []
 
 
@@ -95,12 +95,9 @@ def summary_rows(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> dict[
         "run": run_dir.name,
         "data": f"{run.config['data']['name']} ({data.task}; {len(data.x_train)} train, "
         f"{len(data.x_test)} test, {int(np.prod(data.input_shape))} features)",
-        "model": f"{run.model.name}: {len(run.model.layers)} layers, "
-        f"{metrics['parameters']['total']:,} parameters",
+        "model": f"{run.model.name}: {len(run.model.layers)} layers, {metrics['parameters']['total']:,} parameters",
         "loss": run.config["loss"]["name"],
-        "optimizer": ", ".join(
-            f"{k}={v}" for k, v in run.config["optimizer"].items() if not isinstance(v, dict)
-        ),
+        "optimizer": ", ".join(f"{k}={v}" for k, v in run.config["optimizer"].items() if not isinstance(v, dict)),
         "epochs": f"{metrics['epochs_run']} of {training['epochs']} (batch size {training['batch_size']})",
         "wall time": f"{metrics['wall_time_s']:.2f} s",
     }
