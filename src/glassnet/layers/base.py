@@ -197,5 +197,11 @@ class Layer:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+# The base class's own build/forward are wrapped too, so layers that inherit them (activation layers,
+# Dropout) are also marked built, with shapes, on first use.
+Layer.build = _wrap_build(Layer.build)  # type: ignore[method-assign]
+Layer.forward = _wrap_forward(Layer.forward)  # type: ignore[method-assign]
+
+
 def _batch_shape(shape: Shape) -> str:
     return "(batch, " + ", ".join(str(s) for s in shape) + ")"

@@ -138,7 +138,8 @@ def fit(
     batches = BatchIterator(x, y, batch_size, shuffle, rng)
     history = History()
     progress = make_progress(verbose)
-    cbs = CallbackList([history, *(callbacks or []), *([progress] if progress else [])], model,
+    # History after the user's callbacks (as in Keras), so what they add to logs is recorded.
+    cbs = CallbackList([*(callbacks or []), history, *([progress] if progress else [])], model,
                        {"epochs": epochs, "steps": len(batches), "verbose": verbose})
     model.stop_training = False
     model.history = history
@@ -185,6 +186,8 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
         seen += m
         if report:
             cbs.on_batch_end(step, {"loss": loss_total / seen, **_metric_logs(model)})
+        if model.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop now
+            break
     return {"loss": loss_total / max(seen, 1), **_metric_logs(model)}
 
 
