@@ -112,3 +112,30 @@ def test_gradcheck_a_train_config_uses_its_data_and_model(parser, capsys):
     assert _run(parser, ["gradcheck", "digits", "--samples", "4", "--max-params", "20"]) == 0
     out = capsys.readouterr().out
     assert "passed" in out and "kernel" in out
+
+
+def test_a_monitored_glassnet_train_run_gets_diagnostics_csv_and_a_report_section(tmp_path):
+    from glassnet.cli import main
+
+    config = tmp_path / "run.toml"
+    config.write_text('[data]\nname = "digits"\n\n[training]\nepochs = 2\n\n[[callbacks]]\ntype = "GradientMonitor"\n')
+    assert main(["train", str(config), "--out", str(tmp_path / "runs"), "--quiet"]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    rows = (run_dir / "diagnostics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,layer,parameter,grad_norm,update_ratio") and len(rows) > 10
+    report = (run_dir / "report.html").read_text()
+    assert "<h2>Diagnosis</h2>" in report and report.count("data:image/png;base64,") >= 2
+    assert "No problems found" in report  # the default digits MLP trains healthily
+
+
+def test_report_section_is_registered_once_and_skips_unmonitored_runs(tmp_path, parser):
+    from types import SimpleNamespace
+
+    from glassnet.diagnostics.report import register_report_section, report_section
+    from glassnet.run_report import SECTION_PROVIDERS
+
+    assert register_report_section() and register_report_section()
+    assert SECTION_PROVIDERS.count(report_section) == 1
+    unmonitored = SimpleNamespace(model=SimpleNamespace(history=gn.callbacks.History()))
+    assert report_section(unmonitored, tmp_path, {}, {}) is None
+    assert not (tmp_path / "diagnostics.csv").exists()

@@ -30,8 +30,16 @@ def test_the_notes_network_has_47_parameters_and_a_summary(capsys):
 
 
 def test_summary_shows_parameterless_layers_as_built_with_their_shapes():
-    model = gn.Sequential([gn.layers.Input(shape=(3,)), gn.layers.Dense(4), gn.layers.ReLU(),
-                           gn.layers.LeakyReLU(), gn.layers.Dense(2), gn.layers.Softmax()])
+    model = gn.Sequential(
+        [
+            gn.layers.Input(shape=(3,)),
+            gn.layers.Dense(4),
+            gn.layers.ReLU(),
+            gn.layers.LeakyReLU(),
+            gn.layers.Dense(2),
+            gn.layers.Softmax(),
+        ]
+    )
     text = []
     model.summary(print_fn=text.append)
     rows = {line.split()[0]: line.split()[2:] for line in text[0].splitlines()[3:8]}

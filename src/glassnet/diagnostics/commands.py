@@ -31,8 +31,12 @@ from ..errors import ConfigError, GlassnetError
 
 
 def add_subcommands(subparsers: Any) -> None:
-    """Register ``gradcheck`` and ``experiment`` on an ``argparse`` subparsers object."""
+    """Register ``gradcheck`` and ``experiment`` on an ``argparse`` subparsers object (and the run
+    report's "Diagnosis" section, see ``glassnet.diagnostics.report``)."""
     from .experiments import NAMES
+    from .report import register_report_section
+
+    register_report_section()
 
     check = subparsers.add_parser(
         "gradcheck",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import require
+from ..errors import MissingDependencyError, require
 from .diagnosis import diagnose
 from .monitor import Diagnostics
 
@@ -81,8 +81,12 @@ def figure_to_base64(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def diagnosis_html(history: Any) -> str:
-    """The report's "Diagnosis" section: findings (or that none were found) and the two plots."""
+def diagnosis_html(history: Any, heading: bool = True) -> str:
+    """The report's "Diagnosis" section: findings (or that none were found) and the two plots.
+
+    ``heading=False`` leaves out the ``<section>``/``<h2>`` wrapper, for reports that add their own
+    title. Without matplotlib the findings are kept and a line says how to get the plots.
+    """
     record = _record(history)
     findings = diagnose(record)
     if findings:
@@ -91,15 +95,18 @@ def diagnosis_html(history: Any) -> str:
             f"{html.escape(f.evidence)}.<br>Try: {html.escape('; '.join(f.remedies))}.</li>"
             for f in findings
         )
-        summary = f'<ul class="findings">{items}</ul>'
+        parts = [f'<ul class="findings">{items}</ul>']
     else:
-        summary = "<p>No problems found: gradient flow, dead or saturated units and update ratios look healthy.</p>"
-    parts = ['<section id="diagnosis">', "<h2>Diagnosis</h2>", summary]
-    if record.gradients:
-        flow = figure_to_base64(plot_gradient_flow(record))
-        parts.append(f'<img alt="gradient flow per layer" src="data:image/png;base64,{flow}">')
-    if record.activations:
-        stats = figure_to_base64(plot_activation_stats(record))
-        parts.append(f'<img alt="activation statistics per layer" src="data:image/png;base64,{stats}">')
-    parts.append("</section>")
+        parts = ["<p>No problems found: gradient flow, dead or saturated units and update ratios look healthy.</p>"]
+    try:
+        if record.gradients:
+            flow = figure_to_base64(plot_gradient_flow(record))
+            parts.append(f'<img alt="gradient flow per layer" src="data:image/png;base64,{flow}">')
+        if record.activations:
+            stats = figure_to_base64(plot_activation_stats(record))
+            parts.append(f'<img alt="activation statistics per layer" src="data:image/png;base64,{stats}">')
+    except MissingDependencyError as exc:
+        parts.append(f"<p>{html.escape(str(exc))}</p>")
+    if heading:
+        parts = ['<section id="diagnosis">', "<h2>Diagnosis</h2>", *parts, "</section>"]
     return "\n".join(parts)
