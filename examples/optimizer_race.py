@@ -131,7 +131,8 @@ def table(results: dict, threshold: float, limit: int, title: str, n_rates: int)
     lines = [
         f"{title} (steps until the loss <= {threshold:g}; at most {limit} steps)",
         "",
-        "| optimizer | default lr: steps | final loss | best lr | best lr: steps | final loss | rates reaching |",
+        "| optimizer | default lr: steps | final loss | best lr | best lr: steps | final loss "
+        "| rates reaching |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
@@ -195,9 +196,15 @@ def main() -> None:
     weights = init.get_weights()
     digits = race(lambda make, **kw: digits_curve(make, weights, x, y, **kw), DIGITS_GRID, DIGITS_THRESHOLD)
     A, w0 = quadratic_problem()
-    quadratic = race(lambda make, **kw: quadratic_curve(make, A, w0, **kw), QUADRATIC_GRID, QUADRATIC_THRESHOLD)
+    quadratic = race(
+        lambda make, **kw: quadratic_curve(make, A, w0, **kw), QUADRATIC_GRID, QUADRATIC_THRESHOLD
+    )
     steps_per_epoch = -(-len(x) // 32)
-    print(table(digits, DIGITS_THRESHOLD, DIGITS_EPOCHS * steps_per_epoch, "Digits MLP 64-32-10", len(DIGITS_GRID)))
+    print(
+        table(
+            digits, DIGITS_THRESHOLD, DIGITS_EPOCHS * steps_per_epoch, "Digits MLP 64-32-10", len(DIGITS_GRID)
+        )
+    )
     print()
     print(
         table(

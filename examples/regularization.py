@@ -102,7 +102,9 @@ def overfitting_run(name: str, seed: int, epochs: int) -> dict[str, float]:
 
 
 # -- Part B: batch normalization --------------------------------------------------------------------
-def deep_mlp(batch_norm: bool, depth: int = 10, width: int = 32, learning_rate: float = 0.01) -> gn.Sequential:
+def deep_mlp(
+    batch_norm: bool, depth: int = 10, width: int = 32, learning_rate: float = 0.01
+) -> gn.Sequential:
     layers: list[Any] = [Input(shape=(64,))]
     for _ in range(depth):
         layers.append(Dense(width, use_bias=not batch_norm))  # BN's beta replaces the bias
@@ -195,7 +197,9 @@ def part_b(seeds: list[int], target: float, max_epochs: int) -> str:
             epochs = [batchnorm_run(batch_norm, s, target, max_epochs, n_train) for s in seeds]
             shown = ", ".join(str(int(e)) if np.isfinite(e) else f">{max_epochs}" for e in epochs)
             last = n_train % 32 or 32
-            rows.append([f"{n_train} ({last})", "with BatchNormalization" if batch_norm else "without", shown])
+            rows.append(
+                [f"{n_train} ({last})", "with BatchNormalization" if batch_norm else "without", shown]
+            )
     header = [
         "train samples (last batch)",
         "deep MLP (10 x Dense(32) + ReLU)",

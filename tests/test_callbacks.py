@@ -46,7 +46,9 @@ def _drive(callback, values, model=None, key="val_loss"):
 
 
 def test_notes_table_stops_after_epoch_5_and_restores_epoch_3():
-    model, stopped_after = _drive(EarlyStopping(patience=2, restore_best_weights=True), NOTES_VAL_LOSS + [0.1])
+    model, stopped_after = _drive(
+        EarlyStopping(patience=2, restore_best_weights=True), NOTES_VAL_LOSS + [0.1]
+    )
     assert stopped_after == 4  # 0-based: the fifth epoch
     assert model.weights[0] == 2.0  # the third epoch's weights
 
@@ -130,7 +132,9 @@ def test_early_stopping_end_to_end_in_fit(rng, epochs, expected_epochs):
     model = _model()
     inject = _InjectValLoss(NOTES_VAL_LOSS + [0.1] * 20)
     stopper = EarlyStopping(patience=2, restore_best_weights=True)
-    history = model.fit(x, y, epochs=epochs, validation_split=0.25, callbacks=[inject, stopper], verbose=0, seed=0)
+    history = model.fit(
+        x, y, epochs=epochs, validation_split=0.25, callbacks=[inject, stopper], verbose=0, seed=0
+    )
     assert isinstance(history, History) and model.history is history
     assert history.epoch == list(range(expected_epochs))
     for ours, best in zip(model.get_weights(), inject.weights[2], strict=True):
@@ -169,7 +173,9 @@ def test_model_checkpoint_every_epoch_overwrites_one_file(tmp_path, rng):
 def test_model_checkpoint_errors_name_the_keys(tmp_path, rng):
     x, y = _regression(rng)
     with pytest.raises(gn.ConfigError, match=r"'val_loss'.*available keys: (\w+, )*loss"):
-        _model().fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "m", save_best_only=True)])
+        _model().fit(
+            x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "m", save_best_only=True)]
+        )
     with pytest.raises(gn.ConfigError, match=r"val_acc.*available fields: epoch, (\w+, )*loss"):
         _model().fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "m-{val_acc}")])
 

@@ -25,7 +25,9 @@ def test_inference_is_identity(rng):
 
 def test_gradient_check_with_a_fixed_mask(float64, rng):
     layer = Dropout(0.4)
-    report = check_layer(layer, rng.normal(size=(5, 7)), before_forward=lambda: layer.reseed(np.random.default_rng(3)))
+    report = check_layer(
+        layer, rng.normal(size=(5, 7)), before_forward=lambda: layer.reseed(np.random.default_rng(3))
+    )
     assert report.max_relative_error < 1e-6, report
 
 
@@ -55,7 +57,9 @@ def test_fraction_zeroed_and_mean_within_three_sigma(rate):
 def test_small_rate_is_not_rounded_to_a_coarse_grid():
     """rate = 0.0012: a 1/256 grid would drop 0 or 0.39% of units; expected 2400 of 2M within 3 sigma."""
     rate, n = 0.0012, 2_000_000
-    dropped = int(np.count_nonzero(Dropout(rate, seed=11).forward(np.ones((n // 1000, 1000)), training=True) == 0))
+    dropped = int(
+        np.count_nonzero(Dropout(rate, seed=11).forward(np.ones((n // 1000, 1000)), training=True) == 0)
+    )
     assert abs(dropped - rate * n) < 3 * np.sqrt(n * rate * (1 - rate))
 
 
@@ -70,7 +74,9 @@ def test_matches_torch_scaling_and_eval_identity(torch, rng):
     np.testing.assert_allclose(ours[ours != 0] / x[ours != 0], 1 / (1 - rate))
     np.testing.assert_allclose(theirs[theirs != 0] / x[theirs != 0], 1 / (1 - rate))
     reference.eval()
-    np.testing.assert_array_equal(reference(torch.tensor(x)).numpy(), Dropout(rate).forward(x, training=False))
+    np.testing.assert_array_equal(
+        reference(torch.tensor(x)).numpy(), Dropout(rate).forward(x, training=False)
+    )
 
 
 def test_dtype_is_kept(rng):
@@ -82,7 +88,9 @@ def test_dtype_is_kept(rng):
 
 def test_same_seed_same_mask_and_seeded_fit_is_reproducible(rng):
     x = rng.normal(size=(8, 6))
-    np.testing.assert_array_equal(Dropout(0.5, seed=4).forward(x, True), Dropout(0.5, seed=4).forward(x, True))
+    np.testing.assert_array_equal(
+        Dropout(0.5, seed=4).forward(x, True), Dropout(0.5, seed=4).forward(x, True)
+    )
     data = rng.normal(size=(64, 3)).astype(np.float32)
     target = data @ np.array([[1.0], [-2.0], [0.5]], dtype=np.float32)
 

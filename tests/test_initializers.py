@@ -13,18 +13,15 @@ from glassnet.initializers import compute_fans
 SHAPE = (400, 300)  # fan_in 400, fan_out 300: 120,000 draws, so the sample std is within ~1% of the truth
 
 
-@pytest.mark.parametrize(
-    ("name", "std"),
-    [
-        ("glorot_uniform", math.sqrt(2 / 700)),  # U(+-sqrt(6/(in+out))) has variance 2/(in+out)
-        ("glorot_normal", math.sqrt(2 / 700)),
-        ("he_normal", math.sqrt(2 / 400)),
-        ("he_uniform", math.sqrt(2 / 400)),
-        ("lecun_normal", math.sqrt(1 / 400)),
-        ("random_normal", 0.05),
-        ("random_uniform", 0.1 / math.sqrt(12)),
-    ],
-)
+@pytest.mark.parametrize(("name", "std"), [
+    ("glorot_uniform", math.sqrt(2 / 700)),   # U(+-sqrt(6/(in+out))) has variance 2/(in+out)
+    ("glorot_normal", math.sqrt(2 / 700)),
+    ("he_normal", math.sqrt(2 / 400)),
+    ("he_uniform", math.sqrt(2 / 400)),
+    ("lecun_normal", math.sqrt(1 / 400)),
+    ("random_normal", 0.05),
+    ("random_uniform", 0.1 / math.sqrt(12)),
+])
 def test_initializer_has_the_promised_spread(name, std):
     w = gn.initializers.get(name)(SHAPE, "float64")
     assert abs(w.mean()) < 0.02 * std * 10

@@ -39,10 +39,8 @@ def _cases(rng):
     }
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["mse", "mae", "huber", "bce", "bce_logits", "cce", "cce_logits", "sparse", "sparse_logits", "perceptron", "hinge"],
-)
+@pytest.mark.parametrize("case", ["mse", "mae", "huber", "bce", "bce_logits", "cce", "cce_logits", "sparse",
+                                  "sparse_logits", "perceptron", "hinge"])
 def test_loss_passes_gradient_check(case, rng):
     loss, y_true, y_pred = _cases(rng)[case]
     report = check_loss(loss, y_true, y_pred)
@@ -64,9 +62,8 @@ def _torch_value(torch, case, yt, pt):
     }[case]()
 
 
-@pytest.mark.parametrize(
-    "case", ["mse", "mae", "huber", "bce", "bce_logits", "cce", "cce_logits", "sparse", "sparse_logits"]
-)
+@pytest.mark.parametrize("case", ["mse", "mae", "huber", "bce", "bce_logits", "cce", "cce_logits", "sparse",
+                                  "sparse_logits"])
 def test_loss_matches_pytorch(case, rng, torch):
     loss, y_true, y_pred = _cases(rng)[case]
     pt = torch.tensor(y_pred, requires_grad=True)
@@ -84,23 +81,17 @@ def test_perceptron_and_hinge_match_their_formulas(rng):
     assert gn.losses.Hinge()(y, s) == pytest.approx(np.mean(np.maximum(0, 1 - signed * s)))
 
 
-@pytest.mark.parametrize(
-    ("loss", "activation", "targets"),
-    [
-        (gn.losses.BinaryCrossentropy(), "sigmoid", "binary"),
-        (gn.losses.CategoricalCrossentropy(), "softmax", "onehot"),
-        (gn.losses.SparseCategoricalCrossentropy(), "softmax", "labels"),
-    ],
-)
+@pytest.mark.parametrize(("loss", "activation", "targets"), [
+    (gn.losses.BinaryCrossentropy(), "sigmoid", "binary"),
+    (gn.losses.CategoricalCrossentropy(), "softmax", "onehot"),
+    (gn.losses.SparseCategoricalCrossentropy(), "softmax", "labels"),
+])
 def test_fused_gradient_equals_the_chain_rule_and_is_p_minus_y_over_n(loss, activation, targets, rng):
     z = rng.normal(size=(5, 3))
     act = gn.activations.get(activation)
     p = act(z)
-    y = {
-        "binary": rng.integers(0, 2, size=(5, 3)).astype(float),
-        "onehot": np.eye(3)[rng.integers(0, 3, 5)],
-        "labels": rng.integers(0, 3, 5),
-    }[targets]
+    y = {"binary": rng.integers(0, 2, size=(5, 3)).astype(float), "onehot": np.eye(3)[rng.integers(0, 3, 5)],
+         "labels": rng.integers(0, 3, 5)}[targets]
     fused = loss.fused_gradient(y, p)
     chained = act.backward(loss.gradient(y, p), p)
     np.testing.assert_allclose(fused, chained, rtol=1e-9, atol=1e-15)
@@ -109,14 +100,8 @@ def test_fused_gradient_equals_the_chain_rule_and_is_p_minus_y_over_n(loss, acti
     np.testing.assert_allclose(fused, (p - dense_y) / n, rtol=1e-12)
 
 
-@pytest.mark.parametrize(
-    "loss",
-    [
-        gn.losses.BinaryCrossentropy(),
-        gn.losses.BinaryCrossentropy(from_logits=True),
-        gn.losses.CategoricalCrossentropy(from_logits=True),
-    ],
-)
+@pytest.mark.parametrize("loss", [gn.losses.BinaryCrossentropy(), gn.losses.BinaryCrossentropy(from_logits=True),
+                                  gn.losses.CategoricalCrossentropy(from_logits=True)])
 def test_huge_logits_give_finite_losses_and_gradients(loss):
     if isinstance(loss, gn.losses.BinaryCrossentropy) and not loss.from_logits:
         pred = gn.activations.get("sigmoid")(np.array([[1000.0], [-1000.0]], dtype=np.float32))

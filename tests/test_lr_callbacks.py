@@ -42,8 +42,12 @@ def test_reduce_lr_on_plateau_improvement_resets_and_min_delta_counts():
 
 
 def test_reduce_lr_on_plateau_floor_cooldown_and_max_mode():
-    assert _plateau([1.0] * 6, factor=0.1, patience=1, min_lr=0.05) == pytest.approx([1.0, 0.1, 0.05, 0.05, 0.05, 0.05])
-    assert _plateau([1.0] * 6, factor=0.5, patience=1, cooldown=2) == pytest.approx([1.0, 0.5, 0.5, 0.5, 0.25, 0.25])
+    assert _plateau([1.0] * 6, factor=0.1, patience=1, min_lr=0.05) == pytest.approx(
+        [1.0, 0.1, 0.05, 0.05, 0.05, 0.05]
+    )
+    assert _plateau([1.0] * 6, factor=0.5, patience=1, cooldown=2) == pytest.approx(
+        [1.0, 0.5, 0.5, 0.5, 0.25, 0.25]
+    )
     model = _Stub()
     callback = ReduceLROnPlateau(monitor="val_accuracy", factor=0.5, patience=1)
     assert callback.mode == "max"

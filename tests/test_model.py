@@ -10,14 +10,12 @@ import glassnet as gn
 
 
 def notes_network() -> gn.Sequential:
-    return gn.Sequential(
-        [
-            gn.layers.Input(shape=(4,)),
-            gn.layers.Dense(5, activation="relu", kernel_initializer="he_normal"),
-            gn.layers.Dense(3, activation="tanh"),
-            gn.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
+    return gn.Sequential([
+        gn.layers.Input(shape=(4,)),
+        gn.layers.Dense(5, activation="relu", kernel_initializer="he_normal"),
+        gn.layers.Dense(3, activation="tanh"),
+        gn.layers.Dense(1, activation="sigmoid"),
+    ])
 
 
 def test_the_notes_network_has_47_parameters_and_a_summary(capsys):
@@ -30,16 +28,8 @@ def test_the_notes_network_has_47_parameters_and_a_summary(capsys):
 
 
 def test_summary_shows_parameterless_layers_as_built_with_their_shapes():
-    model = gn.Sequential(
-        [
-            gn.layers.Input(shape=(3,)),
-            gn.layers.Dense(4),
-            gn.layers.ReLU(),
-            gn.layers.LeakyReLU(),
-            gn.layers.Dense(2),
-            gn.layers.Softmax(),
-        ]
-    )
+    model = gn.Sequential([gn.layers.Input(shape=(3,)), gn.layers.Dense(4), gn.layers.ReLU(),
+                           gn.layers.LeakyReLU(), gn.layers.Dense(2), gn.layers.Softmax()])
     text = []
     model.summary(print_fn=text.append)
     rows = {line.split()[0]: line.split()[2:] for line in text[0].splitlines()[3:8]}
@@ -72,9 +62,8 @@ def test_mlp_solves_xor():
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([0, 1, 1, 0])
     model = gn.Sequential([gn.layers.Dense(8, activation="tanh"), gn.layers.Dense(1, activation="sigmoid")])
-    model.compile(
-        optimizer=gn.optimizers.SGD(learning_rate=0.5, momentum=0.9), loss="binary_crossentropy", metrics=["accuracy"]
-    )
+    model.compile(optimizer=gn.optimizers.SGD(learning_rate=0.5, momentum=0.9), loss="binary_crossentropy",
+                  metrics=["accuracy"])
     history = model.fit(x, y, epochs=300, batch_size=4, verbose=0, seed=0)
     assert ((model.predict(x).ravel() > 0.5) == y).all()
     assert history.history["accuracy"][-1] == 1.0
@@ -97,17 +86,10 @@ def test_bundled_digits_have_the_documented_shape_and_classes():
 def test_64_64_10_mlp_reaches_95_percent_on_held_out_digits():
     gn.set_seed(0)
     x_train, y_train, x_test, y_test = _digits_split()
-    model = gn.Sequential(
-        [
-            gn.layers.Dense(64, activation="relu", kernel_initializer="he_normal"),
-            gn.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(
-        optimizer=gn.optimizers.SGD(learning_rate=0.05, momentum=0.9),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = gn.Sequential([gn.layers.Dense(64, activation="relu", kernel_initializer="he_normal"),
+                           gn.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=gn.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=20, batch_size=32, verbose=0, seed=0)
     assert model.evaluate(x_test, y_test)["accuracy"] >= 0.95
 
@@ -115,18 +97,11 @@ def test_64_64_10_mlp_reaches_95_percent_on_held_out_digits():
 def test_three_layer_mlp_trains_like_pytorch_step_by_step(rng, float64, torch):
     x = rng.normal(size=(40, 6))
     y = rng.integers(0, 3, size=40)
-    model = gn.Sequential(
-        [
-            gn.layers.Input(shape=(6,)),
-            gn.layers.Dense(8, activation="tanh"),
-            gn.layers.Dense(5, activation="relu"),
-            gn.layers.Dense(3, activation="softmax"),
-        ]
-    )
+    model = gn.Sequential([gn.layers.Input(shape=(6,)), gn.layers.Dense(8, activation="tanh"),
+                           gn.layers.Dense(5, activation="relu"), gn.layers.Dense(3, activation="softmax")])
     model.compile(optimizer=gn.optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
-    ref = torch.nn.Sequential(
-        torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3)
-    )
+    ref = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 5), torch.nn.ReLU(),
+                              torch.nn.Linear(5, 3))
     with torch.no_grad():
         for lin, dense in zip([ref[0], ref[2], ref[4]], model.layers):
             lin.weight.copy_(torch.tensor(dense.kernel.value.T))
@@ -151,7 +126,8 @@ def test_same_seed_same_history_bit_for_bit():
 
     def run():
         model = gn.Sequential([gn.layers.Dense(16, activation="relu"), gn.layers.Dense(10, activation="softmax")])
-        model.compile(optimizer=gn.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=gn.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
         return model.fit(x[:300], y[:300], epochs=3, verbose=0, seed=7, validation_split=0.2).history
 
     assert run() == run()
@@ -165,10 +141,8 @@ def test_same_seed_same_history_bit_for_bit():
 
 
 def test_initializer_seed_fixes_the_weights():
-    a, b = (
-        gn.layers.Dense(3, kernel_initializer=gn.initializers.HeNormal(seed=5)),
-        gn.layers.Dense(3, kernel_initializer=gn.initializers.HeNormal(seed=5)),
-    )
+    a, b = gn.layers.Dense(3, kernel_initializer=gn.initializers.HeNormal(seed=5)), gn.layers.Dense(
+        3, kernel_initializer=gn.initializers.HeNormal(seed=5))
     a.build((4,))
     b.build((4,))
     np.testing.assert_array_equal(a.kernel.value, b.kernel.value)

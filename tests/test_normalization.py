@@ -68,7 +68,9 @@ def test_batchnorm_matches_torch_forward_backward_and_running_statistics(float64
     with torch.no_grad():  # inference: same formula once both hold the same (biased) statistics
         theirs.running_var.copy_(torch.tensor(ours.moving_variance.value))
     x = rng.normal(size=(3, c))
-    np.testing.assert_allclose(ours.forward(x, training=False), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        ours.forward(x, training=False), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10
+    )
 
 
 def test_batchnorm_moving_statistics_follow_the_recurrence_and_drive_inference(float64, rng):
@@ -136,7 +138,9 @@ def test_batchnorm_model_save_and_load_keeps_moving_statistics(tmp_path, rng):
     model.fit(x, rng.normal(size=(20, 2)), epochs=2, verbose=0, seed=0)
     model.save(tmp_path / "bn.glassnet")
     loaded = gn.load_model(tmp_path / "bn.glassnet")
-    np.testing.assert_array_equal(loaded.layers[1].moving_variance.value, model.layers[1].moving_variance.value)
+    np.testing.assert_array_equal(
+        loaded.layers[1].moving_variance.value, model.layers[1].moving_variance.value
+    )
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
 
 
@@ -216,5 +220,9 @@ def test_deep_batchnorm_model_trains_like_torch(float64, torch, rng):
         loss.backward()
         optimizer.step()
         assert ours == pytest.approx(loss.item(), rel=1e-12)
-    np.testing.assert_allclose(model.layers[0].kernel.value, reference[0].weight.detach().numpy().T, rtol=1e-10)
-    np.testing.assert_allclose(model.layers[1].moving_mean.value, reference[1].running_mean.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        model.layers[0].kernel.value, reference[0].weight.detach().numpy().T, rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        model.layers[1].moving_mean.value, reference[1].running_mean.numpy(), rtol=1e-10
+    )

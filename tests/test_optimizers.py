@@ -412,7 +412,9 @@ def _ewma_loop(x, beta, bias_correction):
 @pytest.mark.parametrize("bias_correction", [False, True])
 def test_ewma_matches_the_recurrence_across_blocks(beta, bias_correction, rng):
     x = rng.normal(size=(300, 2, 3)) + 5.0  # 300 steps span three blocks of the vectorized form
-    np.testing.assert_allclose(gn.ewma(x, beta, bias_correction), _ewma_loop(x, beta, bias_correction), rtol=1e-12)
+    np.testing.assert_allclose(
+        gn.ewma(x, beta, bias_correction), _ewma_loop(x, beta, bias_correction), rtol=1e-12
+    )
 
 
 def test_ewma_bias_correction_recovers_a_constant_and_keeps_float32():
