@@ -147,6 +147,21 @@ def test_failure_during_training_exits_1(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_diverging_run_keeps_its_folder_and_exits_1(tmp_path):
+    config = tmp_path / "too_fast.toml"
+    config.write_text(
+        '[data]\nname = "regression"\n[loss]\nname = "mse"\n[optimizer]\nname = "sgd"\nlearning_rate = 10.0\n'
+    )
+    result = glassnet("train", config, "--epochs", 5, "--out", tmp_path / "out", cwd=tmp_path, check=1)
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "training diverged" in result.stderr and "learning_rate" in result.stderr
+    run_dir = only_run(tmp_path / "out")
+    assert f"report: {run_dir / 'report.html'}" in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert metrics["test"]["loss"] is None and metrics["diverged_at_epoch"] >= 1
+    assert "training diverged" in (run_dir / "report.html").read_text()
+
+
 def test_predict_writes_one_row_per_input_row(default_run, tmp_path):
     _, run_dir = default_run
     x, y = gn.datasets.load_digits()

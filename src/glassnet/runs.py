@@ -11,6 +11,7 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,22 @@ def final_metrics(model: Sequential, data: PreparedData, split: float) -> dict[s
     }
 
 
+def diverged_at(history: dict[str, list[float]]) -> int | None:
+    """The first epoch (from 1) whose training or validation loss is inf or nan; ``None`` if none is."""
+    for key in ("loss", "val_loss"):
+        for epoch, value in enumerate(history.get(key, []), start=1):
+            if not math.isfinite(value):
+                return epoch
+    return None
+
+
+def divergence_message(epoch: int) -> str:
+    return (
+        f"training diverged: the loss is inf or nan from epoch {epoch} on; hint: lower "
+        'optimizer.learning_rate (e.g. by 10x), or scale the inputs with [preprocessing] scaler = "standard"'
+    )
+
+
 @dataclass
 class RunResult:
     run_dir: Path
@@ -133,6 +150,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
             "samples": {"train": len(run.data.x_train), "test": len(run.data.x_test)},
             "seed": training["seed"],
             "glassnet_version": __version__,
+            "diverged_at_epoch": diverged_at(history.history),
         }
     )
     run.model.save(run_dir / "model.glassnet")
@@ -142,4 +160,13 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     return RunResult(run_dir, metrics, history.history)
 
 
-__all__ = ["RunResult", "RunSetup", "final_metrics", "resolve_data", "setup", "train"]
+__all__ = [
+    "RunResult",
+    "RunSetup",
+    "diverged_at",
+    "divergence_message",
+    "final_metrics",
+    "resolve_data",
+    "setup",
+    "train",
+]
