@@ -125,6 +125,17 @@ def test_load_reports_toml_errors_and_makes_data_paths_absolute(tmp_path):
     assert config.find("moons").name == "moons.toml"
 
 
+def test_a_shipped_example_run_by_name_reads_data_from_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mnist = config.load(config.find("mnist"))["data"]
+    assert mnist["train_images"] == str(tmp_path / "mnist" / "train-images-idx3-ubyte.gz")
+    assert config.load(config.find("csv"))["data"]["path"] == str(tmp_path / "my_data.csv")
+    copy = tmp_path / "mine" / "mnist.toml"  # a copy elsewhere keeps paths relative to itself
+    copy.parent.mkdir()
+    copy.write_text(config.find("mnist").read_text())
+    assert config.load(copy)["data"]["test_labels"] == str(tmp_path / "mine" / "mnist" / "t10k-labels-idx1-ubyte.gz")
+
+
 def test_every_shipped_example_is_a_valid_config(tmp_path):
     names = config.examples()
     assert {"digits", "xor", "moons", "circles", "spirals", "blobs", "regression"} <= set(names)
