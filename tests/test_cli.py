@@ -133,6 +133,10 @@ def test_broken_config_exits_2_naming_the_key(tmp_path):
     assert "Traceback" in debug.stderr
 
 
+def test_version(tmp_path):
+    assert glassnet("--version", cwd=tmp_path).stdout.strip() == f"glassnet {gn.__version__}"
+
+
 def test_bad_usage_exits_2(tmp_path):
     assert "usage" in glassnet("train", "--epochs", "many", cwd=tmp_path, check=2).stderr
     assert glassnet(cwd=tmp_path, check=2).stdout == ""
