@@ -19,7 +19,7 @@ from .io import atomic_write
 from .plotting import PLOT_HINT
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; }
+body { font-family: system-ui, sans-serif; max-width: 1260px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ccc; padding: .3em .7em; }
 th { background: #f4f4f4; text-align: left; } td.num { text-align: right; }

@@ -103,7 +103,8 @@ def summary_rows(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> dict[
         f"{plural(metrics['parameters']['total'], 'parameter')}",
         "loss": run.config["loss"]["name"],
         "optimizer": ", ".join(f"{k}={v}" for k, v in run.config["optimizer"].items() if not isinstance(v, dict)),
-        "epochs": f"{metrics['epochs_run']} of {training['epochs']} (batch size {training['batch_size']})",
+        "epochs": f"{metrics['epochs_run']} of {training['epochs']} (batch size {training['batch_size']}, "
+        f"validation split {training['validation_split']})",
         "wall time": format_seconds(metrics["wall_time_s"]),
     }
     for name, value in (metrics.get("test") or {}).items():
