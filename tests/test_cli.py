@@ -144,11 +144,21 @@ def test_bad_usage_exits_2(tmp_path):
 
 
 def test_failure_during_training_exits_1(tmp_path):
+    config = tmp_path / "unwritable_checkpoint.toml"
+    config.write_text(
+        '[data]\nname = "xor"\n[[callbacks]]\ntype = "ModelCheckpoint"\npath = "/proc/no/such/m.glassnet"\n'
+    )
+    result = glassnet("train", config, "--epochs", 1, "--out", tmp_path, cwd=tmp_path, check=1)
+    assert "failed" in result.stderr and "/proc/no" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_last_layer_that_cannot_fit_the_classes_is_a_config_error(tmp_path):
     config = tmp_path / "too_few_units.toml"
     config.write_text('[data]\nlimit = 100\n[[model.layers]]\ntype = "Dense"\nunits = 5\nactivation = "softmax"\n')
-    result = glassnet("train", config, "--epochs", 1, "--out", tmp_path, cwd=tmp_path, check=1)
-    assert "failed" in result.stderr and "labels must lie in [0, 5)" in result.stderr
-    assert "Traceback" not in result.stderr
+    result = glassnet("train", config, "--epochs", 1, "--out", tmp_path / "out", cwd=tmp_path, check=2)
+    assert "the last layer gives 5 outputs but the data has 10 classes" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_diverging_run_keeps_its_folder_and_exits_1(tmp_path):

@@ -100,6 +100,18 @@ def test_regression_defaults_and_overrides():
         ({"optimizer": {"name": "sgd", "schedule": {"name": "nope"}}}, r"optimizer\.schedule\.name: unknown"),
         ({"callbacks": [{"type": "Histry"}]}, r'callbacks\[0\]\.type: unknown callback "Histry"'),
         (
+            {"callbacks": [{"name": "EarlyStopping"}]},
+            r"callbacks\[0\]: missing 'type' \(e\.g\. type = \"EarlyStopping\"\); .*not name",
+        ),
+        (
+            {"model": {"layers": [{"type": "Dense", "units": 16, "activation": "relu"}]}},
+            r"model\.layers\[0\]: the last layer gives 16 outputs but the data has 10 classes; hint: .*units = 10",
+        ),
+        (
+            {"data": {"name": "regression"}, "model": {"layers": [{"type": "Dense", "units": 3}]}},
+            r"model\.layers\[0\]: the last layer gives 3 outputs but the data has 1 target column",
+        ),
+        (
             {"preprocessing": {"scaler": "standardd"}},
             r'preprocessing\.scaler: unknown scaler "standardd"; valid: .*none',
         ),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, backend
+from . import __version__, backend, losses
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table
@@ -60,6 +60,7 @@ def setup(
     model_table, model = build_model(dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_mlp")
     loss_table, loss = build_loss(dict(config.get("loss", {})), data)
     opt_table, optimizer = build_optimizer(dict(config.get("optimizer", {})), DEFAULT_OPTIMIZER)
+    check_output_width(model, loss, data, len(model_table["layers"]) - 1)
     try:
         model.compile(optimizer=optimizer, loss=loss, metrics=list(training["metrics"]))
     except UnknownNameError as exc:
@@ -76,6 +77,29 @@ def setup(
         "callbacks": specs,
     }
     return RunSetup(resolved, data, model, name or str(data_table["name"]))
+
+
+def check_output_width(model: Sequential, loss: Any, data: PreparedData, last: int) -> None:
+    """Refuse a model whose last layer cannot fit the targets: one output per class (one sigmoid unit
+    also serves two classes with a non-categorical loss), one per target column for regression."""
+    width = int(model.output_shape[-1])
+    categorical = isinstance(loss, (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy))
+    if data.task == "classification":
+        k = int(data.n_classes or 2)
+        if width == k or (k == 2 and width == 1 and not categorical):
+            return
+        hint = f'end with [[model.layers]] type = "Dense", units = {k}, activation = "softmax"'
+        if k == 2:
+            hint += ' (or units = 1, activation = "sigmoid" with [loss] name = "binary_crossentropy")'
+        raise ConfigError(
+            f"model.layers[{last}]: the last layer gives {width} outputs but the data has {k} classes; hint: {hint}"
+        )
+    if width != data.n_outputs:
+        raise ConfigError(
+            f"model.layers[{last}]: the last layer gives {width} outputs but the data has "
+            f'{data.n_outputs} target column(s); hint: end with [[model.layers]] type = "Dense", '
+            f"units = {data.n_outputs} (no activation, for regression)"
+        )
 
 
 def _split_for_validation(data: PreparedData, split: float) -> tuple[Any, Any, Any, Any]:
@@ -163,6 +187,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
 __all__ = [
     "RunResult",
     "RunSetup",
+    "check_output_width",
     "diverged_at",
     "divergence_message",
     "final_metrics",
