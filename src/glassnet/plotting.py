@@ -177,7 +177,10 @@ def plot_decision_boundary(
     if has_test:
         xt = np.asarray(x_test)
         ax.scatter(xt[:, 0], xt[:, 1], c=index(labels[1]), s=26, marker="^", **style)
-    colour = (lambda i: cmap(float(i))) if k <= 2 else (lambda i: cmap(norm(i)))
+
+    def colour(i: int) -> Any:
+        return cmap(float(i)) if norm is None else cmap(int(norm(i)))
+
     handles = [
         Line2D([], [], marker="s", linestyle="", markersize=8, color=colour(i), label=f"class {c}")
         for i, c in enumerate(classes)

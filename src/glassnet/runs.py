@@ -82,7 +82,10 @@ def setup(
 def check_output_width(model: Sequential, loss: Any, data: PreparedData, last: int) -> None:
     """Refuse a model whose last layer cannot fit the targets: one output per class (one sigmoid unit
     also serves two classes with a non-categorical loss), one per target column for regression."""
-    width = int(model.output_shape[-1])
+    shape = model.output_shape
+    if shape is None:  # not built: nothing to compare yet
+        return
+    width = int(shape[-1])
     categorical = isinstance(loss, (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy))
     if data.task == "classification":
         k = int(data.n_classes or 2)
