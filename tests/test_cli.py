@@ -229,16 +229,16 @@ def test_without_matplotlib_training_works_and_the_report_says_how(tmp_path):
     blocker = tmp_path / "blocker" / "matplotlib"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text('raise ImportError("matplotlib blocked for this test")\n')
-    glassnet(
+    result = glassnet(
         "train",
         "--epochs",
         1,
-        "--quiet",
         "--out",
         tmp_path / "out",
         cwd=tmp_path,
         extra_path=str(blocker.parent),
     )
+    assert 'no pictures in the report: pip install "glassnet[plot]"' in result.stdout
     run_dir = only_run(tmp_path / "out")
     assert not (run_dir / "plots").exists()
     assert 'pip install "glassnet[plot]"' in (run_dir / "report.html").read_text().replace("&quot;", '"')

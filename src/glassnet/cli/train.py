@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import plotting
 from ..config import examples
 from ..report import format_number, format_seconds, plural
 from .base import Command, UsageError
@@ -66,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"run folder: {result.run_dir}")
         print(f"report: {result.run_dir / 'report.html'}", flush=True)
+        if not plotting.available():
+            print(f"no pictures in the report: {plotting.PLOT_HINT} and train again to get them")
     if result.metrics.get("diverged_at_epoch"):
         # The run folder is still written (its curves show where it went wrong), but the run failed.
         print(
