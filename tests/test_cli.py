@@ -133,6 +133,10 @@ def test_broken_config_exits_2_naming_the_key(tmp_path):
     assert "Traceback" in debug.stderr
 
 
+def test_version(tmp_path):
+    assert glassnet("--version", cwd=tmp_path).stdout.strip() == f"glassnet {gn.__version__}"
+
+
 def test_bad_usage_exits_2(tmp_path):
     assert "usage" in glassnet("train", "--epochs", "many", cwd=tmp_path, check=2).stderr
     assert glassnet(cwd=tmp_path, check=2).stdout == ""
@@ -140,11 +144,36 @@ def test_bad_usage_exits_2(tmp_path):
 
 
 def test_failure_during_training_exits_1(tmp_path):
+    config = tmp_path / "unwritable_checkpoint.toml"
+    config.write_text(
+        '[data]\nname = "xor"\n[[callbacks]]\ntype = "ModelCheckpoint"\npath = "/proc/no/such/m.glassnet"\n'
+    )
+    result = glassnet("train", config, "--epochs", 1, "--out", tmp_path, cwd=tmp_path, check=1)
+    assert "failed" in result.stderr and "/proc/no" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_last_layer_that_cannot_fit_the_classes_is_a_config_error(tmp_path):
     config = tmp_path / "too_few_units.toml"
     config.write_text('[data]\nlimit = 100\n[[model.layers]]\ntype = "Dense"\nunits = 5\nactivation = "softmax"\n')
-    result = glassnet("train", config, "--epochs", 1, "--out", tmp_path, cwd=tmp_path, check=1)
-    assert "failed" in result.stderr and "labels must lie in [0, 5)" in result.stderr
-    assert "Traceback" not in result.stderr
+    result = glassnet("train", config, "--epochs", 1, "--out", tmp_path / "out", cwd=tmp_path, check=2)
+    assert "the last layer gives 5 outputs but the data has 10 classes" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_diverging_run_keeps_its_folder_and_exits_1(tmp_path):
+    config = tmp_path / "too_fast.toml"
+    config.write_text(
+        '[data]\nname = "regression"\n[loss]\nname = "mse"\n[optimizer]\nname = "sgd"\nlearning_rate = 10.0\n'
+    )
+    result = glassnet("train", config, "--epochs", 5, "--out", tmp_path / "out", cwd=tmp_path, check=1)
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "training diverged" in result.stderr and "learning_rate" in result.stderr
+    run_dir = only_run(tmp_path / "out")
+    assert f"report: {run_dir / 'report.html'}" in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert metrics["test"]["loss"] is None and metrics["diverged_at_epoch"] >= 1
+    assert "training diverged" in (run_dir / "report.html").read_text()
 
 
 def test_predict_writes_one_row_per_input_row(default_run, tmp_path):
@@ -200,16 +229,16 @@ def test_without_matplotlib_training_works_and_the_report_says_how(tmp_path):
     blocker = tmp_path / "blocker" / "matplotlib"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text('raise ImportError("matplotlib blocked for this test")\n')
-    glassnet(
+    result = glassnet(
         "train",
         "--epochs",
         1,
-        "--quiet",
         "--out",
         tmp_path / "out",
         cwd=tmp_path,
         extra_path=str(blocker.parent),
     )
+    assert 'no pictures in the report: pip install "glassnet[plot]"' in result.stdout
     run_dir = only_run(tmp_path / "out")
     assert not (run_dir / "plots").exists()
     assert 'pip install "glassnet[plot]"' in (run_dir / "report.html").read_text().replace("&quot;", '"')

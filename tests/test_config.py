@@ -100,6 +100,18 @@ def test_regression_defaults_and_overrides():
         ({"optimizer": {"name": "sgd", "schedule": {"name": "nope"}}}, r"optimizer\.schedule\.name: unknown"),
         ({"callbacks": [{"type": "Histry"}]}, r'callbacks\[0\]\.type: unknown callback "Histry"'),
         (
+            {"callbacks": [{"name": "EarlyStopping"}]},
+            r"callbacks\[0\]: missing 'type' \(e\.g\. type = \"EarlyStopping\"\); .*not name",
+        ),
+        (
+            {"model": {"layers": [{"type": "Dense", "units": 16, "activation": "relu"}]}},
+            r"model\.layers\[0\]: the last layer gives 16 outputs but the data has 10 classes; hint: .*units = 10",
+        ),
+        (
+            {"data": {"name": "regression"}, "model": {"layers": [{"type": "Dense", "units": 3}]}},
+            r"model\.layers\[0\]: the last layer gives 3 outputs but the data has 1 target column",
+        ),
+        (
             {"preprocessing": {"scaler": "standardd"}},
             r'preprocessing\.scaler: unknown scaler "standardd"; valid: .*none',
         ),
@@ -123,6 +135,17 @@ def test_load_reports_toml_errors_and_makes_data_paths_absolute(tmp_path):
     with pytest.raises(gn.ConfigError, match="examples: .*moons"):
         config.find("no_such_config")
     assert config.find("moons").name == "moons.toml"
+
+
+def test_a_shipped_example_run_by_name_reads_data_from_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mnist = config.load(config.find("mnist"))["data"]
+    assert mnist["train_images"] == str(tmp_path / "mnist" / "train-images-idx3-ubyte.gz")
+    assert config.load(config.find("csv"))["data"]["path"] == str(tmp_path / "my_data.csv")
+    copy = tmp_path / "mine" / "mnist.toml"  # a copy elsewhere keeps paths relative to itself
+    copy.parent.mkdir()
+    copy.write_text(config.find("mnist").read_text())
+    assert config.load(copy)["data"]["test_labels"] == str(tmp_path / "mine" / "mnist" / "t10k-labels-idx1-ubyte.gz")
 
 
 def test_every_shipped_example_is_a_valid_config(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -44,3 +46,26 @@ def test_plot_errors_name_the_problem():
         plotting.plot_decision_boundary(lambda g: g, np.zeros((4, 3)), np.zeros(4))
     with pytest.raises(gn.ShapeError, match="no 'accuracy' in history; recorded: loss"):
         plotting.plot_history({"loss": [1.0]}, "accuracy")
+
+
+def test_curves_spanning_many_decades_use_a_log_axis():
+    steady = plotting.plot_history({"loss": [1.3, 0.3, 0.05], "val_loss": [0.5, 0.2, 0.06]})
+    assert steady.axes[0].get_yscale() == "linear"
+    diverging = plotting.plot_history({"loss": [1.0, 5e12, math.inf], "val_loss": [2.0, 1e16, math.inf]})
+    axis = diverging.axes[0]
+    assert axis.get_yscale() == "log" and axis.get_ylabel() == "loss (log scale)"
+    assert axis.get_xlim() == (0.5, 3.5)  # every epoch stays on the axis, even the undrawable inf ones
+
+
+def test_decision_boundary_legend_names_classes_and_splits(rng):
+    x = rng.normal(size=(60, 2))
+    y = np.where(x[:, 0] > 0, 1, -1)  # perceptron-style labels
+
+    def sign(grid):
+        return np.where(grid[:, 0] > 0, 1, -1)
+
+    fig = plotting.plot_decision_boundary(sign, x[:40], y[:40], resolution=20, x_test=x[40:], y_test=y[40:])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["class -1", "class 1", "train", "test"]
+    alone = plotting.plot_decision_boundary(sign, x, y, resolution=20)
+    assert [t.get_text() for t in alone.axes[0].get_legend().get_texts()] == ["class -1", "class 1"]

@@ -37,8 +37,14 @@ DATA_NAMES = ("digits", "xor", "moons", "circles", "spirals", "blobs", "regressi
 DEFAULT_OPTIMIZER = {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}
 
 
+def _examples_folder() -> Path:
+    return Path(str(resources.files("glassnet").joinpath("examples"))).resolve()
+
+
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a TOML config; relative data paths are made relative to the config file's folder."""
+    """Read a TOML config; relative data paths are made relative to the config file's folder, except
+    for a shipped example run by name (``glassnet train mnist``), whose data paths are relative to the
+    current folder: the data never lies inside the installed package."""
     try:
         with open(path, "rb") as handle:
             config = tomllib.load(handle)
@@ -48,6 +54,8 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     check_tables(config, str(path))
     base = Path(path).resolve().parent
+    if base == _examples_folder():
+        base = Path.cwd()
     data = config.get("data", {})
     for key in ("path", "train_images", "train_labels", "test_images", "test_labels"):
         if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():

@@ -83,11 +83,14 @@ def construct(cls: type, kwargs: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {cls.__name__}: {exc}") from None
 
 
-def _split_name(table: dict[str, Any], key: str, where: str) -> tuple[Any, dict[str, Any]]:
+def _split_name(table: dict[str, Any], key: str, where: str, example: str = "") -> tuple[Any, dict[str, Any]]:
+    """``table[key]`` and the other entries; a missing key names an example and a mix-up of type/name."""
     if key not in table:
-        raise ConfigError(
-            f'{where}: missing {key!r} (e.g. {key} = "Dense")' if key == "type" else f"{where}: missing {key!r}"
-        )
+        message = f"{where}: missing {key!r}" + (f" (e.g. {key} = {json.dumps(example)})" if example else "")
+        other = "name" if key == "type" else "type"
+        if other in table:
+            message += f"; {where} takes {key} = ..., not {other} = ..."
+        raise ConfigError(message)
     rest = {k: v for k, v in table.items() if k != key}
     return table[key], rest
 
@@ -112,7 +115,7 @@ def build_model(model_table: dict[str, Any], data: PreparedData, seed: int, name
     built = []
     for i, spec in enumerate(table["layers"]):
         where = f"model.layers[{i}]"
-        kind, kwargs = _split_name(spec, "type", where)
+        kind, kwargs = _split_name(spec, "type", where, "Dense")
         built.append(construct(lookup(known, kind, f"{where}.type", "layer type"), kwargs, where))
     with backend.using_generator(np.random.default_rng(seed)):
         model = Sequential([layers.Input(shape=data.input_shape), *built], name=str(table["name"]))
@@ -152,7 +155,7 @@ def build_callbacks(specs: list[dict[str, Any]], run_dir: Path | None) -> list[A
     built = []
     for i, spec in enumerate(specs):
         where = f"callbacks[{i}]"
-        kind, kwargs = _split_name(spec, "type", where)
+        kind, kwargs = _split_name(spec, "type", where, "EarlyStopping")
         cls = lookup(known, kind, f"{where}.type", "callback")
         for key in ("path", "filepath", "filename"):
             if isinstance(kwargs.get(key), str) and run_dir is not None and not Path(kwargs[key]).is_absolute():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from .io import atomic_write
 from .plotting import PLOT_HINT
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; }
+body { font-family: system-ui, sans-serif; max-width: 1260px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ccc; padding: .3em .7em; }
 th { background: #f4f4f4; text-align: left; } td.num { text-align: right; }
@@ -26,6 +27,7 @@ pre { background: #f7f7f7; padding: .8em; overflow-x: auto; border: 1px solid #e
 figure { display: inline-block; margin: .5em; vertical-align: top; } img { max-width: 100%; }
 figcaption { text-align: center; color: #555; font-size: .9em; }
 .notice { background: #fff6d6; padding: .6em; }
+.warning { background: #fde2e1; border: 1px solid #e0a0a0; padding: .6em; }
 """
 
 
@@ -41,11 +43,35 @@ class Report:
     images: list[tuple[str, Path]] = field(default_factory=list)
     sections: list[tuple[str, str]] = field(default_factory=list)
     notice: str = ""
+    warning: str = ""
+
+
+def format_number(value: float) -> str:
+    """A metric value for people: 4 decimals in the usual range, scientific notation for very large or
+    very small magnitudes (a diverged loss stays one short cell), ``inf``/``nan`` as such."""
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0.0 and not 1e-3 <= abs(value) < 1e6:
+        return f"{value:.4e}"
+    return f"{value:.4f}"
+
+
+def format_seconds(seconds: float) -> str:
+    """``35 ms`` below a second, ``2.41 s`` below ten, ``83.2 s`` above."""
+    if seconds < 1.0:
+        return f"{seconds * 1000.0:.0f} ms"
+    return f"{seconds:.2f} s" if seconds < 10.0 else f"{seconds:.1f} s"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 layer``, ``2 layers``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return f'<td class="num">{value:.4f}</td>'
+        return f'<td class="num">{format_number(value)}</td>'
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td class="num">{value:,}</td>'
     return f"<td>{html.escape(str(value))}</td>"
@@ -83,7 +109,10 @@ def image_tag(caption: str, path: Path, relative_to: Path | None = None) -> str:
 
 def render(report: Report, base: Path | None = None) -> str:
     """The HTML text of ``report``; image ``data-file`` names are relative to ``base``."""
-    parts = [f"<h1>{html.escape(report.title)}</h1>", "<h2>Summary</h2>", key_value_table(report.summary)]
+    parts = [f"<h1>{html.escape(report.title)}</h1>"]
+    if report.warning:
+        parts.append(f'<p class="warning">{html.escape(report.warning)}</p>')
+    parts += ["<h2>Summary</h2>", key_value_table(report.summary)]
     if report.model_text:
         parts += ["<h2>Model</h2>", f"<pre>{html.escape(report.model_text)}</pre>"]
     parts.append("<h2>Curves and pictures</h2>")
@@ -116,10 +145,13 @@ def no_plots_notice() -> str:
 
 __all__ = [
     "Report",
+    "format_number",
+    "format_seconds",
     "image_tag",
     "key_value_table",
     "metrics_table",
     "no_plots_notice",
+    "plural",
     "render",
     "write_report",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -32,8 +33,20 @@ def write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
+def _strict(data: Any) -> Any:
+    """``data`` with every non-finite float replaced by ``None``: JSON has no inf or nan."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _strict(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_strict(v) for v in data]
+    return data
+
+
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2) + "\n")
+    """Strict JSON (readable by any parser): inf and nan are written as ``null``."""
+    write_text(path, json.dumps(_strict(data), indent=2, allow_nan=False) + "\n")
 
 
 def write_history_csv(path: Path, history: dict[str, list[float]]) -> None:

@@ -18,9 +18,9 @@ from . import __version__, losses, plotting
 from ._typing import Array
 from .config import dumps
 from .models.summary import summary_text
-from .report import Report, no_plots_notice, write_report
+from .report import Report, format_seconds, no_plots_notice, plural, write_report
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # runs imports this module's caller; divergence_message is imported late below
     from .runs import RunSetup
 
 SectionProvider = Callable[["RunSetup", Path, dict[str, list[float]], dict[str, Any]], "tuple[str, str] | None"]
@@ -79,12 +79,16 @@ def make_plots(run: RunSetup, run_dir: Path, history: dict[str, list[float]]) ->
             lambda: plotting.plot_predictions(data.y_test, model.predict(data.x_test)),
         )
     if classify and data.input_shape == (2,):
-        x = np.concatenate([data.x_train, data.x_test])
-        y = np.concatenate([data.y_train, data.y_test])
         add(
-            "decision boundary (train and test points)",
+            "decision boundary (circles: training points, triangles: test points)",
             "decision_boundary.png",
-            lambda: plotting.plot_decision_boundary(lambda grid: predicted_classes(model, grid), x, y),
+            lambda: plotting.plot_decision_boundary(
+                lambda grid: predicted_classes(model, grid),
+                data.x_train,
+                data.y_train,
+                x_test=data.x_test,
+                y_test=data.y_test,
+            ),
         )
     return saved
 
@@ -93,13 +97,15 @@ def summary_rows(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> dict[
     training, data = run.config["training"], run.data
     rows: dict[str, Any] = {
         "run": run_dir.name,
-        "data": f"{run.config['data']['name']} ({data.task}; {len(data.x_train)} train, "
-        f"{len(data.x_test)} test, {int(np.prod(data.input_shape))} features)",
-        "model": f"{run.model.name}: {len(run.model.layers)} layers, {metrics['parameters']['total']:,} parameters",
+        "data": f"{run.config['data']['name']} ({data.task}; {len(data.x_train):,} train, "
+        f"{len(data.x_test):,} test, {plural(int(np.prod(data.input_shape)), 'feature')})",
+        "model": f"{run.model.name}: {plural(len(run.model.layers), 'layer')}, "
+        f"{plural(metrics['parameters']['total'], 'parameter')}",
         "loss": run.config["loss"]["name"],
         "optimizer": ", ".join(f"{k}={v}" for k, v in run.config["optimizer"].items() if not isinstance(v, dict)),
-        "epochs": f"{metrics['epochs_run']} of {training['epochs']} (batch size {training['batch_size']})",
-        "wall time": f"{metrics['wall_time_s']:.2f} s",
+        "epochs": f"{metrics['epochs_run']} of {training['epochs']} (batch size {training['batch_size']}, "
+        f"validation split {training['validation_split']})",
+        "wall time": format_seconds(metrics["wall_time_s"]),
     }
     for name, value in (metrics.get("test") or {}).items():
         rows[f"test {name}"] = float(value)
@@ -116,6 +122,8 @@ def write_plots_and_report(
     extra_sections: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Draw the pictures (if matplotlib is installed) and write ``run_dir/report.html``."""
+    from .runs import divergence_message
+
     images = make_plots(run, run_dir, history) if plotting.available() else []
     sections = [s for provider in SECTION_PROVIDERS if (s := provider(run, run_dir, history, metrics))]
     report = Report(
@@ -127,6 +135,7 @@ def write_plots_and_report(
         images=images,
         sections=[*sections, *extra_sections],
         notice="" if plotting.available() else no_plots_notice(),
+        warning=divergence_message(epoch) if (epoch := metrics.get("diverged_at_epoch")) else "",
     )
     path = run_dir / "report.html"
     write_report(path, report)

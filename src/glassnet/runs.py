@@ -11,12 +11,13 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, backend
+from . import __version__, backend, losses
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table
@@ -59,6 +60,7 @@ def setup(
     model_table, model = build_model(dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_mlp")
     loss_table, loss = build_loss(dict(config.get("loss", {})), data)
     opt_table, optimizer = build_optimizer(dict(config.get("optimizer", {})), DEFAULT_OPTIMIZER)
+    check_output_width(model, loss, data, len(model_table["layers"]) - 1)
     try:
         model.compile(optimizer=optimizer, loss=loss, metrics=list(training["metrics"]))
     except UnknownNameError as exc:
@@ -77,6 +79,32 @@ def setup(
     return RunSetup(resolved, data, model, name or str(data_table["name"]))
 
 
+def check_output_width(model: Sequential, loss: Any, data: PreparedData, last: int) -> None:
+    """Refuse a model whose last layer cannot fit the targets: one output per class (one sigmoid unit
+    also serves two classes with a non-categorical loss), one per target column for regression."""
+    shape = model.output_shape
+    if shape is None:  # not built: nothing to compare yet
+        return
+    width = int(shape[-1])
+    categorical = isinstance(loss, (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy))
+    if data.task == "classification":
+        k = int(data.n_classes or 2)
+        if width == k or (k == 2 and width == 1 and not categorical):
+            return
+        hint = f'end with [[model.layers]] type = "Dense", units = {k}, activation = "softmax"'
+        if k == 2:
+            hint += ' (or units = 1, activation = "sigmoid" with [loss] name = "binary_crossentropy")'
+        raise ConfigError(
+            f"model.layers[{last}]: the last layer gives {width} outputs but the data has {k} classes; hint: {hint}"
+        )
+    if width != data.n_outputs:
+        raise ConfigError(
+            f"model.layers[{last}]: the last layer gives {width} outputs but the data has "
+            f'{data.n_outputs} target column(s); hint: end with [[model.layers]] type = "Dense", '
+            f"units = {data.n_outputs} (no activation, for regression)"
+        )
+
+
 def _split_for_validation(data: PreparedData, split: float) -> tuple[Any, Any, Any, Any]:
     """The same cut ``fit`` makes: the last ``split`` fraction of the training arrays validates."""
     n_val = int(len(data.x_train) * split)
@@ -92,6 +120,22 @@ def final_metrics(model: Sequential, data: PreparedData, split: float) -> dict[s
         "validation": model.evaluate(x_val, y_val) if len(x_val) else None,
         "test": model.evaluate(data.x_test, data.y_test) if len(data.x_test) else None,
     }
+
+
+def diverged_at(history: dict[str, list[float]]) -> int | None:
+    """The first epoch (from 1) whose training or validation loss is inf or nan; ``None`` if none is."""
+    for key in ("loss", "val_loss"):
+        for epoch, value in enumerate(history.get(key, []), start=1):
+            if not math.isfinite(value):
+                return epoch
+    return None
+
+
+def divergence_message(epoch: int) -> str:
+    return (
+        f"training diverged: the loss is inf or nan from epoch {epoch} on; hint: lower "
+        'optimizer.learning_rate (e.g. by 10x), or scale the inputs with [preprocessing] scaler = "standard"'
+    )
 
 
 @dataclass
@@ -133,6 +177,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
             "samples": {"train": len(run.data.x_train), "test": len(run.data.x_test)},
             "seed": training["seed"],
             "glassnet_version": __version__,
+            "diverged_at_epoch": diverged_at(history.history),
         }
     )
     run.model.save(run_dir / "model.glassnet")
@@ -142,4 +187,14 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     return RunResult(run_dir, metrics, history.history)
 
 
-__all__ = ["RunResult", "RunSetup", "final_metrics", "resolve_data", "setup", "train"]
+__all__ = [
+    "RunResult",
+    "RunSetup",
+    "check_output_width",
+    "diverged_at",
+    "divergence_message",
+    "final_metrics",
+    "resolve_data",
+    "setup",
+    "train",
+]

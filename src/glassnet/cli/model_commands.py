@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
+from ..report import plural
 from .base import Command, UsageError
 
 
@@ -141,7 +142,10 @@ def _predict(args: argparse.Namespace) -> int:
     x, _ = datasets.load_csv(args.input, target=target if target in csv_header(args.input) else None)
     width = int(np.prod(model.input_shape)) if model.input_shape else x.shape[1]
     if x.shape[1] != width:
-        raise UsageError(f"{args.input} has {x.shape[1]} feature columns but the model expects {width}")
+        raise UsageError(
+            f"{args.input} has {plural(x.shape[1], 'feature column')} but the model expects {width}; "
+            "hint: one column per model input, plus at most the target column"
+        )
     header, values, formats = _prediction_table(model, model.predict(_run_transform(config)(x)))
     buffer = io.StringIO()
     np.savetxt(buffer, values, fmt=formats, delimiter=",", header=",".join(header), comments="")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from .. import plotting
 from ..config import examples
+from ..report import format_number, format_seconds, plural
 from .base import Command, UsageError
 
 
@@ -33,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _describe_metrics(values: dict[str, float] | None) -> str:
-    return ", ".join(f"{k} {v:.4f}" for k, v in (values or {}).items())
+    return ", ".join(f"{k} {format_number(v)}" for k, v in (values or {}).items())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"glassnet: training {setup.model.name} on {setup.config['data']['name']} ({data.task}: "
             f"{len(data.x_train)} train / {len(data.x_test)} test samples, "
-            f"{setup.config['training']['epochs']} epochs)",
+            f"{plural(setup.config['training']['epochs'], 'epoch')})",
             flush=True,
         )
     result = runs.train(setup, out=args.out, verbose=0 if quiet else args.verbose)
@@ -60,10 +63,18 @@ def run(args: argparse.Namespace) -> int:
         m = result.metrics
         print(
             f"test: {_describe_metrics(m['test'])} | train: {_describe_metrics(m['train'])} "
-            f"| {m['epochs_run']} epochs in {m['wall_time_s']:.1f}s"
+            f"| {plural(m['epochs_run'], 'epoch')} in {format_seconds(m['wall_time_s'])}"
         )
         print(f"run folder: {result.run_dir}")
-        print(f"report: {result.run_dir / 'report.html'}")
+        print(f"report: {result.run_dir / 'report.html'}", flush=True)
+        if not plotting.available():
+            print(f"no pictures in the report: {plotting.PLOT_HINT} and train again to get them")
+    if result.metrics.get("diverged_at_epoch"):
+        # The run folder is still written (its curves show where it went wrong), but the run failed.
+        print(
+            f"glassnet train: failed: {runs.divergence_message(result.metrics['diverged_at_epoch'])}", file=sys.stderr
+        )
+        return 1
     return 0
 
 
