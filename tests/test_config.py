@@ -71,7 +71,7 @@ def test_regression_defaults_and_overrides():
     [
         ({"optimizer": {"name": "adamm"}}, r'optimizer\.name: unknown optimizer "adamm"; valid: .*sgd'),
         ({"optimizr": {}}, r"unknown table \[optimizr\]; valid tables: data, preprocessing"),
-        ({"training": {"epoch": 3}}, r"training: unknown key 'epoch'; valid keys: batch_size, epochs"),
+        ({"training": {"epoch": 3}}, r"training: unknown key 'epoch'; valid keys: batch_size, diagnose, epochs"),
         ({"training": {"epochs": 0}}, r"training\.epochs must be an integer >= 1, got 0"),
         (
             {"training": {"validation_split": 1.5}},

@@ -57,9 +57,23 @@ def test_regression_run_has_predicted_vs_true_and_no_confusion_matrix(tmp_path):
     raw = {"data": {"name": "regression", "n_samples": 80, "n_features": 2}, "training": {"epochs": 2}}
     result = runs.train(runs.setup(raw), out=tmp_path, verbose=0)
     plots = {p.name for p in (result.run_dir / "plots").iterdir()}
-    assert plots == {"loss.png", "mae.png", "predicted_vs_true.png"}
+    diagnosis = {"gradient_flow.png", "activation_stats.png"}  # [training] diagnose is on by default
+    assert plots == {"loss.png", "mae.png", "predicted_vs_true.png"} | diagnosis
     saved = json.loads((result.run_dir / "metrics.json").read_text())
     assert saved["task"] == "regression" and set(saved["test"]) == {"loss", "mae"}
+
+
+def test_default_runs_are_diagnosed_and_diagnose_false_turns_it_off(tmp_path):
+    on = runs.train(runs.setup(tiny()), out=tmp_path / "on", verbose=0)
+    page = (on.run_dir / "report.html").read_text()
+    assert "<h2>Diagnosis</h2>" in page and 'data-file="plots/gradient_flow.png"' in page
+    assert (on.run_dir / "diagnostics.csv").is_file()
+    raw = tiny()
+    raw.setdefault("training", {})["diagnose"] = False
+    off = runs.train(runs.setup(raw), out=tmp_path / "off", verbose=0)
+    assert "<h2>Diagnosis</h2>" not in (off.run_dir / "report.html").read_text()
+    assert not (off.run_dir / "diagnostics.csv").exists()
+    assert on.history == off.history  # watching does not change a seeded run
 
 
 def test_final_metrics_match_a_direct_evaluation(tmp_path):

@@ -32,6 +32,7 @@ TRAINING_KEYS = {
     "seed": 0,
     "shuffle": True,
     "metrics": None,
+    "diagnose": True,
 }
 DATA_NAMES = ("digits", "xor", "moons", "circles", "spirals", "blobs", "regression", "csv", "idx")
 DEFAULT_OPTIMIZER = {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}
@@ -131,8 +132,9 @@ def resolve_training(config: dict[str, Any], task: str) -> dict[str, Any]:
     number(table, "batch_size", "training", 1, integer=True)
     number(table, "validation_split", "training", 0.0, 1.0)
     number(table, "seed", "training", 0, integer=True)
-    if not isinstance(table["shuffle"], bool):
-        raise ConfigError(f"training.shuffle must be true or false, got {table['shuffle']!r}")
+    for flag in ("shuffle", "diagnose"):
+        if not isinstance(table[flag], bool):
+            raise ConfigError(f"training.{flag} must be true or false, got {table[flag]!r}")
     if table["metrics"] is None:
         table["metrics"] = ["accuracy"] if task == "classification" else ["mae"]
     if not (isinstance(table["metrics"], list) and all(isinstance(m, str) for m in table["metrics"])):

@@ -153,6 +153,11 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     write_text(run_dir / "config.toml", dumps(run.config))
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
+    diagnose = training["diagnose"] and not any(type(cb).__name__ == "GradientMonitor" for cb in callbacks)
+    if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
+        from .diagnostics.shortcut import make_monitor
+
+        callbacks.append(make_monitor(run.data.x_train, training["seed"]))
     start = time.perf_counter()
     history = run.model.fit(
         run.data.x_train,
@@ -166,6 +171,10 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
         seed=training["seed"],
     )
     wall = time.perf_counter() - start
+    if diagnose and verbose:
+        from .diagnostics.shortcut import print_findings
+
+        print_findings(history)
     metrics: dict[str, Any] = dict(final_metrics(run.model, run.data, training["validation_split"]))
     trainable = sum(p.size for p in run.model.parameters(trainable_only=True))
     metrics.update(

@@ -187,14 +187,16 @@ class GradientMonitor(Callback):
         if not self._active:
             return
         sq = self._squares
-        np.subtract(self._flat("value"), sq[2], out=sq[1])
-        np.square(sq[1], out=sq[1])
-        np.square(sq[2], out=sq[2])
-        np.square(self._flat("grad"), out=sq[0])
-        per_param = np.add.reduceat(sq, self._param_starts, axis=1)
-        per_layer = np.add.reduceat(per_param, self._layer_starts, axis=1)
-        g, step, w = np.sqrt(np.concatenate([per_param, per_layer], axis=1))
-        with np.errstate(all="ignore"):  # all-zero w (a bias before its first step): ratio 0; NaN stays NaN
+        # a diverging run overflows to inf here, which is the truthful record; all-zero w (a bias before
+        # its first step) gives ratio 0; NaN stays NaN
+        with np.errstate(all="ignore"):
+            np.subtract(self._flat("value"), sq[2], out=sq[1])
+            np.square(sq[1], out=sq[1])
+            np.square(sq[2], out=sq[2])
+            np.square(self._flat("grad"), out=sq[0])
+            per_param = np.add.reduceat(sq, self._param_starts, axis=1)
+            per_layer = np.add.reduceat(per_param, self._layer_starts, axis=1)
+            g, step, w = np.sqrt(np.concatenate([per_param, per_layer], axis=1))
             ratio = np.divide(step, w, out=np.zeros_like(w), where=w != 0)
         self._sums[0] += g
         self._sums[1] += ratio

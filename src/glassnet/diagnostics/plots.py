@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,11 +82,24 @@ def figure_to_base64(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def diagnosis_html(history: Any, heading: bool = True) -> str:
+def _figure_html(fig: Any, caption: str, plots_dir: Path | None, file_name: str) -> str:
+    """The figure inlined as base64 PNG; also saved as ``plots_dir/file_name`` when a folder is given."""
+    if plots_dir is None:
+        return f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{figure_to_base64(fig)}">'
+    from ..io import atomic_write
+    from ..report import image_tag
+
+    path = Path(plots_dir) / file_name
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
+    return image_tag(caption, path, relative_to=Path(plots_dir).parent)
+
+
+def diagnosis_html(history: Any, heading: bool = True, plots_dir: Path | None = None) -> str:
     """The report's "Diagnosis" section: findings (or that none were found) and the two plots.
 
     ``heading=False`` leaves out the ``<section>``/``<h2>`` wrapper, for reports that add their own
-    title. Without matplotlib the findings are kept and a line says how to get the plots.
+    title. ``plots_dir`` also saves the plots there (``gradient_flow.png``, ``activation_stats.png``).
+    Without matplotlib the findings are kept and a line says how to get the plots.
     """
     record = _record(history)
     findings = diagnose(record)
@@ -100,11 +114,11 @@ def diagnosis_html(history: Any, heading: bool = True) -> str:
         parts = ["<p>No problems found: gradient flow, dead or saturated units and update ratios look healthy.</p>"]
     try:
         if record.gradients:
-            flow = figure_to_base64(plot_gradient_flow(record))
-            parts.append(f'<img alt="gradient flow per layer" src="data:image/png;base64,{flow}">')
+            fig = plot_gradient_flow(record)
+            parts.append(_figure_html(fig, "gradient flow per layer", plots_dir, "gradient_flow.png"))
         if record.activations:
-            stats = figure_to_base64(plot_activation_stats(record))
-            parts.append(f'<img alt="activation statistics per layer" src="data:image/png;base64,{stats}">')
+            fig = plot_activation_stats(record)
+            parts.append(_figure_html(fig, "activation statistics per layer", plots_dir, "activation_stats.png"))
     except MissingDependencyError as exc:
         parts.append(f"<p>{html.escape(str(exc))}</p>")
     if heading:

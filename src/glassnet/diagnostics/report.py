@@ -20,7 +20,7 @@ def report_section(run: Any, run_dir: Path, history: Any, metrics: Any) -> tuple
     if record is None:
         return None
     record.write_csv(Path(run_dir) / "diagnostics.csv")
-    return "Diagnosis", diagnosis_html(record, heading=False)
+    return "Diagnosis", diagnosis_html(record, heading=False, plots_dir=Path(run_dir) / "plots")
 
 
 def register_report_section() -> bool:
