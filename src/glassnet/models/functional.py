@@ -178,6 +178,11 @@ class Functional(Model):
         return tuple(self.output_shape or ())
 
     @property
+    def takes_input_list(self) -> bool:
+        """True when ``fit``/``predict`` take x as a list (several inputs, or ``inputs=[a]`` given as a list)."""
+        return len(self.inputs) > 1 or self._list_inputs
+
+    @property
     def output_activation(self) -> str | None:
         last = self._steps[-1].layer
         return getattr(last, "output_activation", None) if hasattr(last, "backward_preactivation") else None
