@@ -74,9 +74,11 @@ class Merge(Layer):
         shapes = [item.shape[1:] for item in xs]
         if not self.built:
             self.build(shapes)
-        elif len(shapes) != len(self.input_shape or []) or [tuple(s) for s in self.input_shape or []] != shapes:
-            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) was built for inputs "
-                             f"{[_batch(s) for s in self.input_shape or []]}, got {[_batch(s) for s in shapes]}")
+        else:
+            built: list[Shape] = list(self.input_shape or [])  # type: ignore[arg-type]
+            if [tuple(s) for s in built] != shapes:
+                raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) was built for inputs "
+                                 f"{[_batch(s) for s in built]}, got {[_batch(s) for s in shapes]}")
         if len({item.shape[0] for item in xs}) != 1:
             raise ShapeError(f"layer {self.name!r} ({type(self).__name__}): inputs have different batch sizes "
                              f"{[item.shape[0] for item in xs]}; hint: every input must hold the same samples")

@@ -221,7 +221,7 @@ class Functional(Model):
         saved: dict[int, list[tuple[Layer, dict[str, Any]]]] = {}
         for k, step in enumerate(self._steps):
             args = [values[s] for s in step.in_slots] if step.multi else values[step.in_slots[0]]
-            values[step.out_slot] = step.layer.forward(args, training)
+            values[step.out_slot] = step.layer.forward(args, training)  # type: ignore[arg-type]
             if training and step.shared:
                 saved[k] = [(layer, dict(layer.cache)) for layer in _layers_within(step.layer)]
         self.cache = {"saved": saved} if training else {}
@@ -252,7 +252,8 @@ class Functional(Model):
             if earlier is not None:
                 for p, g_earlier in zip(layer.parameters(), earlier):
                     p.grad += g_earlier  # in place: .grad may be a view into the model's flat pack
-            for slot, g_in in zip(step.in_slots, result if step.multi else [result]):
+            results: list[Any] = result if step.multi else [result]  # type: ignore[assignment]
+            for slot, g_in in zip(step.in_slots, results):
                 if g_in is not None:
                     grads[slot] = g_in if grads[slot] is None else grads[slot] + g_in
         if not self.input_grad_required:

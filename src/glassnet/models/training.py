@@ -92,7 +92,7 @@ def as_inputs(model: Model, x: Any, name: str = "x") -> Any:
     if getattr(model, "takes_input_list", False):
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
         arrays = [_as_array(model, item, f"{name}[{k}]") for k, item in enumerate(xs)]
-        model.check_input(arrays)  # names the input whose count or shape is wrong
+        model.check_input(arrays)  # type: ignore[arg-type]  # names the input whose count or shape is wrong
         return arrays
     return _as_array(model, x, name)
 
