@@ -265,3 +265,19 @@ def test_backward_before_training_forward_is_refused():
     model.forward([np.ones((2, 4)), np.ones((2, 3))])
     with pytest.raises(StateError, match="training=True"):
         model.backward(np.ones((2, 3)))
+
+
+def test_docs_models_examples_run(tmp_path, monkeypatch, capsys):
+    """Every python block of docs/models.md runs (the doc cannot drift from the code)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(block.replace("/tmp/", f"{tmp_path}/"), namespace)
+    assert namespace["siamese"].parameters()[0].name == "tower/dense/kernel"  # type: ignore[attr-defined]
+    assert "Connected to" in capsys.readouterr().out
