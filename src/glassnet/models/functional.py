@@ -12,7 +12,9 @@ gradient of a tensor used by several calls is the sum of the gradients each call
 
 The same sum holds for the parameters of a layer called several times (a shared layer): each call's
 ``backward`` overwrites ``.grad``, so the graph adds the earlier calls' gradients back. A shared layer's
-cache is saved after each of its calls and put back before the matching backward.
+cache is saved after each of its calls and put back before the matching backward. If the layer writes
+its results into reused buffers (a ``workspace`` during ``fit``), its outputs, caches and input
+gradients are copied, because the next call of the same layer would overwrite them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class _Step:
         self.out_slot = out_slot
         self.from_inputs_only = not multi and all(s < n_inputs for s in in_slots)
         self.shared = False
+        self.within = _layers_within(layer)
+
+    def reuses_buffers(self) -> bool:
+        """True if a layer of this call writes into buffers reused across calls (a ``workspace``)."""
+        return any(getattr(layer, "workspace", None) is not None for layer in self.within)
 
 
 def _own(method: Any) -> Any:
@@ -221,9 +228,14 @@ class Functional(Model):
         saved: dict[int, list[tuple[Layer, dict[str, Any]]]] = {}
         for k, step in enumerate(self._steps):
             args = [values[s] for s in step.in_slots] if step.multi else values[step.in_slots[0]]
-            values[step.out_slot] = step.layer.forward(args, training)  # type: ignore[arg-type]
-            if training and step.shared:
-                saved[k] = [(layer, dict(layer.cache)) for layer in _layers_within(step.layer)]
+            out = step.layer.forward(args, training)  # type: ignore[arg-type]
+            if step.shared:
+                reused = step.reuses_buffers()
+                if reused:
+                    out = out.copy()
+                if training:
+                    saved[k] = [(layer, _copy_cache(layer.cache, reused)) for layer in step.within]
+            values[step.out_slot] = out
         self.cache = {"saved": saved} if training else {}
         return values[-1]  # type: ignore[no-any-return]
 
@@ -253,6 +265,8 @@ class Functional(Model):
                 for p, g_earlier in zip(layer.parameters(), earlier):
                     p.grad += g_earlier  # in place: .grad may be a view into the model's flat pack
             results: list[Any] = result if step.multi else [result]  # type: ignore[assignment]
+            if step.shared and step.reuses_buffers():
+                results = [None if r is None else r.copy() for r in results]
             for slot, g_in in zip(step.in_slots, results):
                 if g_in is not None:
                     grads[slot] = g_in if grads[slot] is None else grads[slot] + g_in
@@ -322,6 +336,13 @@ class Functional(Model):
             raise ConfigError(f"graph model config is incomplete or inconsistent ({exc!r}); hint: the file was not "
                               "written by Functional.get_config or was edited") from None
         return cls(inputs if config.get("list_inputs", True) else inputs[0], output, name=config.get("name"))
+
+
+def _copy_cache(cache: dict[str, Any], arrays: bool) -> dict[str, Any]:
+    """A copy of a layer's cache; with ``arrays`` its arrays are copied too (they may be reused buffers)."""
+    if not arrays:
+        return dict(cache)
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in cache.items()}
 
 
 def _as_shapes(shape: Any) -> list[tuple[int, ...]]:
