@@ -281,3 +281,42 @@ def test_docs_models_examples_run(tmp_path, monkeypatch, capsys):
         exec(block.replace("/tmp/", f"{tmp_path}/"), namespace)
     assert namespace["siamese"].parameters()[0].name == "tower/dense/kernel"  # type: ignore[attr-defined]
     assert "Connected to" in capsys.readouterr().out
+
+
+class _BufferedScale(L.Layer):
+    """y = 2 x, written (like perf's workspace layers) into one reused buffer when ``workspace`` is set."""
+
+    workspace: object = None
+
+    def forward(self, x, training=False):
+        if self.workspace is None:
+            y = 2.0 * x
+        else:
+            self._y = getattr(self, "_y", np.empty_like(x))
+            y = np.multiply(x, 2.0, out=self._y)
+        if training:
+            self.cache = {"y": y}
+        return y
+
+    def backward(self, grad_output):
+        self.read_cache("y")
+        if self.workspace is None:
+            return 2.0 * grad_output
+        self._g = getattr(self, "_g", np.empty_like(grad_output))
+        return np.multiply(grad_output, 2.0, out=self._g)
+
+
+def test_shared_layer_with_reused_buffers_is_copied(rng):
+    """A shared layer that overwrites one buffer per call would corrupt the first call's output and input
+    gradient; the graph copies them, so results equal the fresh-array run."""
+    a, b = L.Input(shape=(3,)), L.Input(shape=(3,))
+    shared = _BufferedScale()
+    model = gn.Model(inputs=[a, b], outputs=L.Concatenate()([shared(a), shared(b)]))
+    xs, g = [rng.normal(size=(4, 3)), rng.normal(size=(4, 3))], rng.normal(size=(4, 6))
+    fresh = model.forward(xs, training=True).copy()
+    fresh_grads = [v.copy() for v in model.backward(g)]
+    shared.workspace = object()
+    np.testing.assert_array_equal(model.forward(xs, training=True), fresh)
+    for got, want in zip(model.backward(g), fresh_grads):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(fresh, np.hstack([2 * xs[0], 2 * xs[1]]))
