@@ -320,3 +320,18 @@ def test_shared_layer_with_reused_buffers_is_copied(rng):
     for got, want in zip(model.backward(g), fresh_grads):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(fresh, np.hstack([2 * xs[0], 2 * xs[1]]))
+
+
+def test_unused_input_gradients_are_skipped_but_parameter_gradients_kept(rng, float64):
+    model = two_input_model()
+    xs, g = [rng.normal(size=(3, 4)), rng.normal(size=(3, 3))], rng.normal(size=(3, 3))
+    model.forward(xs, training=True)
+    full = model.backward(g)
+    expected = [p.grad.copy() for p in model.parameters()]
+    model.input_grad_required = False  # as during fit
+    model.forward(xs, training=True)
+    assert model.backward(g) is None
+    assert all(layer.input_grad_required for layer in model.layers)  # restored after the pass
+    for p, want in zip(model.parameters(), expected):
+        np.testing.assert_array_equal(p.grad, want)
+    assert len(full) == 2
