@@ -120,3 +120,43 @@ def check_loss(
     report = GradientReport(threshold=threshold)
     report.errors["y_pred"] = relative_error(numeric, loss.gradient(y_true, y_pred))
     return report
+
+
+def check_multi_input_layer(
+    layer: Any,
+    xs: list[Array],
+    seed: int = 0,
+    epsilon: float = 1e-6,
+    threshold: float = 1e-6,
+    check_input: bool = True,
+) -> GradientReport:
+    """``check_layer`` for a layer (or graph model) that takes a list of inputs and whose ``backward``
+    returns one gradient per input: each input (``"input[k]"``) and every trainable parameter is checked
+    against central differences of L = sum(r * layer.forward(xs)), in float64.
+    """
+    xs = [np.array(x, dtype=np.float64) for x in xs]
+    rng = np.random.default_rng(seed)
+
+    def forward() -> Array:
+        return np.asarray(layer.forward(xs, training=True), dtype=np.float64)
+
+    projection = rng.normal(size=forward().shape)
+
+    def loss() -> float:
+        return float(np.sum(projection * forward()))
+
+    forward()
+    grads = layer.backward(projection.copy())
+    analytic = {p.name or f"param{i}": p.grad.astype(np.float64).copy() for i, p in enumerate(layer.parameters())}
+    report = GradientReport(threshold=threshold)
+    if check_input and grads is not None:
+        if len(grads) != len(xs):
+            raise ValueError(f"{type(layer).__name__}.backward returned {len(grads)} gradients for {len(xs)} inputs")
+        for k, (x, grad) in enumerate(zip(xs, grads)):
+            report.errors[f"input[{k}]"] = relative_error(numeric_gradient(loss, x, epsilon), grad)
+    for i, p in enumerate(layer.parameters()):
+        if not p.trainable:
+            continue
+        name = p.name or f"param{i}"
+        report.errors[name] = relative_error(numeric_gradient(loss, p.value, epsilon), analytic[name])
+    return report

@@ -148,7 +148,13 @@ class Layer:
         """dL/dx from dL/dy; fills parameters' ``.grad``. Identity by default."""
         return grad_output
 
-    def __call__(self, x: Array, training: bool = False) -> Array:
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        """``forward(x)`` on arrays; on a symbolic tensor (``Input`` or a layer's output) record a graph
+        node instead and return the symbolic output (see ``layers.symbolic``)."""
+        from .symbolic import call_symbolic, is_symbolic
+
+        if is_symbolic(x):
+            return call_symbolic(self, x)
         return self.forward(x, training=training)
 
     def read_cache(self, *keys: str) -> Any:

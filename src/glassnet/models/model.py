@@ -23,7 +23,14 @@ from . import training
 
 
 class Model(Layer):
-    """Base class of models."""
+    """Base class of models; ``Model(inputs=..., outputs=...)`` builds a graph model (``Functional``)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)
