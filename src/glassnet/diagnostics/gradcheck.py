@@ -71,7 +71,7 @@ class GradientReport:
 
 def check_layer(
     layer: Any,
-    x: Array,
+    x: Array | list[Array],
     seed: int = 0,
     epsilon: float = 1e-6,
     threshold: float = 1e-6,
@@ -80,29 +80,35 @@ def check_layer(
 ) -> GradientReport:
     """Check ``layer.backward`` (input and every parameter) against central differences, in float64.
 
-    ``before_forward`` runs before each forward pass (e.g. to re-seed a dropout mask so every pass
-    sees the same mask).
+    ``x`` may be a list of arrays for a layer (or graph model) with several inputs, whose ``backward``
+    returns one gradient per input; they are reported as ``"input[k]"``. ``before_forward`` runs before
+    each forward pass (e.g. to re-seed a dropout mask so every pass sees the same mask).
     """
-    x = np.array(x, dtype=np.float64)
+    several = isinstance(x, (list, tuple))
+    xs = [np.array(a, dtype=np.float64) for a in (x if several else [x])]
     rng = np.random.default_rng(seed)
 
     def forward() -> Array:
         if before_forward is not None:
             before_forward()
-        return np.asarray(layer.forward(x, training=True), dtype=np.float64)
+        return np.asarray(layer.forward(xs if several else xs[0], training=True), dtype=np.float64)
 
-    y = forward()
-    projection = rng.normal(size=y.shape)
+    projection = rng.normal(size=forward().shape)
 
     def loss() -> float:
         return float(np.sum(projection * forward()))
 
     forward()
-    grad_input = layer.backward(projection.copy())
+    grads = layer.backward(projection.copy())
     analytic = {p.name or f"param{i}": p.grad.astype(np.float64).copy() for i, p in enumerate(layer.parameters())}
     report = GradientReport(threshold=threshold)
-    if check_input and grad_input is not None:
-        report.errors["input"] = relative_error(numeric_gradient(loss, x, epsilon), grad_input)
+    if check_input and grads is not None:
+        grads = list(grads) if several else [grads]
+        if len(grads) != len(xs):
+            raise ValueError(f"{type(layer).__name__}.backward returned {len(grads)} gradients for {len(xs)} inputs")
+        for k, (a, grad) in enumerate(zip(xs, grads)):
+            name = f"input[{k}]" if several else "input"
+            report.errors[name] = relative_error(numeric_gradient(loss, a, epsilon), grad)
     for i, p in enumerate(layer.parameters()):
         if not p.trainable:
             continue
@@ -130,33 +136,5 @@ def check_multi_input_layer(
     threshold: float = 1e-6,
     check_input: bool = True,
 ) -> GradientReport:
-    """``check_layer`` for a layer (or graph model) that takes a list of inputs and whose ``backward``
-    returns one gradient per input: each input (``"input[k]"``) and every trainable parameter is checked
-    against central differences of L = sum(r * layer.forward(xs)), in float64.
-    """
-    xs = [np.array(x, dtype=np.float64) for x in xs]
-    rng = np.random.default_rng(seed)
-
-    def forward() -> Array:
-        return np.asarray(layer.forward(xs, training=True), dtype=np.float64)
-
-    projection = rng.normal(size=forward().shape)
-
-    def loss() -> float:
-        return float(np.sum(projection * forward()))
-
-    forward()
-    grads = layer.backward(projection.copy())
-    analytic = {p.name or f"param{i}": p.grad.astype(np.float64).copy() for i, p in enumerate(layer.parameters())}
-    report = GradientReport(threshold=threshold)
-    if check_input and grads is not None:
-        if len(grads) != len(xs):
-            raise ValueError(f"{type(layer).__name__}.backward returned {len(grads)} gradients for {len(xs)} inputs")
-        for k, (x, grad) in enumerate(zip(xs, grads)):
-            report.errors[f"input[{k}]"] = relative_error(numeric_gradient(loss, x, epsilon), grad)
-    for i, p in enumerate(layer.parameters()):
-        if not p.trainable:
-            continue
-        name = p.name or f"param{i}"
-        report.errors[name] = relative_error(numeric_gradient(loss, p.value, epsilon), analytic[name])
-    return report
+    """``check_layer`` for a layer (or graph model) that takes a list of inputs (``"input[k]"``)."""
+    return check_layer(layer, list(xs), seed=seed, epsilon=epsilon, threshold=threshold, check_input=check_input)
