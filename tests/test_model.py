@@ -27,6 +27,17 @@ def test_the_notes_network_has_47_parameters_and_a_summary(capsys):
     assert "dense_2 (Dense)" in out and "(None, 1)" in out
 
 
+def test_summary_shows_parameterless_layers_as_built_with_their_shapes():
+    model = gn.Sequential([gn.layers.Input(shape=(3,)), gn.layers.Dense(4), gn.layers.ReLU(),
+                           gn.layers.LeakyReLU(), gn.layers.Dense(2), gn.layers.Softmax()])
+    text = []
+    model.summary(print_fn=text.append)
+    rows = {line.split()[0]: line.split()[2:] for line in text[0].splitlines()[3:8]}
+    assert rows["relu"] == ["(None,", "4)", "0"] and rows["leaky_relu"] == ["(None,", "4)", "0"]
+    assert "softmax (Softmax)" in text[0] and "unbuilt" not in text[0]
+    assert all(layer.built for layer in model.layers)
+
+
 def test_frozen_layer_counts_as_non_trainable():
     model = notes_network()
     model.layers[0].trainable = False

@@ -37,6 +37,7 @@ from .errors import (
 from .io import load_model
 from .models import Model, Sequential
 from .parameter import Parameter
+from .perceptron import Perceptron
 
 __all__ = [
     "ConfigError",
@@ -46,6 +47,7 @@ __all__ = [
     "Model",
     "NonFiniteError",
     "Parameter",
+    "Perceptron",
     "Sequential",
     "ShapeError",
     "StateError",

@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 
 def snake_case(name: str) -> str:
-    """``"GlorotUniform"`` -> ``"glorot_uniform"``."""
+    """``"GlorotUniform"`` -> ``"glorot_uniform"``, ``"LeakyReLU"`` -> ``"leaky_relu"``."""
+    name = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", "_", name.replace("PReLU", "Prelu").replace("ReLU", "Relu"))
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 

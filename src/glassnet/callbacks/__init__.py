@@ -1,5 +1,7 @@
 """Callbacks for ``fit`` (the Keras protocol)."""
 
+from typing import Any
+
 from .base import Callback, CallbackList
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
@@ -14,6 +16,7 @@ __all__ = [
     "Callback",
     "CallbackList",
     "EarlyStopping",
+    "GradientMonitor",
     "History",
     "LearningRateScheduler",
     "ModelCheckpoint",
@@ -21,3 +24,12 @@ __all__ = [
     "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # GradientMonitor lives with the diagnostics; imported lazily because diagnostics imports callbacks.
+    if name == "GradientMonitor":
+        from ..diagnostics.monitor import GradientMonitor
+
+        return GradientMonitor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

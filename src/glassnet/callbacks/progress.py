@@ -6,10 +6,12 @@ and metrics. verbose=2, or output that is not a terminal: one line per epoch.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import Any, TextIO
 
+from ..report import format_number
 from .base import Callback, Logs
 
 _BAR_WIDTH = 30
@@ -21,7 +23,7 @@ def format_logs(logs: Logs, skip: tuple[str, ...] = ()) -> str:
         if key in skip:
             continue
         if isinstance(value, float):
-            parts.append(f"{key}: {value:.4g}" if key == "learning_rate" else f"{key}: {value:.4f}")
+            parts.append(f"{key}: {value:.4g}" if key == "learning_rate" else f"{key}: {format_number(value)}")
         else:
             parts.append(f"{key}: {value}")
     return " - ".join(parts)
@@ -65,8 +67,9 @@ class ProgbarLogger(Callback):
         bar = "=" * max(0, filled - 1) + (">" if filled < _BAR_WIDTH else "=") + "." * (_BAR_WIDTH - filled)
         eta = elapsed / done * (steps - done)
         rate = done / elapsed if elapsed > 0 else 0.0
-        text = f"\r{done}/{steps} [{bar}] {rate:.0f} it/s - ETA {_duration(eta)} - {format_logs(logs or {})}"
-        self.stream.write(text + "\x1b[K")
+        text = f"{done}/{steps} [{bar}] {rate:.0f} it/s - ETA {_duration(eta)} - {format_logs(logs or {})}"
+        width = shutil.get_terminal_size((80, 24)).columns - 1  # a wrapped line could not be redrawn
+        self.stream.write("\r" + text[:width] + "\x1b[K")
         self.stream.flush()
 
     @property

@@ -27,8 +27,9 @@ def relative_error(numeric: Array, analytic: Array) -> float:
     return diff / max(scale, 1e-12)
 
 
-def numeric_gradient(f: Callable[[], float], array: Array, epsilon: float = 1e-6,
-                     indices: Array | None = None) -> Array:
+def numeric_gradient(
+    f: Callable[[], float], array: Array, epsilon: float = 1e-6, indices: Array | None = None
+) -> Array:
     """Central-difference gradient of ``f()`` with respect to ``array`` (perturbed in place)."""
     grad = np.zeros(array.shape, dtype=np.float64)
     flat, grad_flat = array.reshape(-1), grad.reshape(-1)
@@ -68,33 +69,46 @@ class GradientReport:
         return "\n".join(lines)
 
 
-def check_layer(layer: Any, x: Array, seed: int = 0, epsilon: float = 1e-6, threshold: float = 1e-6,
-                check_input: bool = True, before_forward: Callable[[], None] | None = None) -> GradientReport:
+def check_layer(
+    layer: Any,
+    x: Array | list[Array],
+    seed: int = 0,
+    epsilon: float = 1e-6,
+    threshold: float = 1e-6,
+    check_input: bool = True,
+    before_forward: Callable[[], None] | None = None,
+) -> GradientReport:
     """Check ``layer.backward`` (input and every parameter) against central differences, in float64.
 
-    ``before_forward`` runs before each forward pass (e.g. to re-seed a dropout mask so every pass
-    sees the same mask).
+    ``x`` may be a list of arrays for a layer (or graph model) with several inputs, whose ``backward``
+    returns one gradient per input; they are reported as ``"input[k]"``. ``before_forward`` runs before
+    each forward pass (e.g. to re-seed a dropout mask so every pass sees the same mask).
     """
-    x = np.array(x, dtype=np.float64)
+    several = isinstance(x, (list, tuple))
+    xs = [np.array(a, dtype=np.float64) for a in (x if several else [x])]
     rng = np.random.default_rng(seed)
 
     def forward() -> Array:
         if before_forward is not None:
             before_forward()
-        return np.asarray(layer.forward(x, training=True), dtype=np.float64)
+        return np.asarray(layer.forward(xs if several else xs[0], training=True), dtype=np.float64)
 
-    y = forward()
-    projection = rng.normal(size=y.shape)
+    projection = rng.normal(size=forward().shape)
 
     def loss() -> float:
         return float(np.sum(projection * forward()))
 
     forward()
-    grad_input = layer.backward(projection.copy())
+    grads = layer.backward(projection.copy())
     analytic = {p.name or f"param{i}": p.grad.astype(np.float64).copy() for i, p in enumerate(layer.parameters())}
     report = GradientReport(threshold=threshold)
-    if check_input and grad_input is not None:
-        report.errors["input"] = relative_error(numeric_gradient(loss, x, epsilon), grad_input)
+    if check_input and grads is not None:
+        grads = list(grads) if several else [grads]
+        if len(grads) != len(xs):
+            raise ValueError(f"{type(layer).__name__}.backward returned {len(grads)} gradients for {len(xs)} inputs")
+        for k, (a, grad) in enumerate(zip(xs, grads)):
+            name = f"input[{k}]" if several else "input"
+            report.errors[name] = relative_error(numeric_gradient(loss, a, epsilon), grad)
     for i, p in enumerate(layer.parameters()):
         if not p.trainable:
             continue
@@ -103,11 +117,24 @@ def check_layer(layer: Any, x: Array, seed: int = 0, epsilon: float = 1e-6, thre
     return report
 
 
-def check_loss(loss: Any, y_true: Array, y_pred: Array, epsilon: float = 1e-6,
-               threshold: float = 1e-6) -> GradientReport:
+def check_loss(
+    loss: Any, y_true: Array, y_pred: Array, epsilon: float = 1e-6, threshold: float = 1e-6
+) -> GradientReport:
     """Check ``loss.gradient`` against central differences of ``loss(y_true, y_pred)`` in float64."""
     y_pred = np.array(y_pred, dtype=np.float64)
     numeric = numeric_gradient(lambda: float(loss(y_true, y_pred)), y_pred, epsilon)
     report = GradientReport(threshold=threshold)
     report.errors["y_pred"] = relative_error(numeric, loss.gradient(y_true, y_pred))
     return report
+
+
+def check_multi_input_layer(
+    layer: Any,
+    xs: list[Array],
+    seed: int = 0,
+    epsilon: float = 1e-6,
+    threshold: float = 1e-6,
+    check_input: bool = True,
+) -> GradientReport:
+    """``check_layer`` for a layer (or graph model) that takes a list of inputs (``"input[k]"``)."""
+    return check_layer(layer, list(xs), seed=seed, epsilon=epsilon, threshold=threshold, check_input=check_input)

@@ -9,6 +9,7 @@ from .activation import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, 
 from .base import Layer
 from .core import Dense, Input
 from .dropout import Dropout
+from .merge import Add, Concatenate, Multiply
 from .normalization import BatchNormalization, LayerNormalization
 
 _LAYERS: dict[str, type[Layer]] = {}
@@ -21,7 +22,7 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
-             BatchNormalization, LayerNormalization):
+             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply):
     register_layer(_cls)
 
 
@@ -32,10 +33,10 @@ def serialize_layer(layer: Layer) -> dict[str, Any]:
 def deserialize_layer(config: dict[str, Any]) -> Layer:
     """Rebuild a layer from ``serialize_layer``'s output; unknown classes are refused."""
     name = config.get("class_name")
-    if name in ("Sequential",):
-        from ..models import Sequential
+    if name in ("Sequential", "Functional"):
+        from .. import models
 
-        return Sequential.from_config(config.get("config", {}))
+        return getattr(models, name).from_config(config.get("config", {}))  # type: ignore[no-any-return]
     if name not in _LAYERS:
         raise ConfigError(f"unknown layer class {name!r} in config; known: {', '.join(sorted(_LAYERS))}")
     cls = _LAYERS[name]
@@ -45,6 +46,6 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
     return cls(**config.get("config", {}))
 
 
-__all__ = ["ELU", "SELU", "Activation", "BatchNormalization", "Dense", "Dropout", "Input", "Layer",
-           "LayerNormalization", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
+__all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",
+           "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
            "deserialize_layer", "register_layer", "serialize_layer"]

@@ -148,7 +148,13 @@ class Layer:
         """dL/dx from dL/dy; fills parameters' ``.grad``. Identity by default."""
         return grad_output
 
-    def __call__(self, x: Array, training: bool = False) -> Array:
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        """``forward(x)`` on arrays; on a symbolic tensor (``Input`` or a layer's output) record a graph
+        node instead and return the symbolic output (see ``layers.symbolic``)."""
+        from .symbolic import call_symbolic, is_symbolic
+
+        if is_symbolic(x):
+            return call_symbolic(self, x)
         return self.forward(x, training=training)
 
     def read_cache(self, *keys: str) -> Any:
@@ -195,6 +201,12 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+# The base class's own build/forward are wrapped too, so layers that inherit them (activation layers,
+# Dropout) are also marked built, with shapes, on first use.
+Layer.build = _wrap_build(Layer.build)  # type: ignore[method-assign]
+Layer.forward = _wrap_forward(Layer.forward)  # type: ignore[method-assign]
 
 
 def _batch_shape(shape: Shape) -> str:

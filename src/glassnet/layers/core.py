@@ -29,6 +29,15 @@ class Input(Layer):
         if not self.shape or any(s <= 0 for s in self.shape):
             raise ConfigError(f"Input shape must be a non-empty tuple of positive ints, got {shape!r}")
 
+    @property
+    def symbolic_tensor(self) -> Any:
+        """The graph input this layer declares: ``Dense(8)(Input(shape=(4,)))`` records a graph node."""
+        if getattr(self, "_symbolic_tensor", None) is None:
+            from .symbolic import SymbolicTensor
+
+            self._symbolic_tensor = SymbolicTensor(self.shape, source=self)
+        return self._symbolic_tensor
+
     def get_config(self) -> dict[str, Any]:
         return {"shape": list(self.shape), "name": self.name}
 

@@ -53,6 +53,16 @@ class _Normalization(Layer):
             self.beta = self.add_parameter("beta", np.zeros(channels, dtype=self.dtype))
         return channels
 
+    def check_input(self, x: Array) -> None:
+        """Only the channel axis is fixed: (batch, ..., channels) with any sizes in between."""
+        assert self.input_shape is not None
+        if x.ndim < 2 or x.shape[-1] != self.input_shape[-1]:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}) expected input of shape "
+                f"(batch, ..., {self.input_shape[-1]}), got {x.shape}; hint: it was built for "
+                f"{self.input_shape[-1]} channels (the last axis)"
+            )
+
     def _affine(self, x_hat: Array) -> Array:
         """gamma * x_hat + beta in a new array (x_hat stays cached for backward)."""
         y = x_hat * self.gamma.value if self.scale else x_hat.copy()

@@ -1,6 +1,7 @@
-"""Models: ``Sequential`` (and the ``Model`` base class they share)."""
+"""Models: ``Sequential`` (a stack), ``Functional`` (a graph) and the ``Model`` base class they share."""
 
+from .functional import Functional
 from .model import Model
 from .sequential import Sequential
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Functional", "Model", "Sequential"]

@@ -24,7 +24,14 @@ from . import training
 
 
 class Model(Layer):
-    """Base class of models."""
+    """Base class of models; ``Model(inputs=..., outputs=...)`` builds a graph model (``Functional``)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -178,15 +185,18 @@ class Model(Layer):
     def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int | None = 32, validation_split: float = 0.0,
             validation_data: tuple[Any, Any] | None = None, shuffle: bool = True,
             callbacks: list[Any] | None = None, verbose: Any = 1, seed: int | None = None,
-            initial_epoch: int = 0) -> History:
+            initial_epoch: int = 0, diagnose: bool = False) -> History:
         """Train with mini-batch gradient descent; returns a ``History`` (``history.history[key]``).
 
         ``seed`` makes shuffling, dropout masks and (for an unbuilt model) the initial weights
         reproducible bit for bit. ``validation_split`` holds out the last fraction of the data.
+        ``diagnose=True`` adds a ``GradientMonitor`` (record in ``history.diagnostics``) and prints the
+        findings of ``glassnet.diagnostics.diagnose`` at the end.
         """
         return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                             validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
-                            verbose=verbose, seed=seed, initial_epoch=initial_epoch)
+                            verbose=verbose, seed=seed, initial_epoch=initial_epoch,
+                            diagnose=diagnose)
 
     def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: Any = 0) -> dict[str, float]:
         """``{"loss": ..., <metric>: ...}`` over the data, in inference mode."""

@@ -4,6 +4,9 @@ Mini-batch gradient descent: each epoch visits the samples in a (seeded) random 
 ``batch_size``; ``batch_size=len(x)`` is batch gradient descent and ``batch_size=1`` stochastic gradient
 descent. Batches are gathered into buffers reused across steps (``np.take(..., out=...)``), or are
 plain views when ``shuffle=False``.
+
+A model with several inputs (``Functional``) takes ``x`` as a list of arrays, one per input; ``x`` then
+stays a Python list of arrays throughout, and ``_count``/``_rows`` apply the single-array code to each.
 """
 
 from __future__ import annotations
@@ -23,33 +26,50 @@ if TYPE_CHECKING:
     from .model import Model
 
 
-class BatchIterator:
-    """Yields ``(x_batch, y_batch)``; shuffled batches are gathered into reused buffers."""
+def _count(x: Array | list[Array]) -> int:
+    """Number of samples in x (one array, or a list with one array per model input)."""
+    return len(x[0]) if isinstance(x, list) else len(x)
 
-    def __init__(self, x: Array, y: Array, batch_size: int, shuffle: bool, rng: np.random.Generator) -> None:
+
+def _rows(x: Array | list[Array], index: Any) -> Any:
+    """x[index] for one array, or for each array of a list of inputs."""
+    return [a[index] for a in x] if isinstance(x, list) else x[index]
+
+
+class BatchIterator:
+    """Yields ``(x_batch, y_batch)``; shuffled batches are gathered into reused buffers.
+
+    ``x`` may be a list of arrays (one per model input): each is gathered with the same sample order.
+    """
+
+    def __init__(self, x: Array | list[Array], y: Array, batch_size: int, shuffle: bool,
+                 rng: np.random.Generator) -> None:
         self.x, self.y, self.batch_size, self.shuffle, self.rng = x, y, batch_size, shuffle, rng
-        size = min(batch_size, len(x))
-        self._x_buffer = np.empty((size,) + x.shape[1:], dtype=x.dtype) if shuffle else None
+        size = min(batch_size, len(y))
+        xs = x if isinstance(x, list) else [x]
+        self._x_buffers = [np.empty((size,) + a.shape[1:], dtype=a.dtype) for a in xs] if shuffle else None
         self._y_buffer = np.empty((size,) + y.shape[1:], dtype=y.dtype) if shuffle else None
 
     def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
+        return -(-len(self.y) // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Array, Array]]:
-        n, size = len(self.x), self.batch_size
+    def __iter__(self) -> Iterator[tuple[Any, Array]]:
+        n, size = len(self.y), self.batch_size
         if not self.shuffle:
             for start in range(0, n, size):
-                yield self.x[start : start + size], self.y[start : start + size]
+                yield _rows(self.x, slice(start, start + size)), self.y[start : start + size]
             return
-        assert self._x_buffer is not None and self._y_buffer is not None
+        assert self._x_buffers is not None and self._y_buffer is not None
         order = self.rng.permutation(n)
+        several = isinstance(self.x, list)
+        xs = self.x if several else [self.x]
         for start in range(0, n, size):
             index = order[start : start + size]
             m = len(index)
             # mode="clip" skips the bounds check: the permutation is in range by construction.
-            xb = np.take(self.x, index, axis=0, out=self._x_buffer[:m], mode="clip")
+            xb = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(xs, self._x_buffers)]
             yb = np.take(self.y, index, axis=0, out=self._y_buffer[:m], mode="clip")
-            yield xb, yb
+            yield (xb if several else xb[0]), yb
 
 
 def check_finite(name: str, array: Array) -> None:
@@ -74,8 +94,20 @@ def check_finite(name: str, array: Array) -> None:
     )
 
 
-def as_inputs(model: Model, x: Any, name: str = "x") -> Array:
-    """x as an array of the model's dtype (one cast, no copy when already right), building the model."""
+def as_inputs(model: Model, x: Any, name: str = "x") -> Any:
+    """x as an array of the model's dtype (one cast, no copy when already right), building the model.
+
+    For a model that takes a list of inputs (``model.takes_input_list``), a list of such arrays.
+    """
+    if getattr(model, "takes_input_list", False):
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        arrays = [_as_array(model, item, f"{name}[{k}]") for k, item in enumerate(xs)]
+        model.check_input(arrays)  # type: ignore[arg-type]  # names the input whose count or shape is wrong
+        return arrays
+    return _as_array(model, x, name)
+
+
+def _as_array(model: Model, x: Any, name: str) -> Array:
     x = np.asarray(x)
     if x.ndim < 2:
         raise ShapeError(f"{name} must have a batch axis and a feature axis, got shape {x.shape}; "
@@ -85,23 +117,24 @@ def as_inputs(model: Model, x: Any, name: str = "x") -> Array:
     return x.astype(model.dtype, copy=False)
 
 
-def _split_validation(x: Array, y: Array, split: float) -> tuple[Array, Array, Array, Array]:
+def _split_validation(x: Any, y: Array, split: float) -> tuple[Any, Array, Any, Array]:
     if not 0.0 <= split < 1.0:
         raise ConfigError(f"validation_split must be in [0, 1), got {split!r}")
-    n_val = int(len(x) * split)
+    n_val = int(_count(x) * split)
     if split and n_val == 0:
-        raise ConfigError(f"validation_split={split} leaves no validation sample out of {len(x)}")
-    cut = len(x) - n_val  # Keras: the last fraction, taken before shuffling
-    return x[:cut], y[:cut], x[cut:], y[cut:]
+        raise ConfigError(f"validation_split={split} leaves no validation sample out of {_count(x)}")
+    cut = _count(x) - n_val  # Keras: the last fraction, taken before shuffling
+    return _rows(x, slice(None, cut)), y[:cut], _rows(x, slice(cut, None)), y[cut:]
 
 
-def prepare_xy(model: Model, x: Any, y: Any, name: str = "") -> tuple[Array, Array]:
+def prepare_xy(model: Model, x: Any, y: Any, name: str = "") -> tuple[Any, Array]:
     """Validate and convert a pair of inputs and targets once, before any batch is drawn."""
     x = as_inputs(model, x, f"{name}x")
     y_arr = np.asarray(y)
-    if len(y_arr) != len(x):
-        raise ShapeError(f"{name}x has {len(x)} samples but {name}y has {len(y_arr)}; they must match")
-    check_finite(f"{name}x", x)
+    if len(y_arr) != _count(x):
+        raise ShapeError(f"{name}x has {_count(x)} samples but {name}y has {len(y_arr)}; they must match")
+    for k, array in enumerate(x if isinstance(x, list) else [x]):
+        check_finite(f"{name}x[{k}]" if isinstance(x, list) else f"{name}x", array)
     if np.issubdtype(y_arr.dtype, np.floating):
         check_finite(f"{name}y", y_arr)
     assert model.output_shape is not None and model.loss is not None
@@ -121,6 +154,7 @@ def fit(
     verbose: Any = 1,
     seed: int | None = None,
     initial_epoch: int = 0,
+    diagnose: bool = False,
 ) -> History:
     """Train ``model``; see ``Model.fit``."""
     model.require_compiled("fit")
@@ -137,13 +171,21 @@ def fit(
         x, y, x_val, y_val = _split_validation(x, y, validation_split)
     else:
         x_val = y_val = None  # type: ignore[assignment]
-    batch_size = _check_batch_size(batch_size, len(x))
+    batch_size = _check_batch_size(batch_size, _count(x))
+    if diagnose:
+        if isinstance(x, list):
+            raise ConfigError("fit(diagnose=True) supports models with one input array; hint: attach a "
+                              "GradientMonitor callback with a probe instead")
+        from ..diagnostics.shortcut import make_monitor, print_findings
+
+        callbacks = [*(callbacks or []), make_monitor(x, seed)]
     if seed is not None:
         model.reseed(np.random.default_rng(rng.integers(2**63)))
     batches = BatchIterator(x, y, batch_size, shuffle, rng)
     history = History()
     progress = make_progress(verbose)
-    cbs = CallbackList([history, *(callbacks or []), *([progress] if progress else [])], model,
+    # History after the user's callbacks (as in Keras), so what they add to logs is recorded.
+    cbs = CallbackList([*(callbacks or []), history, *([progress] if progress else [])], model,
                        {"epochs": epochs, "steps": len(batches), "verbose": verbose})
     model.stop_training = False
     model.history = history
@@ -160,6 +202,8 @@ def fit(
             if model.stop_training:
                 break
     cbs.on_train_end()
+    if diagnose:
+        print_findings(history)
     return history
 
 
@@ -183,11 +227,13 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
         if report:
             cbs.on_batch_begin(step)
         loss = model.train_step(xb, yb)
-        m = len(xb)
+        m = len(yb)
         loss_total += loss * m
         seen += m
         if report:
             cbs.on_batch_end(step, {"loss": loss_total / seen, **_metric_logs(model)})
+        if model.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop now
+            break
     return {"loss": loss_total / max(seen, 1), **_metric_logs(model)}
 
 
@@ -199,7 +245,7 @@ def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[
     """Mean loss (plus regularization penalties, as in training) and metrics over ``(x, y)``."""
     model.require_compiled("evaluate")
     x, y = prepare_xy(model, x, y)
-    batch_size = _check_batch_size(batch_size, len(x))
+    batch_size = _check_batch_size(batch_size, len(y))
     assert model.loss is not None
     for metric in model.metrics:
         metric.reset()
@@ -207,10 +253,10 @@ def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[
     with model.workspaces():
         for xb, yb in BatchIterator(x, y, batch_size, False, backend.generator()):
             y_pred = model.forward(xb, training=False)
-            total += model.loss(yb, y_pred) * len(xb)
+            total += model.loss(yb, y_pred) * len(yb)
             for metric in model.metrics:
                 metric.update(yb, y_pred)
-    logs = {"loss": total / len(x) + model.regularization_penalty()}
+    logs = {"loss": total / len(y) + model.regularization_penalty()}
     logs.update(_metric_logs(model))
     return logs
 
@@ -221,13 +267,15 @@ PREDICT_BATCH = 1024  # default rows per forward pass in predict (see Model.pred
 def predict(model: Model, x: Any, batch_size: int | None = None) -> Array:
     """Outputs for ``x``, computed batch by batch in inference mode (no caches kept)."""
     x = as_inputs(model, x)
-    batch_size = PREDICT_BATCH if batch_size is None else _check_batch_size(batch_size, max(len(x), 1))
-    if len(x) <= batch_size:
+    n = _count(x)
+    batch_size = PREDICT_BATCH if batch_size is None else _check_batch_size(batch_size, max(n, 1))
+    if n <= batch_size:
         out = model.forward(x, training=False)
-        return out.copy() if out is x else out
+        return out.copy() if any(out is a for a in (x if isinstance(x, list) else [x])) else out
     assert model.output_shape is not None
-    out = np.empty((len(x),) + tuple(model.output_shape), dtype=model.dtype)
+    out = np.empty((n,) + tuple(model.output_shape), dtype=model.dtype)
     with model.workspaces():  # each batch's output is copied into ``out`` before the next batch
-        for start in range(0, len(x), batch_size):
-            out[start : start + batch_size] = model.forward(x[start : start + batch_size], training=False)
+        for start in range(0, n, batch_size):
+            out[start : start + batch_size] = model.forward(_rows(x, slice(start, start + batch_size)),
+                                                            training=False)
     return out

@@ -21,9 +21,8 @@ class Adam(Optimizer):
         w = w - lr m_hat / (sqrt(v_hat) + epsilon)
 
     t counts steps from 1. Epsilon sits outside the root and is added to sqrt(v_hat) (as in PyTorch).
-    Computed as ``w -= c m / (sqrt(v) + epsilon sqrt(1 - b2^t))`` with ``c = lr sqrt(1 - b2^t) / (1 - b1^t)``
-    (the same formula, both bias corrections folded into two scalars): 12 in-place passes over one
-    scratch buffer, with no temporaries.
+    Computed as ``w -= (lr c / (1 - b1^t)) m / (sqrt(v) + epsilon c)`` with c = sqrt(1 - b2^t), which is
+    the formula above multiplied through by c: 12 in-place passes over one scratch buffer, no temporaries.
     """
 
     name = "adam"
@@ -45,11 +44,13 @@ class Adam(Optimizer):
     def apply(self, w: Array, g: Array, slot: SlotGetter, lr: float) -> None:
         t = self.iterations + 1
         m, scratch = self._update_moments(g, slot)
-        root_correction = math.sqrt(1.0 - self.beta_2**t)
+        # lr m_hat / (sqrt(v_hat) + eps) = (lr c / (1 - b1^t)) m / (sqrt(v) + eps c), c = sqrt(1 - b2^t):
+        # the same quantity with one pass fewer than forming sqrt(v_hat) + eps first.
+        c = math.sqrt(1.0 - self.beta_2**t)
         np.sqrt(slot("second_moment"), out=scratch)
-        scratch += self.epsilon * root_correction
+        scratch += self.epsilon * c
         np.divide(m, scratch, out=scratch)
-        scratch *= lr * root_correction / (1.0 - self.beta_1**t)
+        scratch *= lr * c / (1.0 - self.beta_1**t)
         w -= scratch
 
     def _update_moments(self, g: Array, slot: SlotGetter) -> tuple[Array, Array]:

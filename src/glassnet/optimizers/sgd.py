@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .._typing import Array
 from .base import Optimizer, SlotGetter, check_in_range
 
@@ -31,17 +33,20 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def apply(self, w: Array, g: Array, slot: SlotGetter, lr: float) -> None:
+        step = slot("_scratch")  # lr g, formed once in a reused buffer instead of a new temporary
+        np.multiply(g, lr, out=step)
         if not self.momentum:
-            w -= lr * g
+            w -= step
             return
         velocity = slot("velocity")
         velocity *= self.momentum
-        velocity += lr * g
+        velocity += step
         if self.nesterov:
-            w -= self.momentum * velocity
-            w -= lr * g
+            w -= step
+            np.multiply(velocity, self.momentum, out=step)
         else:
-            w -= velocity
+            step = velocity
+        w -= step
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -1,0 +1,243 @@
+"""The ``[data]`` and ``[preprocessing]`` tables: which arrays to train on and how to scale them.
+
+[data]           name = "digits" | "xor" | "moons" | "circles" | "spirals" | "blobs" | "regression"
+                         | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
+                         optional test_images, test_labels);
+                 synthetic sets take their ``make_*`` arguments (n_samples, noise, ...);
+                 test_size (0.2, ignored when test files are given), limit (max samples per split),
+                 task ("classification" or "regression"; inferred from the targets)
+[preprocessing]  rescale (x *= rescale first; 1/16 for digits, 1/255 for uint8 IDX images, else 1),
+                 scaler = "none" or a scaler of ``glassnet.preprocessing`` ("standard", "min_max", ...)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import datasets
+from ._registry import snake_case
+from ._typing import Array
+from .config import DATA_NAMES, check_keys, number
+from .errors import ConfigError
+
+COMMON_KEYS = ("name", "test_size", "limit", "task", "seed")
+SOURCE_KEYS = {
+    "digits": (),
+    "csv": ("path", "target", "delimiter"),
+    "idx": ("train_images", "train_labels", "test_images", "test_labels"),
+}
+
+
+@dataclass
+class PreparedData:
+    """Train and test arrays after preprocessing, and what the model and plots need to know about them."""
+
+    x_train: Array
+    y_train: Array
+    x_test: Array
+    y_test: Array
+    task: str
+    n_classes: int | None
+    transform: Callable[[Array], Array] = field(repr=False)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def n_outputs(self) -> int:
+        return (
+            self.n_classes if self.n_classes is not None else (1 if self.y_train.ndim == 1 else self.y_train.shape[1])
+        )
+
+
+def _source_keys(name: str) -> tuple[str, ...]:
+    if name in datasets.SYNTHETIC:
+        params = inspect.signature(datasets.SYNTHETIC[name]).parameters
+        return tuple(p for p in params if p != "seed")
+    return SOURCE_KEYS[name]
+
+
+def resolve_data_table(table: dict[str, Any], seed: int) -> dict[str, Any]:
+    """[data] with its defaults filled in, every key checked."""
+    table = {"name": "digits", **table}
+    name = table["name"]
+    if name not in DATA_NAMES:
+        raise ConfigError(f"data.name: unknown data set {json.dumps(name)}; valid: {', '.join(DATA_NAMES)}")
+    check_keys(table, COMMON_KEYS + _source_keys(name), f"data (name = {name!r})")
+    table.setdefault("seed", seed)
+    table.setdefault("test_size", 0.2)
+    number(table, "test_size", "data", 0.0, 1.0)
+    number(table, "seed", "data", 0, integer=True)
+    if "limit" in table:
+        number(table, "limit", "data", 1, integer=True)
+    if table.get("task", "classification") not in ("classification", "regression"):
+        raise ConfigError(f'data.task must be "classification" or "regression", got {table["task"]!r}')
+    for key in {"csv": ("path",), "idx": ("train_images", "train_labels")}.get(name, ()):
+        if not isinstance(table.get(key), str):
+            raise ConfigError(f"data.{key} is required for name = {name!r}: the path of the file")
+    if name == "idx" and ("test_images" in table) != ("test_labels" in table):
+        raise ConfigError("data: give both test_images and test_labels, or neither (then test_size splits)")
+    if name == "csv":
+        table.setdefault("target", -1)
+        table.setdefault("delimiter", ",")
+    return table
+
+
+def _load_arrays(table: dict[str, Any]) -> tuple[Array, Array, Array | None, Array | None]:
+    name = table["name"]
+    if name == "digits":
+        x, y = datasets.load_digits()
+        return x, y, None, None
+    if name == "csv":
+        x, target = datasets.load_csv(table["path"], target=table["target"], delimiter=table["delimiter"])
+        assert target is not None
+        return x, target, None, None
+    if name == "idx":
+        x, y = datasets.load_idx(table["train_images"], table["train_labels"])
+        if "test_images" in table:
+            return (x, y, *datasets.load_idx(table["test_images"], table["test_labels"]))
+        return x, y, None, None
+    kwargs = {k: v for k, v in table.items() if k in _source_keys(name)}
+    try:
+        x, y = datasets.SYNTHETIC[name](**kwargs, seed=table["seed"])
+    except TypeError as exc:
+        raise ConfigError(f"data (name = {name!r}): {exc}") from None
+    return x, y, None, None
+
+
+def _split(x: Array, y: Array, test_size: float, rng: np.random.Generator) -> tuple[Array, ...]:
+    order = rng.permutation(len(x))
+    n_test = int(round(test_size * len(x)))
+    if test_size and not 0 < n_test < len(x):
+        raise ConfigError(f"data.test_size = {test_size} leaves {n_test} of {len(x)} samples for testing")
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def load_split(table: dict[str, Any]) -> tuple[Array, Array, Array, Array]:
+    """Train and test arrays for a resolved [data] table (seeded shuffle, then ``limit`` per split)."""
+    x, y, given_x_test, given_y_test = _load_arrays(table)
+    rng = np.random.default_rng(table["seed"])
+    if given_x_test is None or given_y_test is None:
+        x, y, x_test, y_test = _split(x, y, table["test_size"], rng)
+    else:
+        order = rng.permutation(len(x))
+        x, y, x_test, y_test = x[order], y[order], given_x_test, given_y_test
+    limit = table.get("limit")
+    if limit:
+        x, y, x_test, y_test = x[:limit], y[:limit], x_test[:limit], y_test[:limit]
+    return x, y, x_test, y_test
+
+
+def _task(table: dict[str, Any], y: Array) -> str:
+    if "task" in table:
+        return str(table["task"])
+    return "classification" if np.issubdtype(y.dtype, np.integer) else "regression"
+
+
+def scaler_classes() -> dict[str, type]:
+    """Scalers of ``glassnet.preprocessing`` (if present) by class name, snake case and short name."""
+    try:
+        preprocessing = importlib.import_module("glassnet.preprocessing")
+    except ImportError:
+        return {}
+    found: dict[str, type] = {}
+    for attr in getattr(preprocessing, "__all__", dir(preprocessing)):
+        cls = getattr(preprocessing, attr, None)
+        if isinstance(cls, type) and attr.endswith("Scaler") and hasattr(cls, "transform"):
+            short = snake_case(attr[: -len("Scaler")])
+            for alias in (attr.lower(), snake_case(attr), short, short.replace("_", "")):
+                found.setdefault(alias, cls)
+    return found
+
+
+def make_scaler(spec: Any) -> Any:
+    """A scaler object for ``preprocessing.scaler`` (a name or a table with ``name`` and arguments)."""
+    table = dict(spec) if isinstance(spec, dict) else {"name": spec}
+    name = table.pop("name", None)
+    if name in (None, "none"):
+        return None
+    classes = scaler_classes()
+    if not isinstance(name, str) or name.lower() not in classes:
+        valid = sorted({snake_case(c.__name__[: -len("Scaler")]) for c in classes.values()} | {"none"})
+        raise ConfigError(f"preprocessing.scaler: unknown scaler {json.dumps(name)}; valid: {', '.join(valid)}")
+    try:
+        return classes[name.lower()](**table)
+    except TypeError as exc:
+        raise ConfigError(f"preprocessing.scaler ({name}): {exc}") from None
+
+
+def resolve_preprocessing(table: dict[str, Any], data_table: dict[str, Any], x: Array) -> dict[str, Any]:
+    default_rescale = {"digits": 1.0 / 16.0}.get(data_table["name"], 1.0)
+    if data_table["name"] == "idx" and x.dtype == np.uint8:
+        default_rescale = 1.0 / 255.0
+    table = {"rescale": default_rescale, "scaler": "none", **table}
+    check_keys(table, ("rescale", "scaler"), "preprocessing")
+    number(table, "rescale", "preprocessing", 0.0)
+    if table["rescale"] == 0:
+        raise ConfigError("preprocessing.rescale must be > 0, got 0")
+    return table
+
+
+def make_transform(prep_table: dict[str, Any], dtype: str, fit_on: Array | None = None) -> Callable[[Array], Array]:
+    """x -> flatten to (n, features), cast to ``dtype``, multiply by ``rescale``, then the scaler.
+
+    The scaler is fitted on ``fit_on`` (the training inputs); without a scaler no data is needed.
+    """
+    scaler = make_scaler(prep_table["scaler"])
+    rescale = float(prep_table["rescale"])
+
+    def flat(a: Array) -> Array:
+        a = np.asarray(a).reshape(len(a), -1).astype(dtype)
+        if rescale != 1.0:
+            a *= rescale
+        return a
+
+    if scaler is not None:
+        if fit_on is None:
+            raise ConfigError("preprocessing.scaler needs the training data to be fitted on")
+        scaler.fit(flat(fit_on))
+
+    def transform(a: Array) -> Array:
+        a = flat(a)
+        return np.asarray(scaler.transform(a), dtype=dtype) if scaler is not None else a
+
+    return transform
+
+
+def prepare(data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str) -> tuple[dict[str, Any], PreparedData]:
+    """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays."""
+    x, y, x_test, y_test = load_split(data_table)
+    prep_table = resolve_preprocessing(prep_table, data_table, x)
+    transform = make_transform(prep_table, dtype, x)
+    task = _task(data_table, y)
+    n_classes = None
+    if task == "classification":
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+            raise ConfigError(
+                'data.task = "classification" needs integer labels 0..k-1; '
+                f"got {y.dtype} values in [{y.min()}, {y.max()}]"
+            )
+        n_classes = int(max(y.max(), y_test.max() if len(y_test) else 0)) + 1
+    else:
+        y, y_test = y.astype(dtype), y_test.astype(dtype)
+    return prep_table, PreparedData(transform(x), y, transform(x_test), y_test, task, n_classes, transform)
+
+
+__all__ = [
+    "PreparedData",
+    "load_split",
+    "make_scaler",
+    "make_transform",
+    "prepare",
+    "resolve_data_table",
+    "scaler_classes",
+]

@@ -1,0 +1,34 @@
+"""The run report's "Diagnosis" section and ``diagnostics.csv``, for runs trained with a GradientMonitor.
+
+``glassnet train`` writes a run folder through ``glassnet.run_report``; ``register_report_section()``
+adds ``report_section`` to its section providers (the ``gradcheck``/``experiment`` subcommands call it
+when the CLI is built). A run gets the section when its model was trained with a monitor, e.g. a config
+with ``[[callbacks]] type = "GradientMonitor"``, or ``fit(..., diagnose=True)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .plots import diagnosis_html
+
+
+def report_section(run: Any, run_dir: Path, history: Any, metrics: Any) -> tuple[str, str] | None:
+    """``("Diagnosis", html)`` for a monitored run, after writing ``run_dir/diagnostics.csv``; else None."""
+    record = getattr(getattr(run.model, "history", None), "diagnostics", None)
+    if record is None:
+        return None
+    record.write_csv(Path(run_dir) / "diagnostics.csv")
+    return "Diagnosis", diagnosis_html(record, heading=False, plots_dir=Path(run_dir) / "plots")
+
+
+def register_report_section() -> bool:
+    """Add ``report_section`` to ``glassnet.run_report`` once; False where that module is absent."""
+    try:
+        from ..run_report import SECTION_PROVIDERS, register_section
+    except ImportError:
+        return False
+    if report_section not in SECTION_PROVIDERS:
+        register_section(report_section)
+    return True

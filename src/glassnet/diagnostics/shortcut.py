@@ -1,0 +1,33 @@
+"""What ``fit(..., diagnose=True)`` adds: a ``GradientMonitor`` on a probe batch, then the findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._typing import Array
+from .diagnosis import diagnose
+from .monitor import GradientMonitor
+
+PROBE_SIZE = 256
+
+
+def make_monitor(x: Array, seed: int | None) -> GradientMonitor:
+    """A monitor whose probe is up to 256 training inputs drawn with their own generator (``seed`` or 0),
+    so that diagnosing does not change the shuffling of a seeded fit."""
+    rng = np.random.default_rng(0 if seed is None else seed)
+    index = np.sort(rng.permutation(len(x))[:PROBE_SIZE])
+    return GradientMonitor(probe=x[index])
+
+
+def print_findings(history: Any, print_fn: Callable[[str], Any] = print) -> None:
+    """Print ``diagnose(history)``: one paragraph per finding, or that none was found."""
+    findings = diagnose(history)
+    if not findings:
+        print_fn("Diagnosis: no problems found (gradient flow, dead or saturated units, update ratio).")
+        return
+    print_fn(f"Diagnosis: {len(findings)} finding(s)")
+    for finding in findings:
+        print_fn(f"  - {finding.text}")

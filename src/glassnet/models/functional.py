@@ -1,0 +1,351 @@
+"""``Functional``: a model that is a graph of layers (the Keras functional API).
+
+    a = Input(shape=(4,), name="a");  b = Input(shape=(3,), name="b")
+    h = Concatenate()([Dense(8, activation="relu")(a), b])
+    model = gn.Model(inputs=[a, b], outputs=Dense(1)(h))      # gn.Model(...) builds a Functional
+
+The graph is kept as a list of steps in topological order (every layer call after the calls that feed
+it). ``forward`` runs them in order; ``backward`` runs them in reverse, and by the chain rule the
+gradient of a tensor used by several calls is the sum of the gradients each call sends back:
+
+    dL/dt = sum over consumers c of dL/dt|_c
+
+The same sum holds for the parameters of a layer called several times (a shared layer): each call's
+``backward`` overwrites ``.grad``, so the graph adds the earlier calls' gradients back. A shared layer's
+cache is saved after each of its calls and put back before the matching backward. If the layer writes
+its results into reused buffers (a ``workspace`` during ``fit``), its outputs, caches and input
+gradients are copied, because the next call of the same layer would overwrite them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._typing import Array, Shape
+from ..errors import ConfigError, ShapeError
+from ..layers.base import Layer
+from ..layers.core import Input
+from ..layers.symbolic import SymbolicTensor, as_tensor
+from .model import Model
+
+
+class _Step:
+    """One layer call: where its inputs and its output live in the list of values."""
+
+    def __init__(self, layer: Layer, in_slots: list[int], multi: bool, out_slot: int, n_inputs: int) -> None:
+        self.layer = layer
+        self.in_slots = in_slots
+        self.multi = multi
+        self.out_slot = out_slot
+        self.from_inputs_only = not multi and all(s < n_inputs for s in in_slots)
+        self.shared = False
+        self.within = _layers_within(layer)
+
+    def reuses_buffers(self) -> bool:
+        """True if a layer of this call writes into buffers reused across calls (a ``workspace``)."""
+        return any(getattr(layer, "workspace", None) is not None for layer in self.within)
+
+
+def _own(method: Any) -> Any:
+    """Mark a method as handling its own input checks (``Layer`` leaves it unwrapped)."""
+    method._glassnet_wrapped = True
+    return method
+
+
+def _layers_within(layer: Layer) -> list[Layer]:
+    """The layer and, recursively, the layers of a model inside it (whose caches a shared call must keep)."""
+    found = [layer]
+    for sub in getattr(layer, "layers", []):
+        found += _layers_within(sub)
+    return found
+
+
+class Functional(Model):
+    """A model whose layers form a directed acyclic graph from ``inputs`` to ``outputs``.
+
+    Args:
+        inputs: An ``Input`` (or a list of them): the graph's inputs, in the order ``forward`` takes them.
+        outputs: The symbolic tensor the model computes (one output).
+        name: Model name.
+
+    ``forward(x)`` takes one array for a single input, else a list with one array per input;
+    ``backward(g)`` returns dL/dx in the same form.
+    """
+
+    def __init__(self, inputs: Any, outputs: Any, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._list_inputs = isinstance(inputs, (list, tuple))
+        self.inputs: list[Input] = self._collect_inputs(list(inputs) if self._list_inputs else [inputs])
+        output = self._collect_output(outputs)
+        nodes = self._sort(output)
+        self._check_inputs(nodes, output)
+        self.layers = []
+        for node in nodes:
+            if not any(node.layer is seen for seen in self.layers):
+                self.layers.append(node.layer)
+        self._make_names_unique()
+        slot_of: dict[int, int] = {id(inp.symbolic_tensor): k for k, inp in enumerate(self.inputs)}
+        n = len(self.inputs)
+        self._steps: list[_Step] = []
+        self._nodes = nodes
+        for k, node in enumerate(nodes):
+            in_slots = [slot_of[id(t)] for t in node.inputs]
+            self._steps.append(_Step(node.layer, in_slots, node.multi, n + k, n))
+            slot_of[id(node.output)] = n + k
+        for step in self._steps:
+            step.shared = sum(other.layer is step.layer for other in self._steps) > 1
+        for layer in self.layers:
+            layer.set_scope(self.child_scope)
+        shapes = [inp.shape for inp in self.inputs]
+        self.input_shape = shapes if len(shapes) > 1 else shapes[0]  # type: ignore[assignment]
+        self.output_shape = tuple(output.shape)
+        self.built = True
+        self.pack()
+
+    # -- construction -------------------------------------------------------------------------------
+    def _collect_inputs(self, items: list[Any]) -> list[Input]:
+        if not items:
+            raise ConfigError(f"model {self.name!r}: inputs is empty; hint: pass Input(shape=...) objects")
+        found: list[Input] = []
+        for k, item in enumerate(items):
+            tensor = as_tensor(item)
+            if tensor is None or tensor.node is not None:
+                what = type(item).__name__ if tensor is None else f"the output of layer {tensor.name!r}"
+                raise ConfigError(f"model {self.name!r}: inputs[{k}] must be an Input(shape=...), got {what}; "
+                                  "hint: a graph starts at Input layers")
+            if any(tensor.source is seen for seen in found):
+                raise ConfigError(f"model {self.name!r}: input {tensor.source.name!r} is listed twice in inputs")
+            found.append(tensor.source)
+        return found
+
+    def _collect_output(self, outputs: Any) -> SymbolicTensor:
+        items = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        if len(items) != 1:
+            raise ConfigError(f"model {self.name!r}: graph models have one output, got {len(items)}; hint: join "
+                              "several heads with Concatenate()([...]) into one output")
+        tensor = as_tensor(items[0])
+        if tensor is None:
+            raise ConfigError(f"model {self.name!r}: outputs must be a symbolic tensor (a layer called on an Input), "
+                              f"got {type(items[0]).__name__}")
+        if tensor.node is None:
+            raise ConfigError(f"model {self.name!r}: the output is the Input {tensor.name!r} itself; hint: call at "
+                              "least one layer on it")
+        return tensor
+
+    @staticmethod
+    def _sort(output: SymbolicTensor) -> list[Any]:
+        """The nodes the output depends on, each after the nodes that feed it (depth-first post-order)."""
+        order: list[Any] = []
+        done: set[int] = set()
+        stack: list[tuple[SymbolicTensor, bool]] = [(output, False)]
+        while stack:
+            tensor, expanded = stack.pop()
+            node = tensor.node
+            if node is None or id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                order.append(node)
+                continue
+            stack.append((tensor, True))
+            stack.extend((t, False) for t in reversed(node.inputs))
+        return order
+
+    def _check_inputs(self, nodes: list[Any], output: SymbolicTensor) -> None:
+        reached = [t.source for node in nodes for t in node.inputs if t.node is None]
+        for inp in reached:
+            if not any(inp is declared for declared in self.inputs):
+                raise ConfigError(f"model {self.name!r}: the output depends on Input {inp.name!r}, which is not "
+                                  f"in inputs {[i.name for i in self.inputs]}; hint: add it to inputs=[...]")
+        for inp in self.inputs:
+            if not any(inp is r for r in reached):
+                raise ConfigError(f"model {self.name!r}: the output does not depend on input {inp.name!r}; hint: "
+                                  "connect it to the graph or remove it from inputs")
+
+    def _make_names_unique(self) -> None:
+        taken: set[str] = set()
+        for layer in [*self.inputs, *self.layers]:
+            base, k = layer.name, 0
+            while layer.name in taken:
+                k += 1
+                layer.name = f"{base}_{k}"
+            taken.add(layer.name)
+
+    # -- computing ---------------------------------------------------------------------------------
+    @_own
+    def build(self, input_shape: Any) -> None:
+        """A graph model is built when it is created; this only checks that the shapes agree."""
+        if _as_shapes(input_shape) != _as_shapes(self.input_shape):
+            raise ShapeError(f"model {self.name!r} was built for inputs {self.input_shape} but receives "
+                             f"{input_shape}")
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        return tuple(self.output_shape or ())
+
+    @property
+    def takes_input_list(self) -> bool:
+        """True when ``fit``/``predict`` take x as a list (several inputs, or ``inputs=[a]`` given as a list)."""
+        return len(self.inputs) > 1 or self._list_inputs
+
+    @property
+    def output_activation(self) -> str | None:
+        last = self._steps[-1].layer
+        return getattr(last, "output_activation", None) if hasattr(last, "backward_preactivation") else None
+
+    def _input_list(self, x: Any) -> list[Array]:
+        """x as one array per input, each checked against its Input's shape."""
+        n = len(self.inputs)
+        if isinstance(x, (list, tuple)):
+            xs = list(x)
+        elif n == 1:
+            xs = [x]
+        else:
+            raise ShapeError(f"model {self.name!r} takes {n} inputs {[i.name for i in self.inputs]}, got one "
+                             f"{type(x).__name__}; hint: pass a list, x=[x_{self.inputs[0].name}, ...]")
+        if len(xs) != n:
+            raise ShapeError(f"model {self.name!r} takes {n} input(s) {[i.name for i in self.inputs]}, got "
+                             f"{len(xs)}; hint: pass one array per input, in that order")
+        arrays = [np.asarray(item) for item in xs]
+        for inp, arr in zip(self.inputs, arrays):
+            if arr.ndim < 1 or arr.shape[1:] != inp.shape:
+                raise ShapeError(f"model {self.name!r}: input {inp.name!r} expects shape (batch, "
+                                 f"{', '.join(map(str, inp.shape))}), got {arr.shape}; hint: inputs are taken in "
+                                 f"the order {[i.name for i in self.inputs]}")
+        if len({len(arr) for arr in arrays}) > 1:
+            raise ShapeError(f"model {self.name!r}: inputs have different numbers of samples "
+                             f"{dict(zip([i.name for i in self.inputs], [len(a) for a in arrays]))}")
+        return arrays
+
+    def check_input(self, x: Any) -> None:
+        self._input_list(x)
+
+    @_own
+    def forward(self, x: Any, training: bool = False) -> Array:
+        """Run the layer calls in topological order; a shared layer's cache is saved after each call."""
+        values: list[Any] = [*self._input_list(x), *([None] * len(self._steps))]
+        saved: dict[int, list[tuple[Layer, dict[str, Any]]]] = {}
+        for k, step in enumerate(self._steps):
+            args = [values[s] for s in step.in_slots] if step.multi else values[step.in_slots[0]]
+            out = step.layer.forward(args, training)  # type: ignore[arg-type]
+            if step.shared:
+                reused = step.reuses_buffers()
+                if reused:
+                    out = out.copy()
+                if training:
+                    saved[k] = [(layer, _copy_cache(layer.cache, reused)) for layer in step.within]
+            values[step.out_slot] = out
+        self.cache = {"saved": saved} if training else {}
+        return values[-1]  # type: ignore[no-any-return]
+
+    def _backward(self, grad: Array, from_preactivation: bool) -> Any:
+        """Reverse topological order; gradients of a tensor (and of a shared layer's parameters) add up."""
+        saved = self.read_cache("saved")
+        grads: list[Any] = [None] * (len(self.inputs) + len(self._steps))
+        grads[-1] = grad
+        called: set[int] = set()
+        last = len(self._steps) - 1
+        for k in range(last, -1, -1):
+            step = self._steps[k]
+            layer, g = step.layer, grads[step.out_slot]
+            grads[step.out_slot] = None
+            for sub, cache in saved.get(k, []):
+                sub.cache = cache
+            earlier = [p.grad.copy() for p in layer.parameters()] if id(layer) in called else None
+            called.add(id(layer))
+            keep = layer.input_grad_required
+            layer.input_grad_required = self.input_grad_required or not step.from_inputs_only
+            try:
+                fused = from_preactivation and k == last
+                result = layer.backward_preactivation(g) if fused else layer.backward(g)  # type: ignore[attr-defined]
+            finally:
+                layer.input_grad_required = keep
+            if earlier is not None:
+                for p, g_earlier in zip(layer.parameters(), earlier):
+                    p.grad += g_earlier  # in place: .grad may be a view into the model's flat pack
+            results: list[Any] = result if step.multi else [result]  # type: ignore[assignment]
+            if step.shared and step.reuses_buffers():
+                results = [None if r is None else r.copy() for r in results]
+            for slot, g_in in zip(step.in_slots, results):
+                if g_in is not None:
+                    grads[slot] = g_in if grads[slot] is None else grads[slot] + g_in
+        if not self.input_grad_required:
+            return None
+        input_grads = grads[: len(self.inputs)]
+        return input_grads if len(self.inputs) > 1 else input_grads[0]
+
+    # -- inspection and persistence ------------------------------------------------------------
+    def summary(self, print_fn: Any = print) -> None:
+        """Layer, output shape, parameter count and the tensors each layer is connected to."""
+        from .functional_summary import functional_summary_text
+
+        print_fn(functional_summary_text(self))
+
+    def connections(self) -> list[tuple[Layer, list[list[str]]]]:
+        """For each layer (inputs first): per call, the names of the layers whose outputs it took."""
+        names = [inp.name for inp in self.inputs] + [step.layer.name for step in self._steps]
+        rows: list[tuple[Layer, list[list[str]]]] = [(inp, []) for inp in self.inputs]
+        for layer in self.layers:
+            calls = [[names[s] for s in step.in_slots] for step in self._steps if step.layer is layer]
+            rows.append((layer, calls))
+        return rows
+
+    def get_config(self) -> dict[str, Any]:
+        """Inputs, layer configs, and the calls: each as the layer name and ``[layer, call index]`` refs."""
+        from ..layers import serialize_layer
+
+        refs = [[inp.name, 0] for inp in self.inputs]
+        count: dict[int, int] = {}
+        nodes = []
+        for step in self._steps:
+            index = count.get(id(step.layer), 0)
+            count[id(step.layer)] = index + 1
+            nodes.append({"layer": step.layer.name, "inputs": [refs[s] for s in step.in_slots], "multi": step.multi})
+            refs.append([step.layer.name, index])
+        return {
+            "name": self.name,
+            "inputs": [{"name": inp.name, "shape": list(inp.shape)} for inp in self.inputs],
+            "list_inputs": self._list_inputs,
+            "layers": [serialize_layer(layer) for layer in self.layers],
+            "nodes": nodes,
+            "output": refs[-1],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Functional:
+        """Rebuild the graph: make the inputs and layers, then replay the calls in their saved order."""
+        from ..layers import deserialize_layer
+
+        try:
+            inputs = [Input(shape=tuple(spec["shape"]), name=spec["name"]) for spec in config["inputs"]]
+            layers = {}
+            for layer_config in config["layers"]:
+                layer = deserialize_layer(layer_config)
+                layers[layer.name] = layer
+            tensors: dict[tuple[str, int], Any] = {(inp.name, 0): inp.symbolic_tensor for inp in inputs}
+            count: dict[str, int] = {}
+            for node in config["nodes"]:
+                args = [tensors[(ref[0], int(ref[1]))] for ref in node["inputs"]]
+                layer = layers[node["layer"]]
+                out = layer(args if node["multi"] else args[0])
+                tensors[(node["layer"], count.get(node["layer"], 0))] = out
+                count[node["layer"]] = count.get(node["layer"], 0) + 1
+            output = tensors[(config["output"][0], int(config["output"][1]))]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ConfigError(f"graph model config is incomplete or inconsistent ({exc!r}); hint: the file was not "
+                              "written by Functional.get_config or was edited") from None
+        return cls(inputs if config.get("list_inputs", True) else inputs[0], output, name=config.get("name"))
+
+
+def _copy_cache(cache: dict[str, Any], arrays: bool) -> dict[str, Any]:
+    """A copy of a layer's cache; with ``arrays`` its arrays are copied too (they may be reused buffers)."""
+    if not arrays:
+        return dict(cache)
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in cache.items()}
+
+
+def _as_shapes(shape: Any) -> list[tuple[int, ...]]:
+    if shape and isinstance(shape[0], (list, tuple)):
+        return [tuple(int(s) for s in item) for item in shape]
+    return [tuple(int(s) for s in shape)]

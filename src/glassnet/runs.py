@@ -1,0 +1,209 @@
+"""A training run from a config: resolve it, train, and fill the run folder.
+
+runs/<name>-<YYYYmmdd-HHMMSS>/
+    config.toml      the resolved config (every default written out; re-running it repeats the run)
+    model.glassnet   the trained model (``gn.load_model``)
+    history.csv      one row per epoch: loss, metrics, their validation values, learning rate
+    metrics.json     final train/validation/test metrics, wall time, parameter counts
+    plots/*.png      curves, confusion matrix, decision boundary, predicted vs true (with matplotlib)
+    report.html      one self-contained page with all of the above
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__, backend, losses
+from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
+from .config_build import build_callbacks, build_loss, build_model, build_optimizer
+from .config_data import PreparedData, prepare, resolve_data_table
+from .errors import ConfigError, UnknownNameError
+from .models import Sequential
+from .run_files import make_run_dir, write_history_csv, write_json, write_text
+
+
+@dataclass
+class RunSetup:
+    """Everything a run needs, checked before anything is trained or written."""
+
+    config: dict[str, Any]
+    data: PreparedData
+    model: Sequential
+    name: str
+
+
+def resolve_data(config: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict[str, Any], PreparedData]:
+    """Resolved [data] and [preprocessing] tables and the prepared arrays."""
+    data_table = resolve_data_table(dict(config.get("data", {})), seed)
+    prep_table, data = prepare(data_table, dict(config.get("preprocessing", {})), backend.floatx())
+    data_table["task"] = data.task
+    return data_table, prep_table, data
+
+
+def setup(
+    config: dict[str, Any], epochs: int | None = None, seed: int | None = None, name: str | None = None
+) -> RunSetup:
+    """Validate ``config`` (command-line overrides applied), load the data, build and compile the model."""
+    check_tables(config)
+    training_raw = dict(config.get("training", {}))
+    if epochs is not None:
+        training_raw["epochs"] = epochs
+    if seed is not None:
+        training_raw["seed"] = seed
+    train_seed = number({**TRAINING_KEYS, **training_raw}, "seed", "training", 0, integer=True)
+    data_table, prep_table, data = resolve_data(config, train_seed)
+    training = resolve_training({"training": training_raw}, data.task)
+    model_table, model = build_model(dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_mlp")
+    loss_table, loss = build_loss(dict(config.get("loss", {})), data)
+    opt_table, optimizer = build_optimizer(dict(config.get("optimizer", {})), DEFAULT_OPTIMIZER)
+    check_output_width(model, loss, data, len(model_table["layers"]) - 1)
+    try:
+        model.compile(optimizer=optimizer, loss=loss, metrics=list(training["metrics"]))
+    except UnknownNameError as exc:
+        raise ConfigError(f"training.metrics: {exc}") from None
+    specs = [dict(spec) for spec in config.get("callbacks", [])]
+    build_callbacks([dict(spec) for spec in specs], None)  # refuse bad callbacks before training starts
+    resolved = {
+        "data": data_table,
+        "preprocessing": prep_table,
+        "model": model_table,
+        "loss": loss_table,
+        "optimizer": opt_table,
+        "training": training,
+        "callbacks": specs,
+    }
+    return RunSetup(resolved, data, model, name or str(data_table["name"]))
+
+
+def check_output_width(model: Sequential, loss: Any, data: PreparedData, last: int) -> None:
+    """Refuse a model whose last layer cannot fit the targets: one output per class (one sigmoid unit
+    also serves two classes with a non-categorical loss), one per target column for regression."""
+    shape = model.output_shape
+    if shape is None:  # not built: nothing to compare yet
+        return
+    width = int(shape[-1])
+    categorical = isinstance(loss, (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy))
+    if data.task == "classification":
+        k = int(data.n_classes or 2)
+        if width == k or (k == 2 and width == 1 and not categorical):
+            return
+        hint = f'end with [[model.layers]] type = "Dense", units = {k}, activation = "softmax"'
+        if k == 2:
+            hint += ' (or units = 1, activation = "sigmoid" with [loss] name = "binary_crossentropy")'
+        raise ConfigError(
+            f"model.layers[{last}]: the last layer gives {width} outputs but the data has {k} classes; hint: {hint}"
+        )
+    if width != data.n_outputs:
+        raise ConfigError(
+            f"model.layers[{last}]: the last layer gives {width} outputs but the data has "
+            f'{data.n_outputs} target column(s); hint: end with [[model.layers]] type = "Dense", '
+            f"units = {data.n_outputs} (no activation, for regression)"
+        )
+
+
+def _split_for_validation(data: PreparedData, split: float) -> tuple[Any, Any, Any, Any]:
+    """The same cut ``fit`` makes: the last ``split`` fraction of the training arrays validates."""
+    n_val = int(len(data.x_train) * split)
+    cut = len(data.x_train) - n_val
+    return data.x_train[:cut], data.y_train[:cut], data.x_train[cut:], data.y_train[cut:]
+
+
+def final_metrics(model: Sequential, data: PreparedData, split: float) -> dict[str, dict[str, float] | None]:
+    """Loss and metrics on the training part, the validation part (if any) and the test set."""
+    x_fit, y_fit, x_val, y_val = _split_for_validation(data, split)
+    return {
+        "train": model.evaluate(x_fit, y_fit),
+        "validation": model.evaluate(x_val, y_val) if len(x_val) else None,
+        "test": model.evaluate(data.x_test, data.y_test) if len(data.x_test) else None,
+    }
+
+
+def diverged_at(history: dict[str, list[float]]) -> int | None:
+    """The first epoch (from 1) whose training or validation loss is inf or nan; ``None`` if none is."""
+    for key in ("loss", "val_loss"):
+        for epoch, value in enumerate(history.get(key, []), start=1):
+            if not math.isfinite(value):
+                return epoch
+    return None
+
+
+def divergence_message(epoch: int) -> str:
+    return (
+        f"training diverged: the loss is inf or nan from epoch {epoch} on; hint: lower "
+        'optimizer.learning_rate (e.g. by 10x), or scale the inputs with [preprocessing] scaler = "standard"'
+    )
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    history: dict[str, list[float]]
+
+
+def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResult:
+    """Train ``run.model`` as configured and write the run folder; returns where and the final numbers."""
+    from .run_report import write_plots_and_report
+
+    run_dir = make_run_dir(Path(out), run.name)
+    write_text(run_dir / "config.toml", dumps(run.config))
+    training = run.config["training"]
+    callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
+    diagnose = training["diagnose"] and not any(type(cb).__name__ == "GradientMonitor" for cb in callbacks)
+    if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
+        from .diagnostics.shortcut import make_monitor
+
+        callbacks.append(make_monitor(run.data.x_train, training["seed"]))
+    start = time.perf_counter()
+    history = run.model.fit(
+        run.data.x_train,
+        run.data.y_train,
+        epochs=training["epochs"],
+        batch_size=training["batch_size"],
+        validation_split=training["validation_split"],
+        shuffle=training["shuffle"],
+        callbacks=callbacks,
+        verbose=verbose,
+        seed=training["seed"],
+    )
+    wall = time.perf_counter() - start
+    if diagnose and verbose:
+        from .diagnostics.shortcut import print_findings
+
+        print_findings(history)
+    metrics: dict[str, Any] = dict(final_metrics(run.model, run.data, training["validation_split"]))
+    trainable = sum(p.size for p in run.model.parameters(trainable_only=True))
+    metrics.update(
+        {
+            "wall_time_s": round(wall, 3),
+            "epochs_run": len(history.epoch),
+            "parameters": {"total": sum(p.size for p in run.model.parameters()), "trainable": trainable},
+            "task": run.data.task,
+            "samples": {"train": len(run.data.x_train), "test": len(run.data.x_test)},
+            "seed": training["seed"],
+            "glassnet_version": __version__,
+            "diverged_at_epoch": diverged_at(history.history),
+        }
+    )
+    run.model.save(run_dir / "model.glassnet")
+    write_history_csv(run_dir / "history.csv", history.history)
+    write_json(run_dir / "metrics.json", metrics)
+    write_plots_and_report(run, run_dir, history.history, metrics)
+    return RunResult(run_dir, metrics, history.history)
+
+
+__all__ = [
+    "RunResult",
+    "RunSetup",
+    "check_output_width",
+    "diverged_at",
+    "divergence_message",
+    "final_metrics",
+    "resolve_data",
+    "setup",
+    "train",
+]
