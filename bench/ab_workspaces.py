@@ -48,8 +48,10 @@ def main() -> int:
             times[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     paired = statistics.median(a / b for a, b in zip(times["on"], times["off"]))
     for mode, ts in times.items():
-        print(f"{args.workload} workspaces {mode}: median {statistics.median(ts):.3f} s "
-              f"(min {min(ts):.3f}, max {max(ts):.3f})")
+        print(
+            f"{args.workload} workspaces {mode}: median {statistics.median(ts):.3f} s "
+            f"(min {min(ts):.3f}, max {max(ts):.3f})"
+        )
     print(f"paired ratio on/off: {paired:.2f}")
     return 0
 

@@ -43,8 +43,9 @@ def _measure(args: argparse.Namespace) -> tuple[dict[str, float], str]:
 def _threads() -> dict[str, Any]:
     from threadpoolctl import threadpool_info
 
-    info = [{k: d.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
-            for d in threadpool_info()]
+    info = [
+        {k: d.get(k) for k in ("internal_api", "architecture", "num_threads", "version")} for d in threadpool_info()
+    ]
     out: dict[str, Any] = {"threadpools": info}
     if "torch" in sys.modules:
         out["torch_threads"] = sys.modules["torch"].get_num_threads()
@@ -86,9 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     metrics, source = _measure(args)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    report = {"metrics": metrics, "peak_rss_mb": usage.ru_maxrss / 1024, "data": source,  # ru_maxrss: KiB
-              "train_peak_mb": _rss_mb("VmHWM") - BASELINE.get("rss", 0.0), "loadavg": load,
-              "cpu_s": usage.ru_utime + usage.ru_stime, "involuntary_switches": usage.ru_nivcsw}
+    report = {
+        "metrics": metrics,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "data": source,  # ru_maxrss: KiB
+        "train_peak_mb": _rss_mb("VmHWM") - BASELINE.get("rss", 0.0),
+        "loadavg": load,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "involuntary_switches": usage.ru_nivcsw,
+    }
     print(json.dumps({**report, **_threads()}))
     return 0
 

@@ -25,8 +25,12 @@ def build(w: Workload, optimizer: str) -> gn.Sequential:
         if w.batchnorm_dropout is None:
             layers.append(gn.layers.Dense(units, activation="relu"))
         else:
-            layers += [gn.layers.Dense(units), gn.layers.BatchNormalization(), gn.layers.ReLU(),
-                       gn.layers.Dropout(w.batchnorm_dropout)]
+            layers += [
+                gn.layers.Dense(units),
+                gn.layers.BatchNormalization(),
+                gn.layers.ReLU(),
+                gn.layers.Dropout(w.batchnorm_dropout),
+            ]
     out = "sigmoid" if w.task == "binary" else "softmax"
     layers.append(gn.layers.Dense(w.n_out, activation=out))
     model = gn.Sequential(layers)

@@ -15,9 +15,20 @@ from bench.workloads import Workload
 
 def build(w: Workload, optimizer: str, seed: int) -> MLPClassifier:
     solver = {"adam": "adam"}.get(optimizer, "sgd")
-    return MLPClassifier(hidden_layer_sizes=w.hidden, activation="relu", solver=solver, alpha=0.0,
-                         batch_size=w.batch_size, learning_rate_init=w.learning_rate, max_iter=1,
-                         shuffle=True, random_state=seed, tol=0.0, momentum=0.9, nesterovs_momentum=False)
+    return MLPClassifier(
+        hidden_layer_sizes=w.hidden,
+        activation="relu",
+        solver=solver,
+        alpha=0.0,
+        batch_size=w.batch_size,
+        learning_rate_init=w.learning_rate,
+        max_iter=1,
+        shuffle=True,
+        random_state=seed,
+        tol=0.0,
+        momentum=0.9,
+        nesterovs_momentum=False,
+    )
 
 
 def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int) -> dict[str, float]:

@@ -43,8 +43,9 @@ def profile(key: str, steps: int) -> dict[str, float]:
     model = impl_glassnet.build(w, w.optimizer)
     model.fit(x[: 4 * w.batch_size], y[: 4 * w.batch_size], batch_size=w.batch_size, verbose=0, seed=0)
     x, y = prepare_xy(model, x, y)
-    phases: dict[str, list[float]] = {k: [] for k in
-                                      ("gather", "forward", "loss", "loss_grad", "backward", "optimizer", "gemm")}
+    phases: dict[str, list[float]] = {
+        k: [] for k in ("gather", "forward", "loss", "loss_grad", "backward", "optimizer", "gemm")
+    }
     batches = iter(BatchIterator(x, y, w.batch_size, True, np.random.default_rng(0)))
     gemm = _gemm_step(w.layer_sizes, w.batch_size, np.random.default_rng(0))
     assert model.loss is not None

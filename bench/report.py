@@ -49,33 +49,41 @@ def _rows_for(key: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
             ratio = med["glassnet"] / med[impl]
             paired = _median([a / b for a, b in zip(g, s)])
             by_min = min(g) / min(s)
-            quiet = [a / b for a, b, ra, rb in zip(g, s, runs["glassnet"], rs)
-                     if ra.get("other_cores", 0.0) < QUIET_CORES and rb.get("other_cores", 0.0) < QUIET_CORES]
+            quiet = [
+                a / b
+                for a, b, ra, rb in zip(g, s, runs["glassnet"], rs)
+                if ra.get("other_cores", 0.0) < QUIET_CORES and rb.get("other_cores", 0.0) < QUIET_CORES
+            ]
             quiet_text = f"{_median(quiet):.2f} ({len(quiet)})" if quiet else "-"
             ref = "torch_best" if impl == best_torch else impl
             target = TARGETS.get(target_key, {}).get(ref)
             verdict = "" if impl == "glassnet" or target is None else ("met" if ratio <= target else "**not met**")
             label = f"{impl} (best torch)" if impl == best_torch and len(torch_impls) > 1 else impl
-            rows.append(f"| {key} {metric[:-2]} | {label} | {_fmt_time(med[impl])} | {_fmt_time(min(s))}–"
-                        f"{_fmt_time(max(s))} | {'' if impl == 'glassnet' else f'{ratio:.2f}'} | "
-                        f"{'' if impl == 'glassnet' else f'{paired:.2f}'} | "
-                        f"{'' if impl == 'glassnet' else f'{by_min:.2f}'} | "
-                        f"{'' if impl == 'glassnet' else quiet_text} | "
-                        f"{'' if target is None or impl == 'glassnet' else f'<= {target}'} {verdict} | "
-                        f"{rss[impl]:.0f} / {train_rss[impl]:.0f} |")
+            rows.append(
+                f"| {key} {metric[:-2]} | {label} | {_fmt_time(med[impl])} | {_fmt_time(min(s))}–"
+                f"{_fmt_time(max(s))} | {'' if impl == 'glassnet' else f'{ratio:.2f}'} | "
+                f"{'' if impl == 'glassnet' else f'{paired:.2f}'} | "
+                f"{'' if impl == 'glassnet' else f'{by_min:.2f}'} | "
+                f"{'' if impl == 'glassnet' else quiet_text} | "
+                f"{'' if target is None or impl == 'glassnet' else f'<= {target}'} {verdict} | "
+                f"{rss[impl]:.0f} / {train_rss[impl]:.0f} |"
+            )
             if verdict:
                 quiet_verdict = ""
                 if quiet:
                     ok = _median(quiet) <= (target or 0.0)
                     quiet_verdict = f"; undisturbed pairs: {_median(quiet):.2f} ({'met' if ok else 'not met'})"
-                verdicts.append(f"{key} {metric[:-2]} vs {ref}: {ratio:.2f} (target <= {target}) {verdict}"
-                                + quiet_verdict)
+                verdicts.append(
+                    f"{key} {metric[:-2]} vs {ref}: {ratio:.2f} (target <= {target}) {verdict}" + quiet_verdict
+                )
     for impl in ("torch", "torch_fused"):
         if impl in rss:
             ok = rss["glassnet"] <= RSS_TARGET * rss[impl]
-            verdicts.append(f"{key} peak RSS vs {impl}: {rss['glassnet'] / rss[impl]:.2f} "
-                            f"(target <= {RSS_TARGET}) {'met' if ok else '**not met**'}; added while "
-                            f"training {train_rss['glassnet']:.0f} MB vs {train_rss[impl]:.0f} MB")
+            verdicts.append(
+                f"{key} peak RSS vs {impl}: {rss['glassnet'] / rss[impl]:.2f} "
+                f"(target <= {RSS_TARGET}) {'met' if ok else '**not met**'}; added while "
+                f"training {train_rss['glassnet']:.0f} MB vs {train_rss[impl]:.0f} MB"
+            )
     return rows, verdicts
 
 
@@ -90,8 +98,10 @@ def _environment(results: dict[str, Any]) -> list[str]:
                 if "torch_threads" in r:
                     torch_threads.add(r["torch_threads"])
                 for p in r["threadpools"]:
-                    pools.add(f"{impl.split('_')[0]}: {p['internal_api']} {p['version'] or ''} "
-                              f"{p['architecture'] or ''} x{p['num_threads']} threads".replace("  ", " "))
+                    pools.add(
+                        f"{impl.split('_')[0]}: {p['internal_api']} {p['version'] or ''} "
+                        f"{p['architecture'] or ''} x{p['num_threads']} threads".replace("  ", " ")
+                    )
     return [
         f"- machine: {results['machine']}",
         f"- command: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE {results['command']}` "
@@ -102,7 +112,9 @@ def _environment(results: dict[str, Any]) -> list[str]:
         f"- data: {', '.join(sorted(s for s in sources if s != '-'))}",
         f"- other processes during the measurements (CPU cores they kept busy, from /proc/stat): median "
         f"{_median(others):.2f}, max {max(others):.2f}; 1-minute load average at the start of each: median "
-        f"{_median(loads):.1f}, max {max(loads):.1f}" if loads else "",
+        f"{_median(loads):.1f}, max {max(loads):.1f}"
+        if loads
+        else "",
     ]
 
 

@@ -32,8 +32,10 @@ from bench.workloads import REPO, WORKLOADS  # noqa: E402
 
 def capabilities() -> dict[str, bool]:
     """What the glassnet under test offers (Adam, BatchNormalization, Dropout arrive on other branches)."""
-    probe = ("import glassnet as gn, json; print(json.dumps({'adam': 'adam' in gn.optimizers.names(), "
-             "'bn': hasattr(gn.layers, 'BatchNormalization') and hasattr(gn.layers, 'Dropout')}))")
+    probe = (
+        "import glassnet as gn, json; print(json.dumps({'adam': 'adam' in gn.optimizers.names(), "
+        "'bn': hasattr(gn.layers, 'BatchNormalization') and hasattr(gn.layers, 'Dropout')}))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=_child_env(), check=True)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
@@ -104,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=None, help="repetitions per implementation (default 5, quick 2)")
     parser.add_argument("--write", action="store_true", help="update docs/performance.md even for a partial run")
     parser.add_argument("--render", metavar="JSON", help="only re-render a saved run (e.g. bench/last_run.json)")
-    parser.add_argument("--quiet-wait", type=float, default=30.0,
-                        help="before each measurement, wait up to this many seconds for other processes to go idle")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        help="before each measurement, wait up to this many seconds for other processes to go idle",
+    )
     args = parser.parse_args(argv)
     if args.render:
         table = render(json.loads(Path(args.render).read_text()))
@@ -130,13 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run_all(args: argparse.Namespace, argv: list[str] | None, only: list[str], reps: int,
-             caps: dict[str, bool]) -> dict[str, Any]:
+def _run_all(
+    args: argparse.Namespace, argv: list[str] | None, only: list[str], reps: int, caps: dict[str, bool]
+) -> dict[str, Any]:
     command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
-    results: dict[str, Any] = {"workloads": {}, "reps": reps, "quick": args.quick, "command": command,
-                               "env_unset": unset, "machine": _machine(),
-                               "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    results: dict[str, Any] = {
+        "workloads": {},
+        "reps": reps,
+        "quick": args.quick,
+        "command": command,
+        "env_unset": unset,
+        "machine": _machine(),
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     for key, impls, optimizer, note in plan(only, caps):
         entry: dict[str, Any] = {"optimizer": optimizer, "note": note, "runs": {impl: [] for impl in impls}}
         results["workloads"][key] = entry
@@ -146,8 +159,11 @@ def _run_all(args: argparse.Namespace, argv: list[str] | None, only: list[str], 
                 run = run_child(key, impl, optimizer, rep, args.quick)
                 run["waited_s"] = waited
                 entry["runs"][impl].append(run)
-                print(f"{key} rep {rep + 1}/{reps} {impl}: {run['metrics']} other cores busy "
-                      f"{run['other_cores']:.2f} (waited {waited:.0f} s)", file=sys.stderr)
+                print(
+                    f"{key} rep {rep + 1}/{reps} {impl}: {run['metrics']} other cores busy "
+                    f"{run['other_cores']:.2f} (waited {waited:.0f} s)",
+                    file=sys.stderr,
+                )
     return results
 
 

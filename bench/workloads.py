@@ -48,10 +48,36 @@ WORKLOADS: dict[str, Workload] = {
         Workload("W1", "mnist-mlp", 784, (256, 128), 10, "multiclass", "adam", 1e-3, 128, 60_000, data="mnist"),
         Workload("W2", "tabular-small", 20, (64, 64), 1, "binary", "adam", 1e-3, 32, 50_000),
         Workload("W3", "wide", 1024, (2048, 2048), 10, "multiclass", "sgd_momentum", 0.01, 512, 20_000),
-        Workload("W4", "deep-bn-dropout", 784, (512,) * 6, 10, "multiclass", "adam", 1e-3, 256, 30_000,
-                 batchnorm_dropout=0.2, data="mnist", references=("torch", "torch_fused", "gemm")),
-        Workload("W5", "inference", 784, (256, 128), 10, "multiclass", "adam", 1e-3, 10_000, 10_000,
-                 data="mnist", kind="inference", references=("torch",)),
+        Workload(
+            "W4",
+            "deep-bn-dropout",
+            784,
+            (512,) * 6,
+            10,
+            "multiclass",
+            "adam",
+            1e-3,
+            256,
+            30_000,
+            batchnorm_dropout=0.2,
+            data="mnist",
+            references=("torch", "torch_fused", "gemm"),
+        ),
+        Workload(
+            "W5",
+            "inference",
+            784,
+            (256, 128),
+            10,
+            "multiclass",
+            "adam",
+            1e-3,
+            10_000,
+            10_000,
+            data="mnist",
+            kind="inference",
+            references=("torch",),
+        ),
     ]
 }
 QUICK_SAMPLES = {"W1": 15_000, "W2": 12_500, "W3": 5_000, "W4": 7_680, "W5": 10_000}
@@ -81,8 +107,11 @@ def load_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
             np.save(stem.with_suffix(".y.npy"), y)
             stem.with_suffix(".src").write_text(source)
             del x, y
-        return (np.load(stem.with_suffix(".x.npy")), np.load(stem.with_suffix(".y.npy")),
-                stem.with_suffix(".src").read_text())
+        return (
+            np.load(stem.with_suffix(".x.npy")),
+            np.load(stem.with_suffix(".y.npy")),
+            stem.with_suffix(".src").read_text(),
+        )
     return _make_data(w, seed)
 
 

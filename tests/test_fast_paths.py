@@ -18,8 +18,9 @@ from glassnet.models.training import check_finite
 def _mlp(seed: int = 0, dtype: str = "float32") -> gn.Sequential:
     gn.set_floatx(dtype)
     gn.set_seed(seed)
-    model = gn.Sequential([Input(shape=(6,)), Dense(8, activation="relu"), Dense(5, activation="tanh"),
-                           Dense(3, activation="softmax")])
+    model = gn.Sequential(
+        [Input(shape=(6,)), Dense(8, activation="relu"), Dense(5, activation="tanh"), Dense(3, activation="softmax")]
+    )
     model.compile(optimizer=gn.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
     return model
 
