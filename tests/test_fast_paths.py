@@ -179,3 +179,73 @@ def test_elementwise_optimizers_give_the_same_update_block_by_block(rng, name):
     assert state_whole.keys() == state_blocked.keys()
     for key in state_whole:
         np.testing.assert_array_equal(state_whole[key], state_blocked[key])
+
+
+def _deep(seed: int = 0) -> gn.Sequential:
+    gn.set_floatx("float32")
+    gn.set_seed(seed)
+    model = gn.Sequential(
+        [
+            Input(shape=(6,)),
+            Dense(16),
+            gn.layers.BatchNormalization(),
+            gn.layers.ReLU(),
+            gn.layers.Dropout(0.3),
+            Dense(8, activation="relu"),
+            gn.layers.BatchNormalization(center=False),
+            gn.layers.Dropout(0.2),
+            Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=gn.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_batchnorm_and_dropout_on_reused_buffers_train_bit_for_bit_like_fresh_arrays(rng, monkeypatch):
+    x, y = _data(rng, 70)  # 4 full batches of 16 and a partial one of 6: two buffer shapes per layer
+    reference = _deep(seed=3)
+    with monkeypatch.context() as m:
+        m.setattr(gn.Model, "workspaces", lambda self: contextlib.nullcontext())
+        expected = reference.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=5).history["loss"]
+    model = _deep(seed=3)
+    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=5).history["loss"]
+    assert all(getattr(layer, "workspace", None) is None for layer in model.layers)  # released after fit
+    np.testing.assert_array_equal(history, expected)
+    for got, want in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == np.float32
+
+
+@pytest.mark.parametrize("layer_class", [gn.layers.BatchNormalization, gn.layers.Dropout])
+def test_batchnorm_and_dropout_reuse_their_buffers_only_inside_a_workspace(rng, layer_class):
+    layer = layer_class() if layer_class is gn.layers.BatchNormalization else layer_class(0.5, seed=0)
+    layer.build((4,))
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+    y1 = layer.forward(x, training=True)
+    g1 = layer.backward(np.ones_like(y1))
+    y2 = layer.forward(x, training=True)
+    assert not np.shares_memory(y1, y2) and not np.shares_memory(g1, layer.backward(np.ones_like(y2)))
+    layer.workspace = Workspace()
+    try:
+        y1 = layer.forward(x, training=True)
+        g1 = layer.backward(np.ones_like(y1))
+        y2 = layer.forward(x, training=True)
+        g2 = layer.backward(np.ones_like(y2))
+    finally:
+        layer.workspace = None
+    assert np.shares_memory(y1, y2) and np.shares_memory(g1, g2)
+    assert y2.dtype == np.float32 and g2.dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (100, 50)])  # a full zero array, then a zero row
+def test_relu_against_its_cached_zeros_equals_the_maximum_with_zero(rng, shape):
+    act = activations.get("relu")
+    z = rng.normal(size=shape).astype(np.float32)
+    z[0, :2] = [np.nan, -np.inf]
+    expected = np.maximum(z, 0)
+    np.testing.assert_array_equal(act.forward(z.copy()), expected)
+    inplace = z.copy()
+    assert act.forward(inplace, inplace=True) is inplace
+    np.testing.assert_array_equal(inplace, expected)
+    np.testing.assert_array_equal(act.forward(z[:2].copy()), expected[:2])  # a second shape
+    assert len(act._zero_arrays) <= 2 and not any(zeros.any() for zeros in act._zero_arrays.values())
