@@ -72,12 +72,15 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def forward(self, z: Array, inplace: bool = False) -> Array:
-        positive = z >= 0
-        e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+        negative = z < 0
+        e = np.abs(z)
+        np.negative(e, out=e)
+        e = np.exp(e, out=e if e.dtype.kind == "f" else None)  # exp(-|z|) in (0, 1]: never overflows
         denominator = 1 + e
         out = z if inplace else np.empty_like(z)
-        np.divide(1, denominator, out=out, where=positive)
-        np.divide(e, denominator, out=out, where=~positive)
+        # 1 / d everywhere, then e / d where z < 0: one masked division instead of two (a NaN gives NaN)
+        np.divide(1, denominator, out=out)
+        np.divide(e, denominator, out=out, where=negative)
         return out
 
     def backward(self, grad_output: Array, a: Array) -> Array:
