@@ -10,7 +10,6 @@ from .. import backend
 from .._typing import Array
 from ..errors import ConfigError
 from .base import Layer
-from .workspace import Workspace
 
 
 class Dropout(Layer):
@@ -56,16 +55,7 @@ class Dropout(Layer):
     def reseed(self, rng: np.random.Generator) -> None:
         self.rng = rng
 
-    workspace: Workspace | None = None  # set by a model while it trains or predicts (see layers.workspace)
-
-    def _buffer(self, name: str, like: Array, dtype: Any) -> Array | None:
-        """A reused buffer of ``like``'s (2-D) shape inside a model's loop; None (allocate) elsewhere."""
-        ws = self.workspace
-        if ws is None or like.ndim != 2:
-            return None
-        return ws.get(name, like.shape[0], like.shape[1], dtype)
-
-    def _mask(self, shape: tuple[int, ...], dtype: np.dtype[Any], out: Array | None = None) -> Array:
+    def _mask(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
         """m / (1 - rate) as an array of ``dtype``.
 
         Each unit takes 32 raw random bits b (two per 64-bit draw of the bit generator, the cheapest
@@ -77,8 +67,8 @@ class Dropout(Layer):
             self._keep = np.empty(shape, dtype=bool)
         bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
         np.greater_equal(bits, self._threshold, out=self._keep)
-        # a fresh array (or the loop's own buffer): backward still needs it after the boolean buffer is refilled
-        return np.multiply(self._keep, dtype.type(1.0 / (1.0 - self.rate)), dtype=dtype, out=out)
+        # a fresh array: backward still needs it while the next forward refills the boolean buffer
+        return np.multiply(self._keep, dtype.type(1.0 / (1.0 - self.rate)), dtype=dtype)
 
     def forward(self, x: Array, training: bool = False) -> Array:
         if not training or self.rate == 0.0:
@@ -86,16 +76,15 @@ class Dropout(Layer):
                 self.cache = {"mask": None}
             return x
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(backend.floatx())
-        mask = self._mask(x.shape, dtype, self._buffer("mask", x, dtype))
+        mask = self._mask(x.shape, dtype)
         self.cache = {"mask": mask}
-        return np.multiply(x, mask, out=self._buffer("y", x, np.result_type(x, mask)))
+        return np.multiply(x, mask)
 
     def backward(self, grad_output: Array) -> Array:
         mask = self.read_cache("mask")
         if mask is None:
             return grad_output
-        out = self._buffer("grad_x", grad_output, np.result_type(grad_output, mask))
-        return np.multiply(grad_output, mask, out=out)
+        return np.multiply(grad_output, mask)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

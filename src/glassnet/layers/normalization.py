@@ -19,7 +19,6 @@ import numpy as np
 from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
 from .base import Layer
-from .workspace import Workspace
 
 
 def _check_epsilon(layer: str, epsilon: Any) -> float:
@@ -116,13 +115,6 @@ class BatchNormalization(_Normalization):
         self.moving_mean = self.add_parameter("moving_mean", zeros, trainable=False)
         self.moving_variance = self.add_parameter("moving_variance", ones, trainable=False)
 
-    workspace: Workspace | None = None  # set by a model while it trains or predicts (see layers.workspace)
-
-    def _buffer(self, name: str, like: Array) -> Array | None:
-        """A reused buffer of ``like``'s (2-D) shape inside a model's loop; None (allocate) elsewhere."""
-        ws = self.workspace
-        return None if ws is None else ws.get(name, like.shape[0], like.shape[1], like.dtype)
-
     def forward(self, x: Array, training: bool = False) -> Array:
         """Training: x_c = x - mu_B, var_B = mean(x_c^2), y = x_c * (gamma / std) + beta (std = sqrt(var_B + eps)).
 
@@ -135,7 +127,7 @@ class BatchNormalization(_Normalization):
         n = float(x2.shape[0])
         mean = np.add.reduce(x2, axis=0)
         mean *= 1.0 / n
-        x_c = np.subtract(x2, mean, out=self._buffer("x_c", x2))
+        x_c = np.subtract(x2, mean)
         var = np.einsum("ij,ij->j", x_c, x_c)
         var *= 1.0 / n  # biased variance
         var_eps = var + self.epsilon
@@ -144,7 +136,7 @@ class BatchNormalization(_Normalization):
         self._update_moving(mean, var)
         self.cache = {"x_c": x_c, "inv_std": inv_std}
         scale = inv_std * self.gamma.value if self.scale else inv_std
-        y = np.multiply(x_c, scale, out=self._buffer("y", x2))
+        y = np.multiply(x_c, scale)
         if self.center:
             y += self.beta.value
         return y.reshape(x.shape)
@@ -173,7 +165,7 @@ class BatchNormalization(_Normalization):
 
             dL/dx = s g - s sum(g) / n - x_c (s / (n std)) sum(g x_hat)
 
-        four passes into reused buffers, after the two column sums.
+        four passes after the two column sums.
         """
         x_c, inv_std = self.read_cache("x_c", "inv_std")
         g = grad_output.reshape(x_c.shape)
@@ -188,11 +180,11 @@ class BatchNormalization(_Normalization):
         if not self.input_grad_required:
             return None
         scale = inv_std * self.gamma.value if self.scale else inv_std
-        grad_input = np.multiply(g, scale, out=self._buffer("grad_x", g))
+        grad_input = np.multiply(g, scale)
         coef = scale * inv_std
         coef *= sum_g_xhat
         coef *= 1.0 / n
-        work = np.multiply(x_c, coef, out=self._buffer("work", g))
+        work = np.multiply(x_c, coef)
         grad_input -= work
         shift = scale * sum_g
         shift *= 1.0 / n
