@@ -249,3 +249,14 @@ def test_relu_against_its_cached_zeros_equals_the_maximum_with_zero(rng, shape):
     np.testing.assert_array_equal(inplace, expected)
     np.testing.assert_array_equal(act.forward(z[:2].copy()), expected[:2])  # a second shape
     assert len(act._zero_arrays) <= 2 and not any(zeros.any() for zeros in act._zero_arrays.values())
+
+
+@pytest.mark.parametrize("shape", [(1, 10), (128, 10), (4, 8, 10), (40, 64), (40, 65), (0, 10)])
+def test_softmax_row_maximum_equals_numpys_maximum_along_the_last_axis(rng, shape):
+    z = rng.normal(size=shape).astype(np.float32)
+    if z.size:
+        z.flat[3] = np.nan
+    got = activations._row_max(z)
+    want = z.max(axis=-1, keepdims=True)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
