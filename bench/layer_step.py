@@ -1,8 +1,9 @@
 """Forward and backward time of single layers on W4's shapes: ``python -m bench.layer_step``.
 
-Each layer runs in training mode on a (256, 512) float32 batch with a workspace, as inside ``fit``;
-printed are the minima over 7 repeats of the mean of 200 calls. Run it with ``PYTHONPATH`` pointing at
-two source trees to compare them.
+Each layer runs in training mode on a (256, 512) float32 batch (with a workspace where the layer class
+supports one); printed are the minima over 7 repeats of the mean of 200 calls. A layer that allocates
+page-faults on every call here, which it does not inside ``fit``: read the numbers as an upper bound.
+Run it with ``PYTHONPATH`` pointing at two source trees to compare them.
 """
 
 from __future__ import annotations
