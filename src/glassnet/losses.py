@@ -39,6 +39,13 @@ def _n_samples(y_pred: Array) -> int:
     return max(1, int(y_pred.size // y_pred.shape[-1])) if y_pred.ndim else 1
 
 
+def _clip_probability(p: Array) -> Array:
+    """min(max(p, EPSILON), 1 - EPSILON), the values of np.clip in two ufunc calls (np.clip adds about
+    0.6 us of Python dispatch per call, which counts on a 32-row batch)."""
+    out = np.maximum(p, EPSILON)
+    return np.minimum(out, 1 - EPSILON, out=out)
+
+
 def _shape_only(shape: tuple[int, ...]) -> Array:
     """A read-only zero array of ``shape`` that takes no memory (for shape checks)."""
     return np.broadcast_to(np.zeros((), dtype=np.float64), shape)
@@ -175,7 +182,7 @@ class BinaryCrossentropy(Loss):
         if self.from_logits:
             z = y_pred
             return (np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))).mean()
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = _clip_probability(y_pred)
         # two dot products instead of four elementwise passes and a mean: this runs at every step
         return -(np.vdot(y_true, np.log(p)) + np.vdot(1 - y_true, np.log1p(-p))) / _n_elements(y_pred)
 
@@ -184,7 +191,7 @@ class BinaryCrossentropy(Loss):
         if self.from_logits:
             return (_sigmoid(y_pred) - y_true) * (1.0 / n)
         inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)  # clipping has zero slope outside
-        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        p = _clip_probability(y_pred)
         return (p - y_true) / (p * (1 - p)) * inside * (1.0 / n)
 
     def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any) -> Array:
@@ -213,7 +220,7 @@ class CategoricalCrossentropy(Loss):
         return _n_samples(y_pred)
 
     def value(self, y_true: Array, y_pred: Array) -> Any:
-        logp = _log_softmax(y_pred) if self.from_logits else np.log(np.clip(y_pred, EPSILON, 1 - EPSILON))
+        logp = _log_softmax(y_pred) if self.from_logits else np.log(_clip_probability(y_pred))
         return -float(np.vdot(y_true, logp)) / _n_samples(y_pred)
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
@@ -221,7 +228,7 @@ class CategoricalCrossentropy(Loss):
         if self.from_logits:
             return (_softmax(y_pred) * y_true.sum(axis=-1, keepdims=True) - y_true) * (1.0 / n)
         inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
-        return -y_true / np.clip(y_pred, EPSILON, 1 - EPSILON) * inside * (1.0 / n)
+        return -y_true / _clip_probability(y_pred) * inside * (1.0 / n)
 
     def _align(self, y_true: Any, y_pred: Array) -> Array:
         y = np.asarray(y_true)
@@ -281,7 +288,7 @@ class SparseCategoricalCrossentropy(Loss):
             shifted = flat - flat.max(axis=-1, keepdims=True)
             logsum = np.log(np.exp(shifted).sum(axis=-1))
             return (logsum - self._picked(y_true, shifted)).mean()
-        return -np.log(np.clip(self._picked(y_true, flat), EPSILON, 1 - EPSILON)).mean()
+        return -np.log(_clip_probability(self._picked(y_true, flat))).mean()
 
     def __call__(self, y_true: Any, y_pred: Array) -> float:
         return float(self.value(self._labels(y_true, y_pred), y_pred))
@@ -299,7 +306,7 @@ class SparseCategoricalCrossentropy(Loss):
             picked = flat[rows, labels]
             inside = (picked >= EPSILON) & (picked <= 1 - EPSILON)
             grad = np.zeros_like(flat)
-            grad[rows, labels] = inside * (-1.0 / n) / np.clip(picked, EPSILON, 1 - EPSILON)
+            grad[rows, labels] = inside * (-1.0 / n) / _clip_probability(picked)
         return grad.reshape(y_pred.shape)
 
     def fused_gradient(self, y_true: Any, y_pred: Array) -> Array:

@@ -116,19 +116,30 @@ class BatchNormalization(_Normalization):
         self.moving_variance = self.add_parameter("moving_variance", ones, trainable=False)
 
     def forward(self, x: Array, training: bool = False) -> Array:
+        """Training: x_c = x - mu_B, var_B = mean(x_c^2), y = x_c * (gamma / std) + beta (std = sqrt(var_B + eps)).
+
+        The per-channel scale gamma / std is applied once, so y costs two passes over x_c; the centred input
+        x_c and 1 / std are cached (x_hat = x_c / std is never stored).
+        """
         if not training:
             return self._inference(x)
         x2 = x.reshape(-1, x.shape[-1])
-        n = x2.shape[0]
-        mean = x2.mean(axis=0)
-        x_hat = x2 - mean
-        var = np.square(x_hat).sum(axis=0)
-        var /= float(n)  # biased variance
-        inv_std = 1.0 / np.sqrt(var + self.epsilon)
-        x_hat *= inv_std
+        n = float(x2.shape[0])
+        mean = np.add.reduce(x2, axis=0)
+        mean *= 1.0 / n
+        x_c = np.subtract(x2, mean)
+        var = np.einsum("ij,ij->j", x_c, x_c)
+        var *= 1.0 / n  # biased variance
+        var_eps = var + self.epsilon
+        inv_std = np.sqrt(var_eps, out=var_eps)
+        np.divide(1.0, inv_std, out=inv_std)
         self._update_moving(mean, var)
-        self.cache = {"x_hat": x_hat, "inv_std": inv_std}
-        return self._affine(x_hat).reshape(x.shape)
+        self.cache = {"x_c": x_c, "inv_std": inv_std}
+        scale = inv_std * self.gamma.value if self.scale else inv_std
+        y = np.multiply(x_c, scale)
+        if self.center:
+            y += self.beta.value
+        return y.reshape(x.shape)
 
     def _update_moving(self, mean: Array, var: Array) -> None:
         keep, take = self.momentum, 1.0 - self.momentum
@@ -150,26 +161,34 @@ class BatchNormalization(_Normalization):
         return y
 
     def backward(self, grad_output: Array) -> Array | None:
-        x_hat, inv_std = self.read_cache("x_hat", "inv_std")
-        g = grad_output.reshape(x_hat.shape)
+        """The module formula with x_hat = x_c / std and s = gamma / std (the forward's scale):
+
+            dL/dx = s g - s sum(g) / n - x_c (s / (n std)) sum(g x_hat)
+
+        four passes after the two column sums.
+        """
+        x_c, inv_std = self.read_cache("x_c", "inv_std")
+        g = grad_output.reshape(x_c.shape)
         n = float(g.shape[0])
-        sum_g = g.sum(axis=0)
-        work = g * x_hat
-        sum_g_xhat = work.sum(axis=0)
+        sum_g = np.add.reduce(g, axis=0)
+        sum_g_xhat = np.einsum("ij,ij->j", g, x_c)
+        sum_g_xhat *= inv_std
         if self.scale:
             self.gamma.grad[...] = sum_g_xhat
         if self.center:
             self.beta.grad[...] = sum_g
         if not self.input_grad_required:
             return None
-        grad_input = g * n
-        grad_input -= sum_g
-        np.multiply(x_hat, sum_g_xhat, out=work)
+        scale = inv_std * self.gamma.value if self.scale else inv_std
+        grad_input = np.multiply(g, scale)
+        coef = scale * inv_std
+        coef *= sum_g_xhat
+        coef *= 1.0 / n
+        work = np.multiply(x_c, coef)
         grad_input -= work
-        factor = inv_std / n
-        if self.scale:
-            factor *= self.gamma.value
-        grad_input *= factor
+        shift = scale * sum_g
+        shift *= 1.0 / n
+        grad_input -= shift
         return grad_input.reshape(grad_output.shape)
 
     def get_config(self) -> dict[str, Any]:

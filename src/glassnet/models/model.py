@@ -7,7 +7,7 @@ Subclasses (``Sequential`` now, graph models later) provide ``layers``, ``forwar
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,14 @@ from . import training
 
 class Model(Layer):
     """Base class of models; ``Model(inputs=..., outputs=...)`` builds a graph model (``Functional``)."""
+
+    # Whether ``fit`` lets layers reuse their arrays from batch to batch (``workspaces``). Off: measured
+    # in one process, alternating blocks of steps (notes/issue-7.md), a step with reused buffers was
+    # 4.4% slower on W4, 2.3% slower on W2 and the same on W1, because glibc hands the blocks that one
+    # layer frees straight to the next layer, still in cache, while each layer's own buffers widen the
+    # memory a step touches; on W2 the buffer look-up also costs more than the allocation.
+    # ``evaluate`` and the batched ``predict`` still use workspaces.
+    reuse_buffers_in_fit = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -138,7 +146,7 @@ class Model(Layer):
     @contextmanager
     def training_session(self) -> Iterator[None]:
         """Settings that hold while ``fit`` runs: skip the unused input gradient, cache the parameter lists,
-        reuse layer buffers across batches."""
+        reuse layer buffers across batches if ``reuse_buffers_in_fit``."""
         self._trainable_params = self.parameters(trainable_only=True)
         self._regularized = [p for p in self.parameters() if p.regularizer is not None]
         assert self.loss is not None
@@ -149,7 +157,7 @@ class Model(Layer):
         first = getattr(self, "_first_trainable", None)
         self._session_first_trainable = first() if first is not None else None
         try:
-            with self.workspaces():
+            with self.workspaces() if self.reuse_buffers_in_fit else nullcontext():
                 yield
         finally:
             self.input_grad_required = saved
