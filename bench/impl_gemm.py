@@ -8,10 +8,26 @@ activation, loss, optimizer or batch gathering. Same shapes, same number of step
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from bench.workloads import Workload
+
+
+def gemm_step(weights: list[np.ndarray], grads: list[np.ndarray], acts: list[np.ndarray],
+              deltas: list[np.ndarray]) -> Callable[[], None]:
+    """One step's matrix products into the given buffers (acts[i]: layer i's input, deltas[i]: its gradient)."""
+
+    def step() -> None:
+        for i, W in enumerate(weights):
+            np.matmul(acts[i], W, out=acts[i + 1])
+        for i in range(len(weights) - 1, -1, -1):
+            np.matmul(acts[i].T, deltas[i + 1], out=grads[i])
+            if i > 0:
+                np.matmul(deltas[i + 1], weights[i].T, out=deltas[i])
+
+    return step
 
 
 def train(w: Workload, seed: int) -> dict[str, float]:
@@ -25,22 +41,14 @@ def train(w: Workload, seed: int) -> dict[str, float]:
         deltas = [rng.standard_normal((m, s), dtype=np.float32) for s in sizes]
         return acts, deltas
 
-    def step(acts: list[np.ndarray], deltas: list[np.ndarray]) -> None:
-        for i, W in enumerate(weights):
-            np.matmul(acts[i], W, out=acts[i + 1])
-        for i in range(len(weights) - 1, -1, -1):
-            np.matmul(acts[i].T, deltas[i + 1], out=grads[i])
-            if i > 0:
-                np.matmul(deltas[i + 1], weights[i].T, out=deltas[i])
-
     full, last = divmod(w.n_samples, w.batch_size)
-    acts, deltas = buffers(w.batch_size)
+    step = gemm_step(weights, grads, *buffers(w.batch_size))
     for _ in range(3):
-        step(acts, deltas)
-    tail = buffers(last) if last else None
+        step()
+    tail = gemm_step(weights, grads, *buffers(last)) if last else None
     start = time.perf_counter()
     for _ in range(full):
-        step(acts, deltas)
+        step()
     if tail is not None:
-        step(*tail)
+        tail()
     return {"epoch_s": time.perf_counter() - start}

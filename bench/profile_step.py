@@ -16,25 +16,16 @@ from collections.abc import Callable
 import numpy as np
 
 from bench import impl_glassnet
+from bench.impl_gemm import gemm_step
 from bench.workloads import WORKLOADS, load_data
 from glassnet.models.training import BatchIterator, prepare_xy
 
 
 def _gemm_step(sizes: list[int], batch: int, rng: np.random.Generator) -> Callable[[], None]:
     weights = [rng.standard_normal((a, b), dtype=np.float32) * np.float32(0.05) for a, b in zip(sizes, sizes[1:])]
-    grads = [np.empty_like(W) for W in weights]
     acts = [rng.standard_normal((batch, s), dtype=np.float32) for s in sizes]
     deltas = [rng.standard_normal((batch, s), dtype=np.float32) for s in sizes]
-
-    def step() -> None:
-        for i, W in enumerate(weights):
-            np.matmul(acts[i], W, out=acts[i + 1])
-        for i in range(len(weights) - 1, -1, -1):
-            np.matmul(acts[i].T, deltas[i + 1], out=grads[i])
-            if i > 0:
-                np.matmul(deltas[i + 1], weights[i].T, out=deltas[i])
-
-    return step
+    return gemm_step(weights, [np.empty_like(W) for W in weights], acts, deltas)
 
 
 def profile(key: str, steps: int) -> dict[str, float]:

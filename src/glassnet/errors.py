@@ -40,6 +40,19 @@ class MissingDependencyError(GlassnetError, ImportError):
     """An optional extra is not installed; the message names the pip command to run."""
 
 
+def check_positive(name: str, value: object, allow_zero: bool = False, owner: str = "") -> float:
+    """``value`` as a float, or a ConfigError if it is not finite and > 0 (>= 0 with ``allow_zero``)."""
+    import math
+
+    number = float(value)  # type: ignore[arg-type]
+    ok = number >= 0 if allow_zero else number > 0
+    if not (ok and math.isfinite(number)):
+        bound = ">= 0" if allow_zero else "> 0"
+        place = f"{owner}: " if owner else ""
+        raise ConfigError(f"{place}{name} must be a finite number {bound}, got {number!r}")
+    return number
+
+
 def require(module: str, extra: str) -> object:
     """Import an optional dependency or raise MissingDependencyError naming the extra to install."""
     import importlib

@@ -11,16 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._registry import Registry
-from .errors import ConfigError
+from .errors import ConfigError, check_positive
 
 
 def _positive(owner: str, name: str, value: Any, allow_zero: bool = False) -> float:
-    value = float(value)
-    ok = value >= 0 if allow_zero else value > 0
-    if not (ok and math.isfinite(value)):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{owner}: {name} must be a finite number {bound}, got {value!r}")
-    return value
+    return check_positive(name, value, allow_zero=allow_zero, owner=owner)
 
 
 class LearningRateSchedule:

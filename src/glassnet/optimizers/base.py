@@ -22,19 +22,10 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
-from ..errors import ConfigError
+from ..errors import ConfigError, check_positive
 from ..parameter import Parameter, ParameterPack
 
 SlotGetter = Callable[[str], Array]
-
-
-def check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
-    value = float(value)
-    ok = value >= 0 if allow_zero else value > 0
-    if not (ok and math.isfinite(value)):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
-    return value
 
 
 def check_in_range(name: str, value: Any, low: float, high: float) -> float:
