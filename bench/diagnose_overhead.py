@@ -11,7 +11,7 @@ import io
 import time
 
 import glassnet as gn
-from glassnet.diagnostics.experiments import load_digits_flat, mlp
+from glassnet.app.experiments.core import load_digits_flat, mlp
 
 x, y = load_digits_flat()
 

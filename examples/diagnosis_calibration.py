@@ -16,8 +16,8 @@ import itertools
 import numpy as np
 
 import glassnet as gn
+from glassnet.app.experiments.core import load_digits_flat
 from glassnet.diagnostics import GradientMonitor, diagnose
-from glassnet.diagnostics.experiments import load_digits_flat
 
 L = gn.layers
 x, y = load_digits_flat()

@@ -8,7 +8,7 @@ The same as ``glassnet experiment NAME --out DIR``; see docs/experiments.md for 
 
 import argparse
 
-from glassnet.diagnostics.experiments import NAMES, run_experiment
+from glassnet.app.experiments.core import NAMES, run_experiment
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("names", nargs="*", metavar="NAME", help="any of: " + ", ".join(NAMES) + " (default: all)")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.config import load as load_config
+from glassnet.app.config import load as load_config
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 RUN_FILES = ("config.toml", "model.glassnet", "history.csv", "metrics.json", "report.html")
@@ -313,7 +313,7 @@ def test_csv_run_then_predict_and_evaluate_on_the_csv(tmp_path):
 
 
 def test_new_subcommands_plug_in_both_ways(monkeypatch, capsys):
-    from glassnet import cli
+    from glassnet.app import cli
 
     def add_hello(subparsers):
         hello = subparsers.add_parser("hello", help="say hello")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import config, run_files
-from glassnet.config_build import build_optimizer, class_table
-from glassnet.report import Report, render
-from glassnet.runs import setup
+from glassnet.app import config, run_files
+from glassnet.app.config_build import build_optimizer
+from glassnet.app.report import Report, render
+from glassnet.app.runs import setup
 
 
 def small(**tables):
@@ -160,34 +157,41 @@ def test_every_shipped_example_is_a_valid_config(tmp_path):
         assert run.model.output_shape == (run.data.n_outputs,), name
 
 
-def test_names_resolve_generically_so_new_classes_need_no_cli_change(monkeypatch):
+def test_registered_classes_work_in_configs_without_cli_changes(monkeypatch):
     class Lion(gn.optimizers.Optimizer):
         def __init__(self, learning_rate=0.001, beta=0.9):
             super().__init__(learning_rate)
             self.beta = beta
 
-    monkeypatch.setattr(gn.optimizers, "Lion", Lion, raising=False)
-    monkeypatch.setattr(gn.optimizers, "__all__", [*gn.optimizers.__all__, "Lion"])
+    family = gn.optimizers.OPTIMIZERS
+    monkeypatch.setattr(family, "_classes", dict(family._classes))
+    monkeypatch.setattr(family, "_aliases", dict(family._aliases))
+    family.register(Lion, "lion")
     table, optimizer = build_optimizer({"name": "lion", "beta": 0.5}, {})
     assert isinstance(optimizer, Lion) and optimizer.beta == 0.5
-    assert "lion" in class_table(gn.optimizers, gn.optimizers.Optimizer).choices
+    with pytest.raises(gn.ConfigError, match="lion"):
+        build_optimizer({"name": "lino"}, {})
 
 
-def test_scalers_come_from_glassnet_preprocessing(monkeypatch):
-    class StandardScaler:
+def test_scalers_come_from_the_registry(monkeypatch):
+    class ShiftScaler:
         def fit(self, x):
-            self.mean_, self.scale_ = x.mean(axis=0), x.std(axis=0) + 1.0
+            self.mean_ = x.mean(axis=0)
             return self
 
         def transform(self, x):
-            return (x - self.mean_) / self.scale_
+            return x - self.mean_
 
-    fake = types.ModuleType("glassnet.preprocessing")
-    fake.StandardScaler = StandardScaler
-    fake.__all__ = ["StandardScaler"]
-    monkeypatch.setitem(sys.modules, "glassnet.preprocessing", fake)
-    run = setup(small(preprocessing={"scaler": "standard"}))
-    assert run.config["preprocessing"]["scaler"] == "standard"
+        def fit_transform(self, x):
+            return self.fit(x).transform(x)
+
+    family = gn.preprocessing.SCALERS
+    monkeypatch.setattr(family, "base", object)
+    monkeypatch.setattr(family, "_classes", dict(family._classes))
+    monkeypatch.setattr(family, "_aliases", dict(family._aliases))
+    family.register(ShiftScaler, "shift")
+    run = setup(small(preprocessing={"scaler": "shift"}))
+    assert run.config["preprocessing"]["scaler"] == "shift"
     np.testing.assert_allclose(run.data.x_train.mean(axis=0), 0.0, atol=1e-5)
 
 

@@ -1,17 +1,19 @@
-"""CLI handlers (called directly; branch cli wires add_subcommands into `glassnet`) and the report section."""
+"""The gradcheck/experiment CLI handlers (called directly) and the run report's Diagnosis section."""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.diagnostics.commands import add_subcommands, load_model_or_config, random_batch
-from glassnet.diagnostics.plots import diagnosis_html
+from glassnet.app.cli.diagnostics import add_subcommands, load_model_or_config, random_batch
+from glassnet.app.diagnosis_plots import diagnosis_html
 
 
 @pytest.fixture
@@ -94,7 +96,7 @@ def test_experiment_command_writes_figure_and_table(parser, tmp_path, capsys):
 
 
 def test_diagnosis_html_has_findings_and_two_plots(capsys):
-    from glassnet.diagnostics.experiments import train_arm
+    from glassnet.app.experiments.core import train_arm
 
     html = diagnosis_html(train_arm("vanishing", "sigmoid", epochs=2))
     assert html.startswith('<section id="diagnosis">') and "<h2>Diagnosis</h2>" in html
@@ -107,15 +109,13 @@ def test_diagnosis_html_has_findings_and_two_plots(capsys):
 
 
 def test_gradcheck_a_train_config_uses_its_data_and_model(parser, capsys):
-    # `glassnet train` configs are read by branch cli's modules; this runs once they are installed
-    pytest.importorskip("glassnet.runs", reason="needs the training-config modules (glassnet.config, glassnet.runs)")
     assert _run(parser, ["gradcheck", "digits", "--samples", "4", "--max-params", "20"]) == 0
     out = capsys.readouterr().out
     assert "passed" in out and "kernel" in out
 
 
 def test_a_monitored_glassnet_train_run_gets_diagnostics_csv_and_a_report_section(tmp_path):
-    from glassnet.cli import main
+    from glassnet.app.cli import main
 
     config = tmp_path / "run.toml"
     config.write_text('[data]\nname = "digits"\n\n[training]\nepochs = 2\n\n[[callbacks]]\ntype = "GradientMonitor"\n')
@@ -128,14 +128,24 @@ def test_a_monitored_glassnet_train_run_gets_diagnostics_csv_and_a_report_sectio
     assert "No problems found" in report  # the default digits MLP trains healthily
 
 
-def test_report_section_is_registered_once_and_skips_unmonitored_runs(tmp_path, parser):
+def test_report_section_skips_unmonitored_runs(tmp_path):
     from types import SimpleNamespace
 
-    from glassnet.diagnostics.report import register_report_section, report_section
-    from glassnet.run_report import SECTION_PROVIDERS
+    from glassnet.app.diagnosis_report import report_section
 
-    assert register_report_section() and register_report_section()
-    assert SECTION_PROVIDERS.count(report_section) == 1
     unmonitored = SimpleNamespace(model=SimpleNamespace(history=gn.callbacks.History()))
     assert report_section(unmonitored, tmp_path, {}, {}) is None
     assert not (tmp_path / "diagnostics.csv").exists()
+
+
+def test_runs_train_writes_the_diagnosis_section_without_the_command_line(tmp_path):
+    # Regression: the section used to be registered only when the CLI parser had been built first.
+    code = (
+        "import sys; from glassnet.app import runs; "
+        "raw = {'data': {'name': 'digits', 'limit': 200}, 'training': {'epochs': 2}}; "
+        "result = runs.train(runs.setup(raw), out=sys.argv[1], verbose=0); "
+        "assert 'glassnet.app.cli' not in sys.modules; "
+        "print('<h2>Diagnosis</h2>' in (result.run_dir / 'report.html').read_text())"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet.app.experiments.core import load_digits_flat, mlp, train_arm
+from glassnet.app.experiments.more import regression_with_outliers
 from glassnet.diagnostics import Diagnostics, GradientMonitor, diagnose
-from glassnet.diagnostics.experiments import load_digits_flat, mlp, train_arm
-from glassnet.diagnostics.experiments_more import regression_with_outliers
 
 NAMES = (
     "vanishing gradients",

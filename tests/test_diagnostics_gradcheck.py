@@ -38,7 +38,7 @@ class HalfL2(L2):
         grad += self.l2 * w
 
 
-regularizers._registry.register(HalfL2, "half_l2")
+regularizers.REGULARIZERS.register(HalfL2, "half_l2")
 
 
 def _model(first=Dense, regularizer=None, activation="tanh"):  # type: ignore[no-untyped-def]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.callbacks import Callback, GradientMonitor
+from glassnet.callbacks import Callback
+from glassnet.diagnostics import GradientMonitor
 from glassnet.layers import Dense, Input, ReLU
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from glassnet.diagnostics.experiments import NAMES, run_experiment
+from glassnet.app.experiments.core import NAMES, run_experiment
 
 
 @pytest.fixture(scope="module")

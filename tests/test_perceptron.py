@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.perceptron import ConvergenceWarning
+from glassnet.models.perceptron import ConvergenceWarning
 
 
 def reference_perceptron(x, y, lr, max_epochs, shuffle, seed):

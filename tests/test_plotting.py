@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import plotting
+from glassnet.app import plotting
 
 pytest.importorskip("matplotlib", reason='plots need matplotlib: pip install "glassnet[plot]"')
 

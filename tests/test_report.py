@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
-from glassnet.report import Report, format_number, format_seconds, plural, render
-from glassnet.run_files import write_json
-from glassnet.runs import diverged_at
+from glassnet.app.report import Report, format_number, format_seconds, plural, render
+from glassnet.app.run_files import write_json
+from glassnet.app.runs import diverged_at
 
 
 def test_numbers_read_well_at_every_magnitude():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import plotting, run_report, runs
-from glassnet.config import loads as config_loads
+from glassnet.app import plotting, run_report, runs
+from glassnet.app.config import loads as config_loads
 
 
 def tiny(**tables):
@@ -31,8 +31,10 @@ class RecordingCheckpoint(gn.callbacks.Callback):
 
 
 def test_callbacks_are_found_by_class_name_and_paths_land_in_the_run_folder(monkeypatch, tmp_path):
-    monkeypatch.setattr(gn.callbacks, "RecordingCheckpoint", RecordingCheckpoint, raising=False)
-    monkeypatch.setattr(gn.callbacks, "__all__", [*gn.callbacks.__all__, "RecordingCheckpoint"])
+    family = gn.callbacks.CALLBACKS
+    monkeypatch.setattr(family, "_classes", dict(family._classes))
+    monkeypatch.setattr(family, "_aliases", dict(family._aliases))
+    family.register(RecordingCheckpoint)
     run = runs.setup(tiny(callbacks=[{"type": "RecordingCheckpoint", "path": "epochs.txt"}]))
     result = runs.train(run, out=tmp_path, verbose=0)
     lines = (result.run_dir / "epochs.txt").read_text().splitlines()

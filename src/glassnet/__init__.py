@@ -6,8 +6,6 @@ finite differences, and the library shows (and diagnoses) what training does ins
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import (
     activations,
     callbacks,
@@ -22,6 +20,7 @@ from . import (
     regularizers,
     schedules,
 )
+from ._version import __version__
 from .averages import ewma
 from .backend import floatx, set_floatx, set_seed
 from .errors import (
@@ -34,10 +33,10 @@ from .errors import (
     StateError,
     UnknownNameError,
 )
-from .io import load_model
 from .models import Model, Sequential
+from .models.perceptron import Perceptron
+from .models.saving import load_model
 from .parameter import Parameter
-from .perceptron import Perceptron
 
 __all__ = [
     "ConfigError",

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import family
 from ._typing import Array
 from .errors import ConfigError
 
@@ -226,22 +226,22 @@ class Softmax(Activation):
         return a * (grad_output - inner)
 
 
-_registry: Registry[Activation] = Registry("activation", Activation)
+ACTIVATIONS = family("activation", Activation)
 for _cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softmax):
-    _registry.register(_cls, _cls.name)
-_registry.alias("leakyrelu", LeakyReLU)
+    ACTIVATIONS.register(_cls, _cls.name)
+ACTIVATIONS.alias("leakyrelu", LeakyReLU)
 
 
 def get(identifier: Any) -> Activation:
     """Resolve ``None`` (linear), a name such as ``"relu"``, a config dict or an ``Activation``."""
     if identifier is None:
         return Linear()
-    return _registry.get(identifier)
+    return ACTIVATIONS.get(identifier)
 
 
 def names() -> list[str]:
     """Every activation name ``get`` accepts."""
-    return _registry.names()
+    return ACTIVATIONS.names()
 
 
 __all__ = ["Activation", "ELU", "LeakyReLU", "Linear", "ReLU", "SELU", "Sigmoid", "Softmax", "Tanh", "get", "names"]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from ._registry import Registry
+from ._registry import family
 from ._typing import Array, Shape
 
 
@@ -163,21 +163,21 @@ class LecunUniform(_VarianceScaling):
     distribution = "uniform"
 
 
-_registry: Registry[Initializer] = Registry("initializer", Initializer)
+INITIALIZERS = family("initializer", Initializer)
 for _cls in (Zeros, Ones, Constant, RandomNormal, RandomUniform, GlorotUniform, GlorotNormal, HeNormal,
              HeUniform, LecunNormal, LecunUniform):
-    _registry.register(_cls)
-_registry.alias("xavier_uniform", GlorotUniform)
-_registry.alias("xavier_normal", GlorotNormal)
+    INITIALIZERS.register(_cls)
+INITIALIZERS.alias("xavier_uniform", GlorotUniform)
+INITIALIZERS.alias("xavier_normal", GlorotNormal)
 
 
 def get(identifier: Any) -> Initializer:
     """Resolve a name such as ``"he_normal"``, a config dict or an ``Initializer``."""
-    return _registry.get(identifier)
+    return INITIALIZERS.get(identifier)
 
 
 def names() -> list[str]:
-    return _registry.names()
+    return INITIALIZERS.names()
 
 
 __all__ = ["Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Initializer", "LecunNormal",

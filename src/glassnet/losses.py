@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import family
 from ._typing import Array
 from .errors import LabelError, ShapeError
 
@@ -365,24 +365,24 @@ class Hinge(Loss):
         return np.where(y * y_pred < 1, -y, 0).astype(y_pred.dtype) * (1.0 / _n_elements(y_pred))
 
 
-_registry: Registry[Loss] = Registry("loss", Loss)
-_registry.register(MeanSquaredError, "mse", "mean_squared_error")
-_registry.register(MeanAbsoluteError, "mae", "mean_absolute_error")
-_registry.register(Huber, "huber")
-_registry.register(BinaryCrossentropy, "binary_crossentropy", "bce")
-_registry.register(CategoricalCrossentropy, "categorical_crossentropy", "cce")
-_registry.register(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
-_registry.register(Perceptron, "perceptron")
-_registry.register(Hinge, "hinge")
+LOSSES = family("loss", Loss)
+LOSSES.register(MeanSquaredError, "mse", "mean_squared_error")
+LOSSES.register(MeanAbsoluteError, "mae", "mean_absolute_error")
+LOSSES.register(Huber, "huber")
+LOSSES.register(BinaryCrossentropy, "binary_crossentropy", "bce")
+LOSSES.register(CategoricalCrossentropy, "categorical_crossentropy", "cce")
+LOSSES.register(SparseCategoricalCrossentropy, "sparse_categorical_crossentropy")
+LOSSES.register(Perceptron, "perceptron")
+LOSSES.register(Hinge, "hinge")
 
 
 def get(identifier: Any) -> Loss:
     """Resolve a name such as ``"mse"``, a config dict or a ``Loss``."""
-    return _registry.get(identifier)
+    return LOSSES.get(identifier)
 
 
 def names() -> list[str]:
-    return _registry.names()
+    return LOSSES.names()
 
 
 __all__ = ["BinaryCrossentropy", "CategoricalCrossentropy", "Hinge", "Huber", "Loss", "MeanAbsoluteError",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import family
 from ._typing import Array
 
 
@@ -88,15 +88,15 @@ class MeanSquaredError(Metric):
         return float(np.vdot(e, e)), int(y_pred.size)
 
 
-_registry: Registry[Metric] = Registry("metric", Metric)
-_registry.register(Accuracy, "accuracy", "acc")
-_registry.register(MeanAbsoluteError, "mae", "mean_absolute_error")
-_registry.register(MeanSquaredError, "mse", "mean_squared_error")
+METRICS = family("metric", Metric)
+METRICS.register(Accuracy, "accuracy", "acc")
+METRICS.register(MeanAbsoluteError, "mae", "mean_absolute_error")
+METRICS.register(MeanSquaredError, "mse", "mean_squared_error")
 
 
 def get(identifier: Any) -> Metric:
     """Resolve ``"accuracy"``, ``"mae"``, ``"mse"`` or a ``Metric``."""
-    return _registry.get(identifier)
+    return METRICS.get(identifier)
 
 
 __all__ = ["Accuracy", "MeanAbsoluteError", "MeanSquaredError", "Metric", "get"]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
+from ._registry import family
 from ._typing import Array
 from .errors import ConfigError, LabelError, NonFiniteError, ShapeError, StateError
 
@@ -235,4 +236,8 @@ def _test_count(test_size: float | int, n: int) -> int:
     return n_test
 
 
-__all__ = ["MinMaxScaler", "StandardScaler", "to_categorical", "train_test_split"]
+SCALERS = family("scaler", _Scaler)
+SCALERS.register(MinMaxScaler, "min_max", "minmax", "min_max_scaler")
+SCALERS.register(StandardScaler, "standard", "standard_scaler")
+
+__all__ = ["SCALERS", "MinMaxScaler", "StandardScaler", "to_categorical", "train_test_split"]

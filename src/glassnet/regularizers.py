@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._registry import Registry
+from ._registry import family
 from ._typing import Array
 from .errors import ConfigError
 
@@ -97,17 +97,17 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-_registry: Registry[Regularizer] = Registry("regularizer", Regularizer)
-_registry.register(L1, "l1")
-_registry.register(L2, "l2")
-_registry.register(L1L2, "l1_l2", "l1l2")
+REGULARIZERS = family("regularizer", Regularizer)
+REGULARIZERS.register(L1, "l1")
+REGULARIZERS.register(L2, "l2")
+REGULARIZERS.register(L1L2, "l1_l2", "l1l2")
 
 
 def get(identifier: Any) -> Regularizer | None:
     """Resolve ``None``, ``"l1"``, ``"l2"``, ``"l1_l2"``, a config dict or a ``Regularizer``."""
     if identifier is None:
         return None
-    return _registry.get(identifier)
+    return REGULARIZERS.get(identifier)
 
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "get"]

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ._registry import Registry
+from ._registry import family
 from .errors import ConfigError, check_positive
 
 
@@ -181,18 +181,18 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
-_registry: Registry[LearningRateSchedule] = Registry("schedule", LearningRateSchedule)
+SCHEDULES = family("schedule", LearningRateSchedule)
 for _cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, StepDecay, CosineDecay):
-    _registry.register(_cls)
+    SCHEDULES.register(_cls)
 
 
 def get(identifier: Any) -> LearningRateSchedule:
     """Resolve a schedule config dict (``{"class_name": ..., "config": ...}``) or instance."""
-    return _registry.get(identifier, where="learning_rate")
+    return SCHEDULES.get(identifier, where="learning_rate")
 
 
 def names() -> list[str]:
-    return _registry.names()
+    return SCHEDULES.names()
 
 
 __all__ = [

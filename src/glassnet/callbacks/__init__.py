@@ -1,7 +1,6 @@
 """Callbacks for ``fit`` (the Keras protocol)."""
 
-from typing import Any
-
+from .._registry import family
 from .base import Callback, CallbackList
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
@@ -11,12 +10,16 @@ from .lr import LearningRateScheduler, ReduceLROnPlateau
 from .progress import ProgbarLogger
 from .terminate_on_nan import TerminateOnNaN
 
+CALLBACKS = family("callback", Callback)
+for _cls in (CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN):
+    CALLBACKS.register(_cls)
+
 __all__ = [
+    "CALLBACKS",
     "CSVLogger",
     "Callback",
     "CallbackList",
     "EarlyStopping",
-    "GradientMonitor",
     "History",
     "LearningRateScheduler",
     "ModelCheckpoint",
@@ -25,11 +28,3 @@ __all__ = [
     "TerminateOnNaN",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # GradientMonitor lives with the diagnostics; imported lazily because diagnostics imports callbacks.
-    if name == "GradientMonitor":
-        from ..diagnostics.monitor import GradientMonitor
-
-        return GradientMonitor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

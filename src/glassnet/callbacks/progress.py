@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ..report import format_number
+from .._format import format_number
 from .base import Callback, Logs
 
 _BAR_WIDTH = 30

@@ -18,10 +18,12 @@ from .gradcheck import (
 )
 from .model_check import gradient_check
 from .monitor import Diagnostics, GradientMonitor
+from .shortcut import FitDiagnosis
 
 __all__ = [
     "Diagnostics",
     "Finding",
+    "FitDiagnosis",
     "GradientMonitor",
     "GradientReport",
     "check_layer",

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
+from ..callbacks import CALLBACKS
 from ..callbacks.base import Callback, Logs
 from ..errors import ConfigError
 
@@ -249,3 +250,6 @@ class GradientMonitor(Callback):
 
 def _concat(parts: list[Array]) -> Array | None:
     return np.concatenate(parts) if parts else None
+
+
+CALLBACKS.register(GradientMonitor)

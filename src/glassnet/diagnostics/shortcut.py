@@ -1,4 +1,8 @@
-"""What ``fit(..., diagnose=True)`` adds: a ``GradientMonitor`` on a probe batch, then the findings."""
+"""What ``fit(..., diagnose=True)`` adds: a ``GradientMonitor`` on a probe batch, then the findings.
+
+``fit`` sits below the diagnostics in the package's layers, so it does not import this module: it asks
+the callback family of the registry for ``FitDiagnosis``, which this module registers.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,33 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
+from ..callbacks import CALLBACKS
 from .diagnosis import diagnose
 from .monitor import GradientMonitor
 
 PROBE_SIZE = 256
 
 
+class FitDiagnosis(GradientMonitor):
+    """A ``GradientMonitor`` whose probe is up to 256 training inputs, drawn with their own generator
+    (``seed`` or 0) so that diagnosing does not change the shuffling of a seeded fit."""
+
+    @classmethod
+    def for_fit(cls, x: Array, seed: int | None) -> FitDiagnosis:
+        rng = np.random.default_rng(0 if seed is None else seed)
+        index = np.sort(rng.permutation(len(x))[:PROBE_SIZE])
+        return cls(probe=x[index])
+
+    def print_findings(self, history: Any, print_fn: Callable[[str], Any] = print) -> None:
+        print_findings(history, print_fn)
+
+
+CALLBACKS.register(FitDiagnosis)
+
+
 def make_monitor(x: Array, seed: int | None) -> GradientMonitor:
-    """A monitor whose probe is up to 256 training inputs drawn with their own generator (``seed`` or 0),
-    so that diagnosing does not change the shuffling of a seeded fit."""
-    rng = np.random.default_rng(0 if seed is None else seed)
-    index = np.sort(rng.permutation(len(x))[:PROBE_SIZE])
-    return GradientMonitor(probe=x[index])
+    """The monitor ``fit(diagnose=True)`` attaches (see ``FitDiagnosis``)."""
+    return FitDiagnosis.for_fit(x, seed)
 
 
 def print_findings(history: Any, print_fn: Callable[[str], Any] = print) -> None:

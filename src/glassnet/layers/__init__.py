@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError
+from .._registry import family
 from .activation import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
 from .core import Dense, Input
@@ -12,13 +12,16 @@ from .dropout import Dropout
 from .merge import Add, Concatenate, Multiply
 from .normalization import BatchNormalization, LayerNormalization
 
-_LAYERS: dict[str, type[Layer]] = {}
+LAYERS = family("layer", Layer)
 
 
 def register_layer(cls: type[Layer]) -> type[Layer]:
-    """Allow ``cls`` to be rebuilt from a saved config (only registered classes can be loaded)."""
-    _LAYERS[cls.__name__] = cls
-    return cls
+    """Class decorator: make ``cls`` loadable by ``load_model`` and usable as ``type = "..."`` in TOML configs.
+
+    Only registered classes are ever rebuilt from a file or a config, so loading never runs other code.
+    ``get_config()`` must return the constructor arguments (see docs/custom_layers.md).
+    """
+    return LAYERS.register(cls)
 
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
@@ -27,23 +30,14 @@ for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tan
 
 
 def serialize_layer(layer: Layer) -> dict[str, Any]:
+    """``{"class_name": ..., "config": layer.get_config()}``."""
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
 def deserialize_layer(config: dict[str, Any]) -> Layer:
-    """Rebuild a layer from ``serialize_layer``'s output; unknown classes are refused."""
-    name = config.get("class_name")
-    if name in ("Sequential", "Functional"):
-        from .. import models
-
-        return getattr(models, name).from_config(config.get("config", {}))  # type: ignore[no-any-return]
-    if name not in _LAYERS:
-        raise ConfigError(f"unknown layer class {name!r} in config; known: {', '.join(sorted(_LAYERS))}")
-    cls = _LAYERS[name]
-    from_config = getattr(cls, "from_config", None)
-    if from_config is not None:
-        return from_config(config.get("config", {}))  # type: ignore[no-any-return]
-    return cls(**config.get("config", {}))
+    """Rebuild a layer (or a model: models are layers) from ``serialize_layer``'s output; unknown classes
+    are refused with the list of registered ones."""
+    return LAYERS.from_config(config)  # type: ignore[no-any-return]
 
 
 __all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",

@@ -228,7 +228,7 @@ class Model(Layer):
 
     def save(self, path: Any, include_optimizer: bool = False) -> None:
         """Write the model (config.json + weights.npz in one zip), atomically."""
-        from ..io import save_model
+        from .saving import save_model
 
         save_model(self, path, include_optimizer=include_optimizer)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend
 from .._typing import Array
-from ..callbacks import CallbackList, History
+from ..callbacks import CALLBACKS, CallbackList, History
 from ..callbacks.progress import make_progress
 from ..errors import ConfigError, NonFiniteError, ShapeError
 
@@ -176,9 +176,9 @@ def fit(
         if isinstance(x, list):
             raise ConfigError("fit(diagnose=True) supports models with one input array; hint: attach a "
                               "GradientMonitor callback with a probe instead")
-        from ..diagnostics.shortcut import make_monitor, print_findings
-
-        callbacks = [*(callbacks or []), make_monitor(x, seed)]
+        # registered by glassnet.diagnostics, which sits above this module (see docs/architecture.md)
+        diagnosis = CALLBACKS.lookup_class("FitDiagnosis").for_fit(x, seed)  # type: ignore[attr-defined]
+        callbacks = [*(callbacks or []), diagnosis]
     if seed is not None:
         model.reseed(np.random.default_rng(rng.integers(2**63)))
     batches = BatchIterator(x, y, batch_size, shuffle, rng)
@@ -203,7 +203,7 @@ def fit(
                 break
     cbs.on_train_end()
     if diagnose:
-        print_findings(history)
+        diagnosis.print_findings(history)
     return history
 
 

@@ -83,7 +83,7 @@ TRAIN = Command(
     help="train a model from a TOML config (default: an MLP on the bundled digits)",
     description="Train a model and write a run folder: config, model, history, metrics, plots, report.html.\n"
     "Without a config: an MLP (64 ReLU units) on the bundled 8x8 digits, seed 0.\n"
-    "Example configs ship inside the package (glassnet/examples/*.toml); name one to run it.",
+    "Example configs ship inside the package (glassnet/app/examples/*.toml); name one to run it.",
     examples=(
         "glassnet train",
         "glassnet train --epochs 5 --out /tmp/runs --quiet",

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ._typing import Array
-from .errors import MissingDependencyError, ShapeError, require
-from .io import atomic_write
+from .._files import atomic_write
+from .._typing import Array
+from ..errors import MissingDependencyError, ShapeError, require
 
 PLOT_HINT = 'pip install "glassnet[plot]"'
 

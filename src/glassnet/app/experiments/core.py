@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, initializers, optimizers
-from .._typing import Array
-from ..errors import ConfigError, require
-from ..layers import Dense, Input
-from ..models import Sequential
-from .diagnosis import diagnose
-from .monitor import GradientMonitor
+from ... import backend, initializers, optimizers
+from ..._typing import Array
+from ...diagnostics.diagnosis import diagnose
+from ...diagnostics.monitor import GradientMonitor
+from ...errors import ConfigError, require
+from ...layers import Dense, Input
+from ...models import Sequential
 
 
 @dataclass
@@ -62,7 +62,7 @@ def _fmt(value: Any) -> str:
 
 def load_digits_flat() -> tuple[Array, Array]:
     """Digits as float32 (1797, 64) in [0, 1] and integer labels."""
-    from ..datasets import load_digits
+    from ...datasets import load_digits
 
     x, y = load_digits()
     return x.reshape(len(x), -1).astype(np.float32) / 16.0, y
@@ -287,16 +287,16 @@ def dying_relu(out: Path, epochs: int = 10) -> ExperimentResult:
     )
 
 
-def _registry() -> dict[str, Callable[[Path], ExperimentResult]]:
-    from . import experiments_more
+def _experiments() -> dict[str, Callable[[Path], ExperimentResult]]:
+    from . import more  # more imports this module's helpers
 
     return {
         "vanishing": vanishing,
         "exploding": exploding,
         "dying_relu": dying_relu,
-        "initialization": experiments_more.initialization,
-        "losses": experiments_more.losses,
-        "activations": experiments_more.activations,
+        "initialization": more.initialization,
+        "losses": more.losses,
+        "activations": more.activations,
     }
 
 
@@ -305,10 +305,10 @@ NAMES = ("vanishing", "exploding", "dying_relu", "initialization", "losses", "ac
 
 def run_experiment(name: str, out: str | Path = "experiments") -> ExperimentResult:
     """Run experiment ``name`` (see ``NAMES``), writing ``<out>/<name>.png`` and ``<out>/<name>.md``."""
-    registry = _registry()
-    if name not in registry:
+    experiments = _experiments()
+    if name not in experiments:
         raise ConfigError(f"unknown experiment {name!r}; choose one of: {', '.join(NAMES)}")
     out = Path(out)
-    result = registry[name](out)
+    result = experiments[name](out)
     (out / f"{name}.md").write_text(result.text() + "\n")
     return result

@@ -23,27 +23,18 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .. import __version__
-from ..errors import ConfigError, MissingDependencyError, UnknownNameError
+from ..._version import __version__
+from ...errors import ConfigError, MissingDependencyError, UnknownNameError
 from .base import Command, UsageError
+from .diagnostics import add_subcommands
 from .model_commands import EVALUATE, PREDICT, SUMMARY
 from .perceptron import PERCEPTRON
 from .train import TRAIN
 
 COMMANDS: list[Command] = [TRAIN, EVALUATE, PREDICT, SUMMARY, PERCEPTRON]
-PARSER_EXTENSIONS: list[Callable[[Any], None]] = []
+PARSER_EXTENSIONS: list[Callable[[Any], None]] = [add_subcommands]  # gradcheck, experiment
 
 
-def _diagnostics_commands() -> None:
-    """``glassnet gradcheck`` and ``glassnet experiment``, where the diagnostics package provides them."""
-    try:
-        from ..diagnostics.commands import add_subcommands  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return
-    PARSER_EXTENSIONS.append(add_subcommands)
-
-
-_diagnostics_commands()
 
 # Bad input that the user can fix by changing the command line or the config: exit code 2.
 USAGE_ERRORS = (UsageError, ConfigError, UnknownNameError, MissingDependencyError)

@@ -6,13 +6,12 @@
 ``add_subcommands(subparsers)`` adds both; each parser's ``handler`` default is a function
 ``handler(args) -> exit code`` (0 success, 1 check failed, 2 bad usage).
 
-CONFIG_OR_MODEL is a ``glassnet train`` config (a TOML path or a shipped example's name, when the
-training-config modules are installed: the model, loss and the first training samples are built as
-``glassnet train`` builds them), a saved model (``model.save(...)``), or a JSON/TOML file describing one:
-``{"model": {"class_name": "Sequential", "config": ...}, "loss": ...}`` (the ``config.json`` inside a
-model file has this form, with the loss under ``compile``), or a short form
-``input_shape = [4]``, ``layers = [{class_name = "Dense", units = 3, activation = "tanh"}, ...]``,
-``loss = "mse"`` (at the top level or under ``[model]``).
+CONFIG_OR_MODEL is a ``glassnet train`` config (a TOML path or a shipped example's name: the model, loss and
+the first training samples are built as ``glassnet train`` builds them), a saved model (``model.save(...)``),
+or a JSON/TOML file describing one: ``{"model": {"class_name": "Sequential", "config": ...}, "loss": ...}``
+(the ``config.json`` inside a model file has this form, with the loss under ``compile``), or a short form
+``input_shape = [4]``, ``layers = [{class_name = "Dense", units = 3, activation = "tanh"}, ...]``, ``loss =
+"mse"`` (at the top level or under ``[model]``).
 """
 
 from __future__ import annotations
@@ -26,17 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from .._typing import Array
-from ..errors import ConfigError, GlassnetError
+from ..._typing import Array
+from ...errors import ConfigError, GlassnetError
 
 
 def add_subcommands(subparsers: Any) -> None:
-    """Register ``gradcheck`` and ``experiment`` on an ``argparse`` subparsers object (and the run
-    report's "Diagnosis" section, see ``glassnet.diagnostics.report``)."""
-    from .experiments import NAMES
-    from .report import register_report_section
-
-    register_report_section()
+    """Register ``gradcheck`` and ``experiment`` on an ``argparse`` subparsers object."""
+    from ..experiments.core import NAMES
 
     check = subparsers.add_parser(
         "gradcheck",
@@ -68,7 +63,7 @@ def add_subcommands(subparsers: Any) -> None:
 
 def gradcheck_command(args: argparse.Namespace) -> int:
     """``glassnet gradcheck``: print the gradient report; 0 if it passed, 1 if not, 2 on bad input."""
-    from .model_check import gradient_check
+    from ...diagnostics.model_check import gradient_check
 
     try:
         if args.samples <= 0:
@@ -97,7 +92,7 @@ def gradcheck_command(args: argparse.Namespace) -> int:
 
 def experiment_command(args: argparse.Namespace) -> int:
     """``glassnet experiment``: run it, print its table, say where the files are."""
-    from .experiments import NAMES, run_experiment
+    from ..experiments.core import NAMES, run_experiment
 
     names = list(NAMES) if args.name == "all" else [args.name]
     try:
@@ -117,8 +112,7 @@ TRAIN_CONFIG_TABLES = ("data", "preprocessing", "optimizer", "training", "callba
 def _from_train_config(name_or_path: str, n: int) -> tuple[Any, Any, Array, Array] | None:
     """Model, loss and the first ``n`` training samples of a ``glassnet train`` config (a TOML path or the
     name of a shipped example), built as training builds them; ``None`` for a model file, a JSON or
-    short-form config, or when the training-config modules (``glassnet.config``, ``glassnet.runs``)
-    are not installed."""
+    short-form config."""
     path = Path(name_or_path)
     if path.is_file() and (zipfile.is_zipfile(path) or path.suffix != ".toml"):
         return None
@@ -127,19 +121,17 @@ def _from_train_config(name_or_path: str, n: int) -> tuple[Any, Any, Array, Arra
         model = raw.get("model", {})
         if "input_shape" in raw or "input_shape" in model or "class_name" in model:
             return None  # the forms load_model_or_config reads
-    try:
-        from .. import config as config_module  # type: ignore[attr-defined]
-        from .. import runs  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+    from .. import config as config_module
+    from .. import runs
+
     setup = runs.setup(config_module.load(config_module.find(name_or_path)))
     return setup.model, setup.model.loss, setup.data.x_train[:n], setup.data.y_train[:n]
 
 
 def load_model_or_config(path: Path) -> tuple[Any, Any]:
     """A built model and its loss from a model file or a JSON/TOML config (see the module docstring)."""
-    from .. import losses
-    from ..io import load_model
+    from ... import losses
+    from ...models.saving import load_model
 
     if not path.exists():
         raise ConfigError(f"{path}: no such file; give a saved model or a .json/.toml model config")
@@ -149,7 +141,7 @@ def load_model_or_config(path: Path) -> tuple[Any, Any]:
     config = _read_config(path)
     section = config.get("model", config)
     if "class_name" in section:
-        from ..layers import deserialize_layer
+        from ...layers import deserialize_layer
 
         model = deserialize_layer(section)
     else:
@@ -177,8 +169,8 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _model_from_short_form(section: dict[str, Any], path: Path) -> Any:
-    from ..layers import Input, deserialize_layer
-    from ..models import Sequential
+    from ...layers import Input, deserialize_layer
+    from ...models import Sequential
 
     if "layers" not in section:
         raise ConfigError(f"{path}: expected a 'model' or 'layers' entry describing the network")
@@ -205,16 +197,3 @@ def random_batch(model: Any, loss: Any, n: int, seed: int) -> tuple[Array, Array
     if name in ("binary_crossentropy", "hinge", "perceptron"):
         return x, rng.integers(0, 2, size=(n, *out)).astype(np.float64)
     return x, rng.normal(size=(n, *out))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m glassnet.diagnostics.commands experiment vanishing``) until the
-    ``glassnet`` CLI registers these subcommands."""
-    parser = argparse.ArgumentParser(prog="python -m glassnet.diagnostics.commands")
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

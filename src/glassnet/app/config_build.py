@@ -1,9 +1,9 @@
 """Objects from config tables: layers, loss, optimizer (and schedule), callbacks.
 
-Names are looked up generically among the public classes of each family's module (``glassnet.layers``,
-``glassnet.losses``, ``glassnet.optimizers``, ``glassnet.schedules``, ``glassnet.callbacks``), by class
-name (``"AdamW"``), snake case (``"adam_w"``), lower case (``"adamw"``) or a registered alias (``"mse"``),
-so a class added to a family works in configs without touching this module.
+Names are looked up in the families of the one registry (``glassnet._registry``: layer, loss, optimizer,
+schedule, callback) by class name (``"AdamW"``), snake case (``"adam_w"``), lower case (``"adamw"``) or a
+registered alias (``"mse"``), so a registered class (``@gn.register_layer``) works in configs without
+touching this module.
 """
 
 from __future__ import annotations
@@ -11,60 +11,36 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from . import backend, callbacks, layers, losses, optimizers, schedules
-from ._registry import snake_case
+from .. import backend, callbacks, layers, losses, optimizers, schedules
+from .._registry import Family
+from ..errors import ConfigError, GlassnetError, UnknownNameError
+from ..models import Sequential
 from .config_data import PreparedData
-from .errors import ConfigError, GlassnetError
-from .models import Sequential
 
 # Added by the training command itself, so not configurable as [[callbacks]].
-_INTERNAL_CALLBACKS = ("History", "ProgbarLogger", "CallbackList")
+_INTERNAL_CALLBACKS = ("FitDiagnosis",)
+# Declared by the command itself from the data (Input) or not a layer list entry (models).
+_NOT_CONFIGURABLE_LAYERS = ("Input", "Sequential", "Functional")
 
 
-class ClassTable(dict[str, type]):
-    """Lower-case name -> class; ``choices`` are the names shown in errors (aliases, else snake case)."""
-
-    choices: list[str]
-
-
-def class_table(module: ModuleType, base: type, skip: tuple[str, ...] = (), by_class: bool = False) -> ClassTable:
-    """Every public subclass of ``base`` in ``module`` under its lower-case, snake-case and alias names.
-
-    Errors list the registered aliases and snake-case names, or the class names if ``by_class``.
-    """
-    found = ClassTable()
-    shown: set[str] = set()
-    get, names = getattr(module, "get", None), getattr(module, "names", None)
-    if callable(get) and callable(names):
-        for alias in names():
-            try:
-                found.setdefault(alias.lower(), type(get(alias)))
-                shown.add(alias)
-            except (TypeError, ValueError):  # a class that cannot be built without arguments
-                continue
-    for attr in getattr(module, "__all__", dir(module)):
-        cls = getattr(module, attr, None)
-        if isinstance(cls, type) and issubclass(cls, base) and cls is not base and attr not in skip:
-            if by_class or cls not in found.values():
-                shown.add(cls.__name__ if by_class else snake_case(cls.__name__))
-            for alias in (cls.__name__.lower(), snake_case(cls.__name__)):
-                found.setdefault(alias, cls)
-    found.choices = sorted(shown)
-    return found
-
-
-def lookup(table: ClassTable, name: Any, where: str, family: str) -> type:
-    """The class for ``name`` or a ConfigError quoting it and listing the valid names."""
-    if not isinstance(name, str) or name.lower() not in table:
+def lookup(family: Family[Any], name: Any, where: str, label: str, skip: tuple[str, ...] = (),
+           by_class: bool = False) -> type:
+    """The registered class for ``name`` (class name, snake case, lower case or alias), or a ConfigError
+    quoting it and listing the valid names: class names if ``by_class``, else the registered aliases."""
+    try:
+        cls = family.lookup_class(name)
+    except UnknownNameError:
+        cls = None
+    if cls is None or cls.__name__ in skip:
         shown = json.dumps(name) if isinstance(name, str) else repr(name)
-        valid = ", ".join(table.choices) or f"none (no {family} classes are available in this installation)"
-        raise ConfigError(f"{where}: unknown {family} {shown}; valid: {valid}")
-    return table[name.lower()]
+        choices = [n for n in family.class_names() if n not in skip] if by_class else family.names()
+        valid = ", ".join(choices) or f"none (no {label} classes are available in this installation)"
+        raise ConfigError(f"{where}: unknown {label} {shown}; valid: {valid}")
+    return cls
 
 
 def construct(cls: type, kwargs: dict[str, Any], where: str) -> Any:
@@ -111,12 +87,12 @@ def build_model(model_table: dict[str, Any], data: PreparedData, seed: int, name
         raise ConfigError(f"model: unknown key {sorted(unknown)[0]!r}; valid keys: layers, name")
     if not table["layers"]:
         raise ConfigError('model.layers is empty; add at least one [[model.layers]] with type = "Dense"')
-    known = class_table(layers, layers.Layer, skip=("Input",), by_class=True)
     built = []
     for i, spec in enumerate(table["layers"]):
         where = f"model.layers[{i}]"
         kind, kwargs = _split_name(spec, "type", where, "Dense")
-        built.append(construct(lookup(known, kind, f"{where}.type", "layer type"), kwargs, where))
+        cls = lookup(layers.LAYERS, kind, f"{where}.type", "layer type", skip=_NOT_CONFIGURABLE_LAYERS, by_class=True)
+        built.append(construct(cls, kwargs, where))
     with backend.using_generator(np.random.default_rng(seed)):
         model = Sequential([layers.Input(shape=data.input_shape), *built], name=str(table["name"]))
     return table, model
@@ -126,37 +102,31 @@ def build_loss(loss_table: dict[str, Any], data: PreparedData) -> tuple[dict[str
     default = "sparse_categorical_crossentropy" if data.task == "classification" else "mse"
     table = {"name": default, **loss_table}
     name, kwargs = _split_name(table, "name", "loss")
-    return table, construct(lookup(class_table(losses, losses.Loss), name, "loss.name", "loss"), kwargs, "loss")
+    return table, construct(lookup(losses.LOSSES, name, "loss.name", "loss"), kwargs, "loss")
 
 
 def build_optimizer(opt_table: dict[str, Any], default: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """The optimizer named in [optimizer], its learning rate a schedule if [optimizer.schedule] is given."""
     table = dict(opt_table) if "name" in opt_table else {**default, **opt_table}
     name, kwargs = _split_name(table, "name", "optimizer")
-    cls = lookup(class_table(optimizers, optimizers.Optimizer), name, "optimizer.name", "optimizer")
+    cls = lookup(optimizers.OPTIMIZERS, name, "optimizer.name", "optimizer")
     schedule = kwargs.pop("schedule", None)
     if schedule is not None:
         if not isinstance(schedule, dict):
             raise ConfigError(f"optimizer.schedule must be a table with a name, got {schedule!r}")
         sched_name, sched_kwargs = _split_name(schedule, "name", "optimizer.schedule")
-        sched_cls = lookup(
-            class_table(schedules, schedules.LearningRateSchedule),
-            sched_name,
-            "optimizer.schedule.name",
-            "schedule",
-        )
+        sched_cls = lookup(schedules.SCHEDULES, sched_name, "optimizer.schedule.name", "schedule")
         kwargs["learning_rate"] = construct(sched_cls, sched_kwargs, "optimizer.schedule")
     return table, construct(cls, kwargs, "optimizer")
 
 
 def build_callbacks(specs: list[dict[str, Any]], run_dir: Path | None) -> list[Any]:
     """[[callbacks]] objects; a relative ``path``, ``filepath`` or ``filename`` is placed in the run folder."""
-    known = class_table(callbacks, callbacks.Callback, skip=_INTERNAL_CALLBACKS, by_class=True)
     built = []
     for i, spec in enumerate(specs):
         where = f"callbacks[{i}]"
         kind, kwargs = _split_name(spec, "type", where, "EarlyStopping")
-        cls = lookup(known, kind, f"{where}.type", "callback")
+        cls = lookup(callbacks.CALLBACKS, kind, f"{where}.type", "callback", skip=_INTERNAL_CALLBACKS, by_class=True)
         for key in ("path", "filepath", "filename"):
             if isinstance(kwargs.get(key), str) and run_dir is not None and not Path(kwargs[key]).is_absolute():
                 kwargs[key] = str(run_dir / kwargs[key])
@@ -169,7 +139,6 @@ __all__ = [
     "build_loss",
     "build_model",
     "build_optimizer",
-    "class_table",
     "construct",
     "default_layers",
     "lookup",

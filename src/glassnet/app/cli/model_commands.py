@@ -12,15 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from .._typing import Array
+from ..._typing import Array
 from ..report import plural
 from .base import Command, UsageError
 
 
 def _open_model(path: str) -> tuple[Any, dict[str, Any] | None]:
     """A model and, for a run folder, its resolved config."""
+    from ...models.saving import load_model
     from .. import config as config_module
-    from ..io import load_model
 
     target = Path(path)
     if target.is_dir():
@@ -41,7 +41,7 @@ def _run_transform(config: dict[str, Any] | None) -> Callable[[Array], Array]:
     """The input preprocessing of the run (rebuilt from its config: same seed, same split, same scaler)."""
     if config is None:
         return _identity
-    from ..backend import floatx
+    from ...backend import floatx
     from ..config_data import make_transform
     from ..runs import resolve_data
 
@@ -68,8 +68,8 @@ def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
 
 
 def _evaluation_data(args: argparse.Namespace, config: dict[str, Any] | None) -> tuple[Array, Array, str]:
+    from ... import datasets
     from .. import config as config_module
-    from .. import datasets
     from ..runs import resolve_data
 
     source = args.data
@@ -132,8 +132,8 @@ def _prediction_table(model: Any, outputs: Array) -> tuple[list[str], Array, lis
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .. import datasets
-    from ..data_files import csv_header
+    from ... import datasets
+    from ...datasets.files import csv_header
 
     model, config = _open_model(args.model)
     if not Path(args.input).is_file():
@@ -180,8 +180,8 @@ def _configure_summary(parser: argparse.ArgumentParser) -> None:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from ...models.summary import summary_text
     from .. import config as config_module
-    from ..models.summary import summary_text
     from ..runs import setup
 
     target = Path(args.target)

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,7 +39,7 @@ DEFAULT_OPTIMIZER = {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}
 
 
 def _examples_folder() -> Path:
-    return Path(str(resources.files("glassnet").joinpath("examples"))).resolve()
+    return Path(str(resources.files("glassnet.app").joinpath("examples"))).resolve()
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -65,8 +65,8 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def examples() -> list[str]:
-    """Names of the example configs shipped in ``glassnet/examples``."""
-    folder = resources.files("glassnet").joinpath("examples")
+    """Names of the example configs shipped in ``glassnet/app/examples``."""
+    folder = resources.files("glassnet.app").joinpath("examples")
     return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
@@ -75,7 +75,7 @@ def find(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    example = resources.files("glassnet").joinpath("examples").joinpath(f"{path.stem}.toml")
+    example = resources.files("glassnet.app").joinpath("examples").joinpath(f"{path.stem}.toml")
     if path.parent == Path(".") and example.is_file():
         return Path(str(example))
     raise ConfigError(

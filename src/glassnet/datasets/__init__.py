@@ -20,9 +20,9 @@ from importlib import resources
 
 import numpy as np
 
-from ._typing import Array
-from .data_files import load_csv, load_idx, read_idx
-from .errors import ConfigError
+from .._typing import Array
+from ..errors import ConfigError
+from .files import load_csv, load_idx, read_idx
 
 
 def load_digits() -> tuple[Array, Array]:
@@ -32,7 +32,7 @@ def load_digits() -> tuple[Array, Array]:
     set (Alpaydin and Kaynak, 1998; CC BY 4.0).
     """
     with (
-        resources.files("glassnet").joinpath("data/digits.npz").open("rb") as handle,
+        resources.files("glassnet.datasets").joinpath("data/digits.npz").open("rb") as handle,
         np.load(handle) as data,
     ):
         return data["x"].copy(), data["y"].astype(np.int64)

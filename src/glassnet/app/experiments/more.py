@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import backend, initializers, optimizers
-from .._typing import Array
-from ..layers import Dense, Input
-from ..models import Sequential
-from .experiments import ExperimentResult, _figure, _finding_names, _save, load_digits_flat, mlp
-from .monitor import GradientMonitor
+from ... import backend, initializers, optimizers
+from ..._typing import Array
+from ...diagnostics.monitor import GradientMonitor
+from ...layers import Dense, Input
+from ...models import Sequential
+from .core import ExperimentResult, _figure, _finding_names, _save, load_digits_flat, mlp
 
 INITS = {
     "N(0, 1)": initializers.RandomNormal(0.0, 1.0),

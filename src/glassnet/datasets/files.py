@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ._typing import Array
-from .errors import ConfigError
+from .._typing import Array
+from ..errors import ConfigError
 
 # IDX type byte -> big-endian dtype
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

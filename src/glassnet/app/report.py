@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write
+from .._files import atomic_write
+from .._format import format_number
 from .plotting import PLOT_HINT
 
 _STYLE = """
@@ -44,17 +44,6 @@ class Report:
     sections: list[tuple[str, str]] = field(default_factory=list)
     notice: str = ""
     warning: str = ""
-
-
-def format_number(value: float) -> str:
-    """A metric value for people: 4 decimals in the usual range, scientific notation for very large or
-    very small magnitudes (a diverged loss stays one short cell), ``inf``/``nan`` as such."""
-    value = float(value)
-    if not math.isfinite(value):
-        return str(value)
-    if value != 0.0 and not 1e-3 <= abs(value) < 1e6:
-        return f"{value:.4e}"
-    return f"{value:.4f}"
 
 
 def format_seconds(seconds: float) -> str:

@@ -10,38 +10,20 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import backend, losses, optimizers
-from ._registry import serialize
-from ._typing import Array
-from .errors import ConfigError
+from .. import backend, losses, optimizers
+from .._files import atomic_write
+from .._registry import serialize
+from .._typing import Array
+from .._version import __version__
+from ..errors import ConfigError
 
 FORMAT = "glassnet-model"
 FORMAT_VERSION = 1
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then rename it into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _npz_bytes(arrays: dict[str, Array]) -> bytes:
@@ -52,7 +34,6 @@ def _npz_bytes(arrays: dict[str, Array]) -> bytes:
 
 def save_model(model: Any, path: str | os.PathLike[str], include_optimizer: bool = False) -> None:
     """Save architecture, weights, compile settings and (optionally) the optimizer state."""
-    from . import __version__
 
     params = model.parameters()
     config: dict[str, Any] = {
@@ -93,7 +74,7 @@ def _read_npz(data: bytes) -> list[Array]:
 
 def load_model(path: str | os.PathLike[str], compile: bool = True) -> Any:
     """Rebuild a model saved with ``model.save``: same architecture, weights and compile settings."""
-    from .layers import deserialize_layer
+    from ..layers import deserialize_layer
 
     try:
         with zipfile.ZipFile(path) as archive:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write
+from .._files import atomic_write
 
 
 def make_run_dir(out: Path, name: str, now: float | None = None) -> Path:

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, backend, losses
+from .. import backend, losses
+from .._version import __version__
+from ..errors import ConfigError, UnknownNameError
+from ..models import Sequential
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table
-from .errors import ConfigError, UnknownNameError
-from .models import Sequential
 from .run_files import make_run_dir, write_history_csv, write_json, write_text
 
 
@@ -155,7 +156,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
     diagnose = training["diagnose"] and not any(type(cb).__name__ == "GradientMonitor" for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
-        from .diagnostics.shortcut import make_monitor
+        from ..diagnostics.shortcut import make_monitor
 
         callbacks.append(make_monitor(run.data.x_train, training["seed"]))
     start = time.perf_counter()
@@ -172,7 +173,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     )
     wall = time.perf_counter() - start
     if diagnose and verbose:
-        from .diagnostics.shortcut import print_findings
+        from ..diagnostics.shortcut import print_findings
 
         print_findings(history)
     metrics: dict[str, Any] = dict(final_metrics(run.model, run.data, training["validation_split"]))

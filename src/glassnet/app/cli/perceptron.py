@@ -18,7 +18,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _fit(name: str, x: Any, y: Any, args: argparse.Namespace) -> tuple[Any, str]:
-    from ..perceptron import ConvergenceWarning, Perceptron
+    from ...models.perceptron import ConvergenceWarning, Perceptron
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -35,7 +35,8 @@ def _fit(name: str, x: Any, y: Any, args: argparse.Namespace) -> tuple[Any, str]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .. import datasets, plotting
+    from ... import datasets
+    from .. import plotting
     from ..run_files import make_run_dir
 
     demos = {

@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__, losses, plotting
-from ._typing import Array
+from .. import losses
+from .._typing import Array
+from .._version import __version__
+from ..models.summary import summary_text
+from . import plotting
 from .config import dumps
-from .models.summary import summary_text
+from .diagnosis_report import report_section
 from .report import Report, format_seconds, no_plots_notice, plural, write_report
 
 if TYPE_CHECKING:  # runs imports this module's caller; divergence_message is imported late below
@@ -125,7 +128,8 @@ def write_plots_and_report(
     from .runs import divergence_message
 
     images = make_plots(run, run_dir, history) if plotting.available() else []
-    sections = [s for provider in SECTION_PROVIDERS if (s := provider(run, run_dir, history, metrics))]
+    providers = [report_section, *SECTION_PROVIDERS]
+    sections = [s for provider in providers if (s := provider(run, run_dir, history, metrics))]
     report = Report(
         title=f"glassnet run {run_dir.name}",
         summary=summary_rows(run, run_dir, metrics),

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ..diagnostics.diagnosis import diagnose
+from ..diagnostics.monitor import Diagnostics
 from ..errors import MissingDependencyError, require
-from .diagnosis import diagnose
-from .monitor import Diagnostics
 
 
 def _record(history: Any) -> Diagnostics:
@@ -86,8 +86,8 @@ def _figure_html(fig: Any, caption: str, plots_dir: Path | None, file_name: str)
     """The figure inlined as base64 PNG; also saved as ``plots_dir/file_name`` when a folder is given."""
     if plots_dir is None:
         return f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{figure_to_base64(fig)}">'
-    from ..io import atomic_write
-    from ..report import image_tag
+    from .._files import atomic_write
+    from .report import image_tag
 
     path = Path(plots_dir) / file_name
     atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=100))

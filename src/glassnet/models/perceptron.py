@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ._typing import Array
-from .errors import ConfigError, LabelError, ShapeError, StateError
+from .._typing import Array
+from ..errors import ConfigError, LabelError, ShapeError, StateError
 
 
 class ConvergenceWarning(UserWarning):

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import GlassnetError
+from ...errors import GlassnetError
 
 
 class UsageError(GlassnetError, ValueError):

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 from collections.abc import Callable
@@ -21,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from . import datasets
-from ._registry import snake_case
-from ._typing import Array
+from .. import datasets
+from .._typing import Array
+from ..errors import ConfigError, UnknownNameError
+from ..preprocessing import SCALERS
 from .config import DATA_NAMES, check_keys, number
-from .errors import ConfigError
 
 COMMON_KEYS = ("name", "test_size", "limit", "task", "seed")
 SOURCE_KEYS = {
@@ -143,34 +142,19 @@ def _task(table: dict[str, Any], y: Array) -> str:
     return "classification" if np.issubdtype(y.dtype, np.integer) else "regression"
 
 
-def scaler_classes() -> dict[str, type]:
-    """Scalers of ``glassnet.preprocessing`` (if present) by class name, snake case and short name."""
-    try:
-        preprocessing = importlib.import_module("glassnet.preprocessing")
-    except ImportError:
-        return {}
-    found: dict[str, type] = {}
-    for attr in getattr(preprocessing, "__all__", dir(preprocessing)):
-        cls = getattr(preprocessing, attr, None)
-        if isinstance(cls, type) and attr.endswith("Scaler") and hasattr(cls, "transform"):
-            short = snake_case(attr[: -len("Scaler")])
-            for alias in (attr.lower(), snake_case(attr), short, short.replace("_", "")):
-                found.setdefault(alias, cls)
-    return found
-
-
 def make_scaler(spec: Any) -> Any:
     """A scaler object for ``preprocessing.scaler`` (a name or a table with ``name`` and arguments)."""
     table = dict(spec) if isinstance(spec, dict) else {"name": spec}
     name = table.pop("name", None)
     if name in (None, "none"):
         return None
-    classes = scaler_classes()
-    if not isinstance(name, str) or name.lower() not in classes:
-        valid = sorted({snake_case(c.__name__[: -len("Scaler")]) for c in classes.values()} | {"none"})
-        raise ConfigError(f"preprocessing.scaler: unknown scaler {json.dumps(name)}; valid: {', '.join(valid)}")
     try:
-        return classes[name.lower()](**table)
+        cls = SCALERS.lookup_class(name)
+    except UnknownNameError:
+        valid = ", ".join([*SCALERS.names(), "none"])
+        raise ConfigError(f"preprocessing.scaler: unknown scaler {json.dumps(name)}; valid: {valid}") from None
+    try:
+        return cls(**table)
     except TypeError as exc:
         raise ConfigError(f"preprocessing.scaler ({name}): {exc}") from None
 
@@ -239,5 +223,4 @@ __all__ = [
     "make_transform",
     "prepare",
     "resolve_data_table",
-    "scaler_classes",
 ]
