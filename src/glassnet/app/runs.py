@@ -58,7 +58,7 @@ def setup(
     train_seed = number({**TRAINING_KEYS, **training_raw}, "seed", "training", 0, integer=True)
     data_table, prep_table, data = resolve_data(config, train_seed)
     training = resolve_training({"training": training_raw}, data.task)
-    model_table, model = build_model(dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_mlp")
+    model_table, model = build_model(dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_model")
     loss_table, loss = build_loss(dict(config.get("loss", {})), data)
     opt_table, optimizer = build_optimizer(dict(config.get("optimizer", {})), DEFAULT_OPTIMIZER)
     check_output_width(model, loss, data, len(model_table["layers"]) - 1)
