@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import backend, losses
+from .. import backend, layers, losses
 from .._version import __version__
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
@@ -37,10 +37,23 @@ class RunSetup:
     name: str
 
 
+def first_layer_input_rank(model_table: dict[str, Any]) -> int | None:
+    """The ``input_rank`` the first configured layer's class declares (axes per sample, e.g. 3 for
+    Conv2D), or None (Dense and the default model take one feature vector)."""
+    specs = model_table.get("layers") or []
+    kind = specs[0].get("type") if specs and isinstance(specs[0], dict) else None
+    try:
+        cls = layers.LAYERS.lookup_class(kind)
+    except GlassnetError:
+        return None  # reported with its position when the model is built
+    return getattr(cls, "input_rank", None)
+
+
 def resolve_data(config: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict[str, Any], PreparedData]:
     """Resolved [data] and [preprocessing] tables and the prepared arrays."""
     data_table = resolve_data_table(dict(config.get("data", {})), seed)
-    prep_table, data = prepare(data_table, dict(config.get("preprocessing", {})), backend.floatx())
+    rank = first_layer_input_rank(config.get("model", {}))
+    prep_table, data = prepare(data_table, dict(config.get("preprocessing", {})), backend.floatx(), rank)
     data_table["task"] = data.task
     return data_table, prep_table, data
 
