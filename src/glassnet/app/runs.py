@@ -169,9 +169,9 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
     diagnose = training["diagnose"] and not any(type(cb).__name__ == "GradientMonitor" for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
-        from ..diagnostics.shortcut import make_monitor
+        from ..diagnostics import FitDiagnosis
 
-        callbacks.append(make_monitor(run.data.x_train, training["seed"]))
+        callbacks.append(FitDiagnosis.for_fit(run.data.x_train, training["seed"]))
     start = time.perf_counter()
     history = run.model.fit(
         run.data.x_train,

@@ -36,6 +36,13 @@ class FitDiagnosis(GradientMonitor):
 CALLBACKS.register(FitDiagnosis)
 
 
+def print_findings(self, history: Any, print_fn: Callable[[str], Any] = print) -> None:
+        print_findings(history, print_fn)
+
+
+CALLBACKS.register(FitDiagnosis)
+
+
 def make_monitor(x: Array, seed: int | None) -> GradientMonitor:
     """The monitor ``fit(diagnose=True)`` attaches (see ``FitDiagnosis``)."""
     return FitDiagnosis.for_fit(x, seed)
