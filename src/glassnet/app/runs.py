@@ -20,6 +20,7 @@ from typing import Any
 from .. import backend, layers, losses
 from .._version import __version__
 from ..errors import ConfigError, GlassnetError, UnknownNameError
+from ..diagnostics import FitDiagnosis, GradientMonitor
 from ..models import Sequential
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
@@ -167,10 +168,8 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     write_text(run_dir / "config.toml", dumps(run.config))
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
-    diagnose = training["diagnose"] and not any(type(cb).__name__ == "GradientMonitor" for cb in callbacks)
+    diagnose = training["diagnose"] and not any(isinstance(cb, GradientMonitor) for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
-        from ..diagnostics import FitDiagnosis
-
         callbacks.append(FitDiagnosis.for_fit(run.data.x_train, training["seed"]))
     start = time.perf_counter()
     history = run.model.fit(

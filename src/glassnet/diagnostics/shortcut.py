@@ -43,11 +43,6 @@ def print_findings(self, history: Any, print_fn: Callable[[str], Any] = print) -
 CALLBACKS.register(FitDiagnosis)
 
 
-def make_monitor(x: Array, seed: int | None) -> GradientMonitor:
-    """The monitor ``fit(diagnose=True)`` attaches (see ``FitDiagnosis``)."""
-    return FitDiagnosis.for_fit(x, seed)
-
-
 def print_findings(history: Any, print_fn: Callable[[str], Any] = print) -> None:
     """Print ``diagnose(history)``: one paragraph per finding, or that none was found."""
     findings = diagnose(history)
