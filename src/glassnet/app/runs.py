@@ -19,8 +19,8 @@ from typing import Any
 
 from .. import backend, layers, losses
 from .._version import __version__
-from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..diagnostics import FitDiagnosis, GradientMonitor
+from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer

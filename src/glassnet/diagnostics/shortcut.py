@@ -36,13 +36,6 @@ class FitDiagnosis(GradientMonitor):
 CALLBACKS.register(FitDiagnosis)
 
 
-def print_findings(self, history: Any, print_fn: Callable[[str], Any] = print) -> None:
-        print_findings(history, print_fn)
-
-
-CALLBACKS.register(FitDiagnosis)
-
-
 def print_findings(history: Any, print_fn: Callable[[str], Any] = print) -> None:
     """Print ``diagnose(history)``: one paragraph per finding, or that none was found."""
     findings = diagnose(history)
