@@ -2,7 +2,8 @@
 
 [data]           name = "digits" | "xor" | "moons" | "circles" | "spirals" | "blobs" | "regression"
                          | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
-                         optional test_images, test_labels);
+                         optional test_images, test_labels) | "npz" (path of an .npz with x_train,
+                         y_train, x_test, y_test: MNIST, Fashion-MNIST, MNIST-1D);
                  synthetic sets take their ``make_*`` arguments (n_samples, noise, ...);
                  test_size (0.2, ignored when test files are given), limit (max samples per split),
                  task ("classification" or "regression"; inferred from the targets),
@@ -34,6 +35,7 @@ SOURCE_KEYS = {
     "digits": (),
     "csv": ("path", "target", "delimiter"),
     "idx": ("train_images", "train_labels", "test_images", "test_labels"),
+    "npz": ("path",),
 }
 
 
@@ -87,7 +89,7 @@ def resolve_data_table(table: dict[str, Any], seed: int) -> dict[str, Any]:
         raise ConfigError(f"data.shape must be a list of positive integers such as [28, 28, 1], got {table['shape']!r}")
     if table.get("task", "classification") not in ("classification", "regression"):
         raise ConfigError(f'data.task must be "classification" or "regression", got {table["task"]!r}')
-    for key in {"csv": ("path",), "idx": ("train_images", "train_labels")}.get(name, ()):
+    for key in {"csv": ("path",), "npz": ("path",), "idx": ("train_images", "train_labels")}.get(name, ()):
         if not isinstance(table.get(key), str):
             raise ConfigError(f"data.{key} is required for name = {name!r}: the path of the file")
     if name == "idx" and ("test_images" in table) != ("test_labels" in table):
@@ -112,6 +114,8 @@ def _load_arrays(table: dict[str, Any]) -> tuple[Array, Array, Array | None, Arr
         if "test_images" in table:
             return (x, y, *datasets.load_idx(table["test_images"], table["test_labels"]))
         return x, y, None, None
+    if name == "npz":
+        return datasets.load_npz(table["path"])
     kwargs = {k: v for k, v in table.items() if k in _source_keys(name)}
     try:
         x, y = datasets.SYNTHETIC[name](**kwargs, seed=table["seed"])
@@ -169,7 +173,7 @@ def make_scaler(spec: Any) -> Any:
 
 def resolve_preprocessing(table: dict[str, Any], data_table: dict[str, Any], x: Array) -> dict[str, Any]:
     default_rescale = {"digits": 1.0 / 16.0}.get(data_table["name"], 1.0)
-    if data_table["name"] == "idx" and x.dtype == np.uint8:
+    if data_table["name"] in ("idx", "npz") and x.dtype == np.uint8:
         default_rescale = 1.0 / 255.0
     table = {"rescale": default_rescale, "scaler": "none", **table}
     check_keys(table, ("rescale", "scaler"), "preprocessing")
