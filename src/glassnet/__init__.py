@@ -33,6 +33,7 @@ from .errors import (
     StateError,
     UnknownNameError,
 )
+from .export import export_onnx
 from .layers import register_layer
 from .models import Model, Sequential
 from .models.perceptron import Perceptron
@@ -58,6 +59,7 @@ __all__ = [
     "datasets",
     "diagnostics",
     "ewma",
+    "export_onnx",
     "floatx",
     "initializers",
     "layers",
