@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import layers as L
 from glassnet.parameter import Parameter, ParameterPack
+
+L = gn.layers
 
 
 def _data():
