@@ -13,6 +13,7 @@ check               what must hold
                     (L(t + eps d) - L(t - eps d)) / (2 eps) = <dL/dt, d>
 ``grad_output``     ``backward`` leaves its argument unchanged
 ``inference_cache`` ``forward(x, training=False)`` leaves ``layer.cache`` empty
+``output_shape``    ``layer.output_shape`` (from ``compute_output_shape``) is the shape forward returns
 ``float32``         float32 inputs give float32 outputs, input gradients and parameter gradients
 ``batch_of_one``    one sample goes forward and backward; its inference output equals row 0 of the
                     batch's output
@@ -60,7 +61,7 @@ from .layers import Input, Layer, deserialize_layer, serialize_layer
 from .models import Model, Sequential
 from .models.saving import load_model
 
-CHECKS = ("gradient", "grad_output", "inference_cache", "float32", "batch_of_one", "config", "copy",
+CHECKS = ("gradient", "grad_output", "inference_cache", "output_shape", "float32", "batch_of_one", "config", "copy",
           "sequential", "functional", "model_copy", "save_load")
 InputGenerator = Callable[[np.random.Generator, tuple[int, ...]], Array]
 
@@ -339,6 +340,24 @@ def _check_inference_cache(case: _Case) -> None:
                           "training is True, so inference keeps no arrays alive")
 
 
+def _check_output_shape(case: _Case) -> None:
+    """The declared output shape (what a model and ``summary`` use) is what ``forward`` returns.
+
+    A layer with several outputs may declare the list of their shapes or the first one's shape."""
+    layer = _built(case, "float64")
+    shapes = [tuple(y.shape[1:]) for y in _forward(case, layer, case.inputs("float64"), False)]
+    declared = layer.output_shape
+    accepted: list[Any] = [shapes[0]] if len(shapes) == 1 else [shapes, shapes[0]]
+    if declared and isinstance(declared[0], (list, tuple)):
+        declared_shape: Any = [tuple(s) for s in declared]
+    else:
+        declared_shape = None if declared is None else tuple(declared)
+    if declared_shape not in accepted:
+        raise _ContractError(f"layer.output_shape is {declared} but forward returns outputs of shape (batch, ...) "
+                             f"= {shapes[0] if len(shapes) == 1 else shapes}; hint: override "
+                             "compute_output_shape(input_shape)")
+
+
 def _check_float32(case: _Case) -> None:
     """float32 in, float32 out: outputs, input gradients and parameter gradients."""
     with floatx("float32"):
@@ -540,6 +559,7 @@ _RUNNERS: dict[str, Callable[[_Case], None]] = {
     "gradient": _check_gradient,
     "grad_output": _check_grad_output,
     "inference_cache": _check_inference_cache,
+    "output_shape": _check_output_shape,
     "float32": _check_float32,
     "batch_of_one": _check_batch_of_one,
     "config": _check_config,
