@@ -33,6 +33,7 @@ from .errors import (
     StateError,
     UnknownNameError,
 )
+from .layers import register_layer
 from .models import Model, Sequential
 from .models.perceptron import Perceptron
 from .models.saving import load_model
@@ -65,6 +66,7 @@ __all__ = [
     "metrics",
     "optimizers",
     "preprocessing",
+    "register_layer",
     "regularizers",
     "schedules",
     "set_floatx",
