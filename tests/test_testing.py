@@ -166,6 +166,33 @@ def test_a_large_tensor_is_checked_along_random_directions():
 
 
 @register_layer
+class Accumulates(Dense):
+    def backward(self, grad_output):
+        kernel_grad = self.kernel.grad.copy()
+        grad = super().backward(grad_output)
+        self.kernel.grad += kernel_grad
+        return grad
+
+
+def test_a_backward_that_adds_to_grad_fails():
+    message = _failure(lambda: Accumulates(3), (4,))
+    assert "[gradient] parameter 'accumulates/kernel': two identical backward calls gave different gradients" \
+        in message
+
+
+@register_layer
+class NotANumber(Dense):
+    def backward(self, grad_output):
+        grad = super().backward(grad_output)
+        self.bias.grad[0] = np.nan
+        return grad
+
+
+def test_a_nan_gradient_fails():
+    assert "[gradient] parameter 'not_a_number/bias': relative error nan" in _failure(lambda: NotANumber(3), (4,))
+
+
+@register_layer
 class MutatesGradOutput(Dense):
     def backward(self, grad_output):
         grad = super().backward(grad_output)

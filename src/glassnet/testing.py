@@ -264,25 +264,42 @@ def _check_gradient(case: _Case) -> None:
         outputs = _forward(case, layer, x, True)
         for p in layer.parameters():
             if p.dtype != np.float64:
-                raise _ContractError(f"parameter {p.name!r} is {p.dtype} in a float64 layer; hint: create parameters "
-                              "with dtype=self.dtype")
+                raise _ContractError(f"parameter {p.name!r} is {p.dtype} in a float64 layer; hint: create "
+                                     "parameters with dtype=self.dtype")
         projections = _projections(case, outputs)
 
         def loss() -> float:
             ys = _forward(case, layer, x, True)
             return float(sum(np.sum(r * y, dtype=np.float64) for r, y in zip(projections, ys)))
 
-        grads = layer.backward(_grad_arg(projections, len(outputs) > 1))
-        analytic = {p.name: p.grad.copy() for p in layer.parameters(trainable_only=True)}
+        grads, analytic = _analytic(case, layer, x, projections)
         if not case.int_inputs:
-            grad_list = _as_list(grads) if case.several else [grads]
-            for k, (x_k, g_k) in enumerate(zip(_as_list(x) if case.several else [x], grad_list, strict=True)):
+            for k, (x_k, g_k) in enumerate(zip(_as_list(x) if case.several else [x], grads, strict=True)):
                 what = f"input[{k}]" if case.several else "input"
                 if g_k is None:
                     raise _ContractError(f"{what}: backward returned None instead of the input gradient")
-                _check_tensor(case, what, x_k, np.asarray(g_k), loss)
+                _check_tensor(case, what, x_k, g_k, loss)
         for p in layer.parameters(trainable_only=True):
             _check_tensor(case, f"parameter {p.name!r}", p.value, analytic[p.name], loss)
+
+
+def _analytic(case: _Case, layer: Layer, x: Any, projections: list[Array]) -> tuple[list[Any], dict[str, Array]]:
+    """Input gradients and parameter gradients of L = sum(r * y), from two identical forward/backward
+    passes that must agree (a backward that adds to ``.grad`` instead of overwriting it does not)."""
+    results = []
+    for _ in range(2):
+        outputs = _forward(case, layer, x, True)
+        grads = layer.backward(_grad_arg(projections, len(outputs) > 1))
+        grad_list = _as_list(grads) if case.several else [grads]
+        inputs = [None if g is None else np.array(g, dtype=np.float64) for g in grad_list]
+        results.append((inputs, {p.name: p.grad.copy() for p in layer.parameters(trainable_only=True)}))
+    (inputs, params), (_, again) = results
+    for name, grad in params.items():
+        if not np.array_equal(grad, again[name], equal_nan=True):
+            raise _ContractError(f"parameter {name!r}: two identical backward calls gave different gradients "
+                                 f"(max difference {float(np.max(np.abs(grad - again[name]))):.3e}); hint: "
+                                 "backward must overwrite .grad (grad[...] = ...), not add to it")
+    return inputs, params
 
 
 def _check_tensor(case: _Case, what: str, array: Array, analytic: Array, loss: Callable[[], float]) -> None:
@@ -293,7 +310,7 @@ def _check_tensor(case: _Case, what: str, array: Array, analytic: Array, loss: C
     if array.size <= case.max_entries:
         numeric = numeric_gradient(loss, array, case.epsilon)
         error = relative_error(numeric, analytic)
-        if error > tol and float(np.linalg.norm(np.ravel(numeric - analytic))) > 1e-9:
+        if not (error <= tol or float(np.linalg.norm(np.ravel(numeric - analytic))) <= 1e-9):  # NaN fails
             raise _ContractError(f"{what}: relative error {error:.2e} > {tol:g}; {_where(numeric, analytic)}")
         return
     rng = np.random.default_rng([case.seed, 3, array.size])
@@ -307,7 +324,7 @@ def _check_tensor(case: _Case, what: str, array: Array, analytic: Array, loss: C
         array[...] = saved
         numeric, expected = (plus - minus) / (2 * case.epsilon), float(np.vdot(analytic, d))
         error = abs(numeric - expected) / max(abs(numeric) + abs(expected), 1e-12)
-        if error > tol and abs(numeric - expected) > 1e-9:
+        if not (error <= tol or abs(numeric - expected) <= 1e-9):  # NaN fails
             raise _ContractError(f"{what} ({array.size} values, checked along random directions): relative error "
                           f"{error:.2e} > {tol:g} along direction {j}: numeric {numeric:.6g}, analytic {expected:.6g}")
 
