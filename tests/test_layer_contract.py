@@ -79,9 +79,7 @@ def test_every_registered_layer_has_a_contract_case():
     assert not stale, f"CASES lists {stale}, which are not registered layers; remove or rename them"
 
 
-PARAMS = [
-    pytest.param(name, case, id=f"{name}-{k}") for name, cases in CASES.items() for k, case in enumerate(cases)
-]
+PARAMS = [pytest.param(name, case, id=f"{name}-{k}") for name, cases in CASES.items() for k, case in enumerate(cases)]
 
 
 @pytest.mark.parametrize(("name", "case"), PARAMS)

@@ -27,8 +27,15 @@ def _data():
 
 
 def _sequential():
-    return gn.Sequential([L.Input(shape=(4,)), L.Dense(6, activation="relu"), L.Dropout(0.25, seed=3),
-                          L.BatchNormalization(), L.Dense(3, activation="softmax")])
+    return gn.Sequential(
+        [
+            L.Input(shape=(4,)),
+            L.Dense(6, activation="relu"),
+            L.Dropout(0.25, seed=3),
+            L.BatchNormalization(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 def _functional():

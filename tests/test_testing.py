@@ -130,8 +130,10 @@ class ForgetsOutputShape(Lookup):
 
 def test_a_wrong_output_shape_fails():
     message = _failure(ForgetsOutputShape, (4,), input_dtype="int64")
-    assert "[output_shape] layer.output_shape is (4,) but forward returns outputs of shape (batch, ...) = (4, 3)" \
+    assert (
+        "[output_shape] layer.output_shape is (4,) but forward returns outputs of shape (batch, ...) = (4, 3)"
         in message
+    )
 
 
 @register_layer
@@ -176,8 +178,7 @@ class Accumulates(Dense):
 
 def test_a_backward_that_adds_to_grad_fails():
     message = _failure(lambda: Accumulates(3), (4,))
-    assert "[gradient] parameter 'accumulates/kernel': two identical backward calls gave different gradients" \
-        in message
+    assert "[gradient] parameter 'accumulates/kernel': two identical backward calls gave different gradients" in message
 
 
 @register_layer

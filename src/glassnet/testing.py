@@ -61,8 +61,20 @@ from .layers import Input, Layer, deserialize_layer, serialize_layer
 from .models import Model, Sequential
 from .models.saving import load_model
 
-CHECKS = ("gradient", "grad_output", "inference_cache", "output_shape", "float32", "batch_of_one", "config", "copy",
-          "sequential", "functional", "model_copy", "save_load")
+CHECKS = (
+    "gradient",
+    "grad_output",
+    "inference_cache",
+    "output_shape",
+    "float32",
+    "batch_of_one",
+    "config",
+    "copy",
+    "sequential",
+    "functional",
+    "model_copy",
+    "save_load",
+)
 InputGenerator = Callable[[np.random.Generator, tuple[int, ...]], Array]
 
 
@@ -135,8 +147,7 @@ def check_layer(
     unknown = skipped - set(CHECKS)
     if unknown:
         raise ValueError(f"check_layer: unknown check(s) {sorted(unknown)} in skip; valid: {', '.join(CHECKS)}")
-    case = _make_case(layer, input_shape, seed, batch, input_generator, input_dtype, epsilon, tolerance,
-                      max_entries)
+    case = _make_case(layer, input_shape, seed, batch, input_generator, input_dtype, epsilon, tolerance, max_entries)
     name = type(case.layer("float64")).__name__
     failures: list[str] = []
     for check in CHECKS:
@@ -151,8 +162,9 @@ def check_layer(
             failures.append(f"[{check}] raised {type(exc).__name__}: {exc}")
     if failures:
         listing = "\n  ".join(failures)
-        raise AssertionError(f"check_layer({name}): {len(failures)} of {len(CHECKS) - len(skipped)} checks "
-                             f"failed:\n  {listing}")
+        raise AssertionError(
+            f"check_layer({name}): {len(failures)} of {len(CHECKS) - len(skipped)} checks failed:\n  {listing}"
+        )
 
 
 class _ContractError(Exception):
@@ -170,12 +182,23 @@ def floatx(dtype: str) -> Iterator[None]:
         backend.set_floatx(saved)
 
 
-def _make_case(layer: Any, input_shape: Any, seed: int, batch: int, input_generator: Any, input_dtype: Any,
-               epsilon: float, tolerance: float, max_entries: int) -> _Case:
+def _make_case(
+    layer: Any,
+    input_shape: Any,
+    seed: int,
+    batch: int,
+    input_generator: Any,
+    input_dtype: Any,
+    epsilon: float,
+    tolerance: float,
+    max_entries: int,
+) -> _Case:
     if isinstance(layer, Layer):
         if layer.built:
-            raise ValueError(f"check_layer: layer {layer.name!r} is already built; pass an unbuilt layer or a "
-                             "function returning one, e.g. lambda: Dense(3)")
+            raise ValueError(
+                f"check_layer: layer {layer.name!r} is already built; pass an unbuilt layer or a "
+                "function returning one, e.g. lambda: Dense(3)"
+            )
         pristine = copy.deepcopy(layer)
 
         def make_layer() -> Layer:
@@ -189,13 +212,15 @@ def _make_case(layer: Any, input_shape: Any, seed: int, batch: int, input_genera
     int_inputs = input_dtype is not None and np.issubdtype(np.dtype(input_dtype), np.integer)
     if input_generator is None:
         if int_inputs:
+
             def input_generator(rng: np.random.Generator, shape: tuple[int, ...]) -> Array:
                 return rng.integers(0, 5, size=shape).astype(input_dtype)
         else:
+
             def input_generator(rng: np.random.Generator, shape: tuple[int, ...]) -> Array:
                 return rng.normal(size=shape)
-    return _Case(make_layer, shapes, several, seed, batch, input_generator, int_inputs, epsilon, tolerance,
-                 max_entries)
+
+    return _Case(make_layer, shapes, several, seed, batch, input_generator, int_inputs, epsilon, tolerance, max_entries)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -265,8 +290,10 @@ def _check_gradient(case: _Case) -> None:
         outputs = _forward(case, layer, x, True)
         for p in layer.parameters():
             if p.dtype != np.float64:
-                raise _ContractError(f"parameter {p.name!r} is {p.dtype} in a float64 layer; hint: create "
-                                     "parameters with dtype=self.dtype")
+                raise _ContractError(
+                    f"parameter {p.name!r} is {p.dtype} in a float64 layer; hint: create "
+                    "parameters with dtype=self.dtype"
+                )
         projections = _projections(case, outputs)
 
         def loss() -> float:
@@ -297,9 +324,11 @@ def _analytic(case: _Case, layer: Layer, x: Any, projections: list[Array]) -> tu
     (inputs, params), (_, again) = results
     for name, grad in params.items():
         if not np.array_equal(grad, again[name], equal_nan=True):
-            raise _ContractError(f"parameter {name!r}: two identical backward calls gave different gradients "
-                                 f"(max difference {float(np.max(np.abs(grad - again[name]))):.3e}); hint: "
-                                 "backward must overwrite .grad (grad[...] = ...), not add to it")
+            raise _ContractError(
+                f"parameter {name!r}: two identical backward calls gave different gradients "
+                f"(max difference {float(np.max(np.abs(grad - again[name]))):.3e}); hint: "
+                "backward must overwrite .grad (grad[...] = ...), not add to it"
+            )
     return inputs, params
 
 
@@ -326,8 +355,10 @@ def _check_tensor(case: _Case, what: str, array: Array, analytic: Array, loss: C
         numeric, expected = (plus - minus) / (2 * case.epsilon), float(np.vdot(analytic, d))
         error = abs(numeric - expected) / max(abs(numeric) + abs(expected), 1e-12)
         if not (error <= tol or abs(numeric - expected) <= 1e-9):  # NaN fails
-            raise _ContractError(f"{what} ({array.size} values, checked along random directions): relative error "
-                          f"{error:.2e} > {tol:g} along direction {j}: numeric {numeric:.6g}, analytic {expected:.6g}")
+            raise _ContractError(
+                f"{what} ({array.size} values, checked along random directions): relative error "
+                f"{error:.2e} > {tol:g} along direction {j}: numeric {numeric:.6g}, analytic {expected:.6g}"
+            )
 
 
 def _check_grad_output(case: _Case) -> None:
@@ -340,9 +371,11 @@ def _check_grad_output(case: _Case) -> None:
     for k, (before, after) in enumerate(zip(projections, _as_list(given) if len(outputs) > 1 else [given])):
         if not np.array_equal(before, after):
             change = float(np.max(np.abs(after - before)))
-            raise _ContractError(f"backward modified grad_output{f'[{k}]' if len(outputs) > 1 else ''} in place (max "
-                          f"change {change:.3e}); hint: write into a new array, e.g. np.multiply(g, m) "
-                          "instead of g *= m")
+            raise _ContractError(
+                f"backward modified grad_output{f'[{k}]' if len(outputs) > 1 else ''} in place (max "
+                f"change {change:.3e}); hint: write into a new array, e.g. np.multiply(g, m) "
+                "instead of g *= m"
+            )
 
 
 def _check_inference_cache(case: _Case) -> None:
@@ -353,9 +386,11 @@ def _check_inference_cache(case: _Case) -> None:
             _forward(case, layer, x, True)
         _forward(case, layer, x, False)
         if layer.cache:
-            raise _ContractError(f"layer.cache holds {sorted(layer.cache)} after forward(x, training=False)"
-                          f"{' (following a training pass)' if training_first else ''}; hint: cache only when "
-                          "training is True, so inference keeps no arrays alive")
+            raise _ContractError(
+                f"layer.cache holds {sorted(layer.cache)} after forward(x, training=False)"
+                f"{' (following a training pass)' if training_first else ''}; hint: cache only when "
+                "training is True, so inference keeps no arrays alive"
+            )
 
 
 def _check_output_shape(case: _Case) -> None:
@@ -371,9 +406,11 @@ def _check_output_shape(case: _Case) -> None:
     else:
         declared_shape = None if declared is None else tuple(declared)
     if declared_shape not in accepted:
-        raise _ContractError(f"layer.output_shape is {declared} but forward returns outputs of shape (batch, ...) "
-                             f"= {shapes[0] if len(shapes) == 1 else shapes}; hint: override "
-                             "compute_output_shape(input_shape)")
+        raise _ContractError(
+            f"layer.output_shape is {declared} but forward returns outputs of shape (batch, ...) "
+            f"= {shapes[0] if len(shapes) == 1 else shapes}; hint: override "
+            "compute_output_shape(input_shape)"
+        )
 
 
 def _check_float32(case: _Case) -> None:
@@ -384,8 +421,10 @@ def _check_float32(case: _Case) -> None:
         for training in (False, True):
             for k, y in enumerate(_forward(case, layer, x, training)):
                 if y.dtype != np.float32:
-                    raise _ContractError(f"forward(training={training}) output[{k}] is {y.dtype} for float32 inputs; "
-                                  "hint: look for float64 constants or np.float64 scalars in the formula")
+                    raise _ContractError(
+                        f"forward(training={training}) output[{k}] is {y.dtype} for float32 inputs; "
+                        "hint: look for float64 constants or np.float64 scalars in the formula"
+                    )
         outputs = _forward(case, layer, x, True)
         grads = layer.backward(_grad_arg(_projections(case, outputs), len(outputs) > 1))
         if not case.int_inputs:
@@ -404,16 +443,19 @@ def _check_batch_of_one(case: _Case) -> None:
     full, single = _forward(case, layer, x, False), _forward(case, layer, one, False)
     for k, (a, b) in enumerate(zip(full, single)):
         if b.shape[:1] != (1,) or not np.allclose(a[:1], b, rtol=1e-10, atol=1e-12):
-            raise _ContractError(f"output[{k}] of a batch of one differs from row 0 of the batch's output (shape "
-                          f"{b.shape}); hint: no statistic over the batch axis at inference")
+            raise _ContractError(
+                f"output[{k}] of a batch of one differs from row 0 of the batch's output (shape "
+                f"{b.shape}); hint: no statistic over the batch axis at inference"
+            )
     outputs = _forward(case, layer, one, True)
     grads = layer.backward(_grad_arg(_projections(case, outputs), len(outputs) > 1))
     if not case.int_inputs:
-        for k, (g, x_k) in enumerate(zip(_as_list(grads) if case.several else [grads],
-                                         one if case.several else [one])):
+        for k, (g, x_k) in enumerate(zip(_as_list(grads) if case.several else [grads], one if case.several else [one])):
             if g is None or np.shape(g) != x_k.shape or not np.all(np.isfinite(g)):
-                raise _ContractError(f"backward on a batch of one gave input gradient [{k}] of shape {np.shape(g)} "
-                              f"(expected {x_k.shape}) or non-finite values")
+                raise _ContractError(
+                    f"backward on a batch of one gave input gradient [{k}] of shape {np.shape(g)} "
+                    f"(expected {x_k.shape}) or non-finite values"
+                )
 
 
 def _check_config(case: _Case) -> None:
@@ -423,26 +465,37 @@ def _check_config(case: _Case) -> None:
         try:
             config = json.loads(json.dumps(serialize_layer(original)))
         except TypeError as exc:
-            raise _ContractError(f"get_config() is not JSON-serializable ({exc}); hint: return plain numbers, strings, "
-                          "lists and dicts (serialize objects with glassnet._registry.serialize)") from None
+            raise _ContractError(
+                f"get_config() is not JSON-serializable ({exc}); hint: return plain numbers, strings, "
+                "lists and dicts (serialize objects with glassnet._registry.serialize)"
+            ) from None
         try:
             rebuilt = deserialize_layer(config)
         except TypeError as exc:
-            raise _ContractError(f"from_config(get_config()) raised TypeError: {exc}; hint: get_config must return "
-                          "every constructor argument") from None
+            raise _ContractError(
+                f"from_config(get_config()) raised TypeError: {exc}; hint: get_config must return "
+                "every constructor argument"
+            ) from None
         x = case.inputs("float64")
         _forward(case, rebuilt, x, False)
         rebuilt.set_weights(original.get_weights())
         again = json.loads(json.dumps(serialize_layer(rebuilt)))
         if again != config:
-            changed = sorted(k for k in set(config["config"]) | set(again["config"])
-                             if config["config"].get(k) != again["config"].get(k))
-            raise _ContractError(f"the rebuilt layer's config differs in {changed}: {config['config']} vs "
-                                 f"{again['config']}")
+            changed = sorted(
+                k
+                for k in set(config["config"]) | set(again["config"])
+                if config["config"].get(k) != again["config"].get(k)
+            )
+            raise _ContractError(
+                f"the rebuilt layer's config differs in {changed}: {config['config']} vs {again['config']}"
+            )
         for training in (False, True):
-            _compare_exact(f"outputs (training={training}) of the layer rebuilt from its config vs the original",
-                           _forward(case, original, x, training), _forward(case, rebuilt, x, training),
-                           hint="get_config must return every constructor argument that changes the computation")
+            _compare_exact(
+                f"outputs (training={training}) of the layer rebuilt from its config vs the original",
+                _forward(case, original, x, training),
+                _forward(case, rebuilt, x, training),
+                hint="get_config must return every constructor argument that changes the computation",
+            )
 
 
 def _pickled(obj: Any) -> Any:
@@ -471,25 +524,36 @@ def _check_copy(case: _Case) -> None:
             before, trainable = layer.get_weights(), _trainable_values(layer)
             _train(case, clone, clone_opt, x, 3, 1)
             where = f"{label} with {type(opt).__name__}"
-            _compare_exact(f"{where}: the original's weights after training the copy", before, layer.get_weights(),
-                           hint="the copy shares arrays with the original")
+            _compare_exact(
+                f"{where}: the original's weights after training the copy",
+                before,
+                layer.get_weights(),
+                hint="the copy shares arrays with the original",
+            )
             copy_after = _trainable_values(clone)
             _train(case, layer, opt, x, 3, 1)
             _check_copy_trained(where, "3 training steps", trainable, copy_after, _trainable_values(layer))
-            _compare_exact(f"{where}: weights of the copy vs the original after the same 3 steps",
-                           layer.get_weights(), clone.get_weights())
+            _compare_exact(
+                f"{where}: weights of the copy vs the original after the same 3 steps",
+                layer.get_weights(),
+                clone.get_weights(),
+            )
 
 
-def _check_copy_trained(where: str, steps: str, start: list[Array], copy_after: list[Array],
-                        original_after: list[Array]) -> None:
+def _check_copy_trained(
+    where: str, steps: str, start: list[Array], copy_after: list[Array], original_after: list[Array]
+) -> None:
     """If the original's parameters moved, the copy's must have moved too (a copy whose optimizer updates
     arrays its layers no longer read does not train)."""
+
     def moved(after: list[Array]) -> bool:
         return not all(np.array_equal(a, b) for a, b in zip(start, after))
 
     if moved(original_after) and not moved(copy_after):
-        raise _ContractError(f"{where}: the copy's parameters did not change in {steps}, the original's did (the "
-                             "copy does not train; hint: parameters must stay views of the model's pack)")
+        raise _ContractError(
+            f"{where}: the copy's parameters did not change in {steps}, the original's did (the "
+            "copy does not train; hint: parameters must stay views of the model's pack)"
+        )
 
 
 def _applies_to_models(case: _Case) -> bool:
@@ -516,8 +580,11 @@ def _check_in_model(case: _Case, sequential: bool) -> None:
     inner.set_weights(reference.get_weights())
     x = case.inputs("float64")
     kind = "Sequential" if sequential else "Functional"
-    _compare_exact(f"inference outputs in {kind} vs the bare layer", _forward(case, reference, x, False),
-                   [np.asarray(model.forward(x, training=False))])
+    _compare_exact(
+        f"inference outputs in {kind} vs the bare layer",
+        _forward(case, reference, x, False),
+        [np.asarray(model.forward(x, training=False))],
+    )
     expected_out = _forward(case, reference, x, True)
     case.reseed(inner)
     got_out = [np.asarray(model.forward(x, training=True))]
@@ -526,10 +593,16 @@ def _check_in_model(case: _Case, sequential: bool) -> None:
     expected = reference.backward(projection.copy())
     got = model.backward(projection.copy())
     if not case.int_inputs:
-        _compare_exact(f"input gradient(s) from {kind}.backward vs the bare layer",
-                       _as_list(expected) if case.several else [expected], _as_list(got) if case.several else [got])
-    _compare_exact(f"parameter gradients in {kind} vs the bare layer", [p.grad for p in reference.parameters(True)],
-                   [p.grad for p in inner.parameters(True)])
+        _compare_exact(
+            f"input gradient(s) from {kind}.backward vs the bare layer",
+            _as_list(expected) if case.several else [expected],
+            _as_list(got) if case.several else [got],
+        )
+    _compare_exact(
+        f"parameter gradients in {kind} vs the bare layer",
+        [p.grad for p in reference.parameters(True)],
+        [p.grad for p in inner.parameters(True)],
+    )
 
 
 def _check_sequential(case: _Case) -> None:
@@ -559,14 +632,23 @@ def _check_model_copy(case: _Case) -> None:
         clone = make_copy(model)
         before, trainable = model.get_weights(), [p.value.copy() for p in model.parameters(trainable_only=True)]
         clone.fit(x, y, epochs=2, batch_size=case.batch, verbose=0, seed=case.seed + 1)
-        _compare_exact(f"{label} of a fitted model: the original's weights after fitting the copy", before,
-                       model.get_weights())
+        _compare_exact(
+            f"{label} of a fitted model: the original's weights after fitting the copy", before, model.get_weights()
+        )
         copy_after = [p.value.copy() for p in clone.parameters(trainable_only=True)]
         model.fit(x, y, epochs=2, batch_size=case.batch, verbose=0, seed=case.seed + 1)
-        _check_copy_trained(f"{label} of a fitted model", "2 epochs of fit", trainable, copy_after,
-                            [p.value for p in model.parameters(trainable_only=True)])
-        _compare_exact(f"{label} of a fitted model: weights of the copy vs the original after the same fit",
-                       model.get_weights(), clone.get_weights())
+        _check_copy_trained(
+            f"{label} of a fitted model",
+            "2 epochs of fit",
+            trainable,
+            copy_after,
+            [p.value for p in model.parameters(trainable_only=True)],
+        )
+        _compare_exact(
+            f"{label} of a fitted model: weights of the copy vs the original after the same fit",
+            model.get_weights(),
+            clone.get_weights(),
+        )
 
 
 def _check_save_load(case: _Case) -> None:
@@ -579,8 +661,12 @@ def _check_save_load(case: _Case) -> None:
         model.save(path, include_optimizer=True)
         loaded = load_model(path)
     _compare_exact("weights after save/load", model.get_weights(), loaded.get_weights())
-    _compare_exact("outputs after save/load", [model.forward(x, training=False)], [loaded.forward(x, training=False)],
-                   hint="get_config must return every constructor argument; parameters must be Parameters")
+    _compare_exact(
+        "outputs after save/load",
+        [model.forward(x, training=False)],
+        [loaded.forward(x, training=False)],
+        hint="get_config must return every constructor argument; parameters must be Parameters",
+    )
 
 
 _RUNNERS: dict[str, Callable[[_Case], None]] = {
