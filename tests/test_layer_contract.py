@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from glassnet.activations import ACTIVATIONS
 from glassnet.layers import LAYERS
 from glassnet.models import Model
 from glassnet.testing import check_layer
@@ -25,10 +26,9 @@ CASES: dict[str, list[dict[str, Any]]] = {
         dict(args=dict(units=3, activation="tanh"), input_shape=(2, 4)),
         dict(args=dict(units=20), input_shape=(30,)),  # 600-value kernel: random directions
     ],
-    "Activation": [
-        dict(args=dict(activation="tanh"), input_shape=(4,)),
+    "Activation": [  # every registered activation function, by class name
+        *[dict(args=dict(activation=name), input_shape=(4,)) for name in ACTIVATIONS.class_names()],
         dict(args=dict(activation="softmax"), input_shape=(2, 5)),
-        dict(args=dict(activation="elu"), input_shape=(4,)),
     ],
     "ReLU": [dict(args={}, input_shape=(5,))],
     "LeakyReLU": [dict(args=dict(alpha=0.2), input_shape=(5,))],
