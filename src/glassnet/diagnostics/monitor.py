@@ -158,6 +158,7 @@ class GradientMonitor(Callback):
         self.every = every
         self.probe_size = int(probe_size)
         self._given_probe = probe
+        self.probe: Any = probe  # as the model takes it once training begins
         self.diagnostics = Diagnostics()
         self._active = False
         self._capturing = False
