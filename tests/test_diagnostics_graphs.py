@@ -211,14 +211,16 @@ def test_recording_forward_leaves_no_trace_and_overlaps():
     seen: list[str] = []
     first = lambda lay, x, y: seen.append("first")  # noqa: E731
     second = lambda lay, x, y: seen.append("second")  # noqa: E731
-    outer = recording_forward([layer], first)
+    outer, inner = recording_forward([layer], first), recording_forward([layer], second)
     outer.__enter__()
-    with recording_forward([layer], second):
-        layer.forward(np.ones((1, 3), dtype=np.float32))
-    outer.__exit__(None, None, None)  # closed after the inner one, yet in any order nothing is left
-    assert seen == ["first", "second"] and "forward" not in vars(layer)
+    inner.__enter__()
     layer.forward(np.ones((1, 3), dtype=np.float32))
-    assert seen == ["first", "second"]
+    outer.__exit__(None, None, None)  # closed before the inner one: two monitors detach in any order
+    layer.forward(np.ones((1, 3), dtype=np.float32))
+    inner.__exit__(None, None, None)
+    assert seen == ["first", "second", "second"] and "forward" not in vars(layer)
+    layer.forward(np.ones((1, 3), dtype=np.float32))
+    assert len(seen) == 3
 
     def failing(lay, x, y):  # type: ignore[no-untyped-def]
         raise RuntimeError("record failed")
@@ -227,3 +229,55 @@ def test_recording_forward_leaves_no_trace_and_overlaps():
         assert "forward" in vars(layer)
         layer.forward(np.ones((1, 3), dtype=np.float32))
     assert "forward" not in vars(layer) and "_forward_records" not in vars(layer)
+
+
+class _TwoHeads(gn.Model):
+    """A hand-written model whose forward returns a list (as a graph with several outputs does)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="two_heads")
+        self.layers = [Dense(4, activation="relu", name="trunk"), Dense(2, name="left"), Dense(3, name="right")]
+        for layer in self.layers:
+            layer.build((3,) if layer.name == "trunk" else (4,))
+
+    def forward(self, x, training=False):  # type: ignore[no-untyped-def]
+        h = self.layers[0].forward(x, training)
+        return [self.layers[1].forward(h, training), self.layers[2].forward(h, training)]
+
+
+def test_probe_pass_on_a_model_with_several_outputs_and_a_shared_layer(rng):
+    from glassnet.diagnostics.probe import run_probe
+
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    seen = run_probe(_TwoHeads(), x)
+    assert seen.feeds == {"trunk": ["left", "right"], "left": [], "right": []}
+    assert seen.model_outputs == ["left", "right"] and seen.outputs["right"].shape == (40, 3)
+    with gn.backend.using_generator(np.random.default_rng(0)):
+        a, b = Input(shape=(3,), name="a"), Input(shape=(3,), name="b")
+        shared = Dense(4, activation="relu", name="shared")
+        model = gn.Model(inputs=[a, b], outputs=Dense(1, name="out")(Concatenate(name="cat")([shared(a), shared(b)])))
+    xs = [x, rng.normal(size=(40, 3)).astype(np.float32)]
+    seen = run_probe(model, xs)
+    assert seen.feeds["shared"] == ["cat"] and list(seen.outputs) == ["shared", "cat", "out"]
+    both = np.concatenate([np.maximum(xi @ shared.kernel.value + shared.bias.value, 0) for xi in xs])
+    assert seen.outputs["shared"].shape == (80, 4)  # both calls' rows
+    np.testing.assert_allclose(np.sort(seen.outputs["shared"], axis=0), np.sort(both, axis=0), rtol=1e-6)
+
+
+def test_graph_rules_on_a_constructed_record_compare_each_branch_with_each_head():
+    from glassnet.diagnostics import Diagnostics
+
+    record = Diagnostics(layers=["a1", "b1", "b2", "h1", "h2"], loss=[1.0, 0.5],
+                         feeds={"a1": ["cat"], "b1": ["b2"], "b2": ["cat"], "cat": ["h1", "h2"], "h1": [], "h2": []},
+                         outputs=["h1", "h2"])
+    norms = {"a1": 1.0, "b1": 1.0, "b2": 1.0, "h1": 1.0, "h2": 2e3}  # b1 and a1 vanish against head h2
+    for epoch in range(2):
+        for layer, g in norms.items():
+            record.gradients.append({"epoch": epoch, "layer": layer, "parameter": "*", "grad_norm": g,
+                                     "update_ratio": 1e-3})
+    findings = diagnose(record)
+    assert [(f.name, f.layer) for f in findings] == [("vanishing gradients", "a1"), ("vanishing gradients", "b1")]
+    assert all("'h2'" in f.evidence for f in findings)
+    record.activations = [{"epoch": 1, "layer": name, "activation": "relu", "mean": 0.0, "std": 0.0,
+                           "dead_fraction": 1.0, "saturated_fraction": 0.0} for name in ("b2", "h1", "h2")]
+    assert [f.layer for f in diagnose(record) if f.name == "dying ReLU"] == ["b2"]  # both heads left out

@@ -14,8 +14,8 @@ raises detaches every record from its layer, so a failed call never leaves a lay
 
 ``record`` receives the arguments as the layer got them (an array, or a list for a layer with several
 inputs) and the output the layer returned, before anyone else sees it (copy it to keep it: inside a
-training loop a layer may reuse its output buffer on the next call). A copy made while recording
-(``copy.deepcopy``) records into the same ``record``; pickle a layer only outside the block.
+training loop a layer may reuse its output buffer on the next call). Copy or pickle a layer only
+outside the block.
 """
 
 from __future__ import annotations
