@@ -127,7 +127,8 @@ def test_nd_outputs_count_units_on_the_last_axis(rng):
     x = rng.normal(size=(n, steps, 3)).astype(np.float32)
     x[:, 0, :] = 0.0
     y = rng.normal(size=(n, steps, 2)).astype(np.float32)
-    record = model.fit(x, y, epochs=1, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)]).diagnostics
+    history = model.fit(x, y, epochs=1, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)])
+    record = history.diagnostics
     rows = {r["layer"]: r for r in record.activations}
     w = [p.value.astype(np.float64) for p in model.parameters()]
     a1 = np.maximum(x.astype(np.float64) @ w[0] + w[1], 0)
