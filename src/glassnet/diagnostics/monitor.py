@@ -189,7 +189,7 @@ class GradientMonitor(Callback):
         """The given probe as the model takes it (a list of arrays for a list-input model), cut to size."""
         if probe is None:
             return None
-        if getattr(self.model, "takes_input_list", False) or isinstance(probe, list):
+        if getattr(self.model, "takes_input_list", False):
             arrays = [np.asarray(a) for a in (probe if isinstance(probe, (list, tuple)) else [probe])]
             return probe_rows(arrays, slice(self.probe_size))
         return np.asarray(probe)[: self.probe_size]
