@@ -197,11 +197,23 @@ def make_transform(prep_table: dict[str, Any], dtype: str, fit_on: Array | None 
     return transform
 
 
-def prepare(data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str) -> tuple[dict[str, Any], PreparedData]:
-    """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays."""
+def training_rows(n: int, validation_split: float) -> int:
+    """How many leading rows ``fit(validation_split=...)`` trains on: it validates on the last
+    ``int(n * validation_split)`` (``models.training``'s cut, as in Keras)."""
+    return n - int(n * validation_split)
+
+
+def prepare(
+    data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str, validation_split: float = 0.0
+) -> tuple[dict[str, Any], PreparedData]:
+    """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays.
+
+    The scaler is fitted on the rows ``fit`` trains on: the training split minus the last
+    ``validation_split`` fraction, so no statistic of the validation rows leaks into the inputs.
+    """
     x, y, x_test, y_test = load_split(data_table)
     prep_table = resolve_preprocessing(prep_table, data_table, x)
-    transform = make_transform(prep_table, dtype, x)
+    transform = make_transform(prep_table, dtype, x[: training_rows(len(x), validation_split)])
     task = _task(data_table, y)
     n_classes = None
     if task == "classification":
@@ -223,4 +235,5 @@ __all__ = [
     "make_transform",
     "prepare",
     "resolve_data_table",
+    "training_rows",
 ]
