@@ -542,3 +542,51 @@ def test_freezing_after_compile_is_honoured_by_fit_and_by_a_manual_step(freeze, 
     frozen.trainable = True
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert not np.array_equal(after_step[0], model.get_weights()[0])
+
+
+# -- schedules: step t uses schedule(t), counted from 0, as torch's LambdaLR stepped once per update ----------
+@pytest.mark.parametrize("packed", [False, True], ids=["per_parameter", "flat_pack"])
+@pytest.mark.parametrize("case", ["sgd", "adam", "adamw", "nadam"])
+def test_scheduled_learning_rate_matches_torch_lambda_lr(case, packed, torch, rng):
+    schedule = gn.schedules.ExponentialDecay(0.05, decay_steps=7, decay_rate=0.3)
+    make, make_torch = TORCH_CASES[case]
+    optimizer = make()
+    optimizer.learning_rate = schedule
+    params = _params(rng, packed)
+    for p in params:
+        p.value = p.value + np.sign(p.value) * 10.0
+    tensors = [torch.tensor(p.value.copy(), requires_grad=True) for p in params]
+    reference = make_torch(torch.optim, tensors)
+    for group in reference.param_groups:
+        group["lr"] = 0.05
+    scheduler = torch.optim.lr_scheduler.LambdaLR(reference, lambda step: schedule(step) / 0.05)
+    for step_grads in _gradients(rng, steps=30):
+        for p, t, g in zip(params, tensors, step_grads, strict=True):
+            p.grad[...] = g
+            t.grad = torch.tensor(g)
+        optimizer.step(params)
+        reference.step()
+        scheduler.step()
+        for p, t in zip(params, tensors, strict=True):
+            np.testing.assert_allclose(p.value, t.detach().numpy(), rtol=1e-12, atol=0)
+    assert optimizer.iterations == 30 and optimizer.last_learning_rate == pytest.approx(schedule(29))
+
+
+def test_one_optimizer_shared_by_two_packed_models_with_the_same_layer_names_keeps_their_states_apart(rng):
+    def model(optimizer, seed):
+        gn.set_seed(seed)
+        net = gn.Sequential([gn.layers.Input(shape=(4,)), gn.layers.Dense(6, activation="tanh", name="hidden"),
+                             gn.layers.Dense(2, name="out")])
+        net.compile(optimizer=optimizer, loss="mse")
+        return net
+
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), rng.normal(size=(16, 2)).astype(np.float32)
+    shared = SGD(0.05, momentum=0.9)  # (not Adam: its step count t would advance for both models)
+    a, b = model(shared, 1), model(shared, 2)  # both hold 'hidden/kernel', ... in their own flat packs
+    alone_a, alone_b = model(SGD(0.05, momentum=0.9), 1), model(SGD(0.05, momentum=0.9), 2)
+    for _ in range(3):
+        for net in (a, b, alone_a, alone_b):
+            net.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for net, alone in ((a, alone_a), (b, alone_b)):
+        for w, v in zip(net.get_weights(), alone.get_weights(), strict=True):
+            np.testing.assert_array_equal(w, v)
