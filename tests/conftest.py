@@ -30,6 +30,7 @@ def float64():
 @pytest.fixture(autouse=True)
 def _restore_global_state():
     saved = gn.floatx()
+    gn.backend.clear_session()  # automatic layer names start at "dense" in every test, as in Keras's tests
     yield
     gn.set_floatx(saved)
 

@@ -54,7 +54,7 @@ def test_dense_parameters_shapes_and_order():
     assert len(gn.layers.Dense(2, use_bias=False).parameters()) == 0  # unbuilt
     layer_nb = gn.layers.Dense(2, use_bias=False)
     layer_nb.build((3,))
-    assert [p.name for p in layer_nb.parameters()] == ["dense/kernel"]
+    assert [p.name for p in layer_nb.parameters()] == ["dense_2/kernel"]  # the third Dense() of the test
 
 
 def test_dense_builds_from_its_first_input_and_keeps_float32(rng):

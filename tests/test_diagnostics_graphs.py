@@ -86,13 +86,14 @@ def test_nested_models_are_expanded_with_path_names(rng):
     x, y = rng.normal(size=(48, 4)).astype(np.float32), rng.integers(0, 2, size=48)
     model = _nested()
     record = model.fit(x, y, epochs=1, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor()]).diagnostics
-    assert record.layers == ["inner/dense", "inner/core/dense", "top/dense"]
+    # Keras-style unique names, in creation order: core's Dense is "dense", inner's "dense_1", top's "dense_2"
+    assert record.layers == ["inner/dense_1", "inner/core/dense", "top/dense_2"]
     assert {r["parameter"] for r in record.gradients} == {
-        "*", "inner/dense/kernel", "inner/dense/bias", "inner/core/dense/kernel", "inner/core/dense/bias",
-        "top/dense/kernel", "top/dense/bias"}
-    assert [r["layer"] for r in record.activations] == ["inner/dense", "inner/core/dense", "dropout", "top/dense"]
-    assert record.outputs == ["top/dense"]
-    assert record.feeds["inner/core/dense"] == ["dropout"] and record.feeds["dropout"] == ["top/dense"]
+        "*", "inner/dense_1/kernel", "inner/dense_1/bias", "inner/core/dense/kernel", "inner/core/dense/bias",
+        "top/dense_2/kernel", "top/dense_2/bias"}
+    assert [r["layer"] for r in record.activations] == ["inner/dense_1", "inner/core/dense", "dropout", "top/dense_2"]
+    assert record.outputs == ["top/dense_2"]
+    assert record.feeds["inner/core/dense"] == ["dropout"] and record.feeds["dropout"] == ["top/dense_2"]
     # the probe (no probe given) is the first 48 training inputs the model received, in batch order:
     # statistics equal a forward pass written out on some 48 rows of x, i.e. on all of them
     w = [p.value.astype(np.float64) for p in model.parameters()]
@@ -106,7 +107,7 @@ def test_frozen_nested_model_has_no_gradient_rows(rng):
     model = _nested()
     model.layers[0].trainable = False  # "inner", with "core" inside it
     record = model.fit(x, y, epochs=1, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor()]).diagnostics
-    assert record.layers == ["top/dense"]
+    assert record.layers == ["top/dense_2"]
     assert len(record.activations) == 4
 
 

@@ -98,7 +98,7 @@ def test_nested_models_pass_gradient_check(rng, float64):
     outer = gn.Sequential([L.Input(shape=(5,)), single, L.Dense(2)])
     report = check_layer(outer, rng.normal(size=(4, 5)))
     assert report.passed, report
-    assert "graph/dense/kernel" in report.errors
+    assert "graph/dense_2/kernel" in report.errors  # the tower above took dense and dense_1
 
 
 def test_graph_used_twice_inside_another_graph(rng, float64):
@@ -279,7 +279,9 @@ def test_docs_models_examples_run(tmp_path, monkeypatch, capsys):
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(block.replace("/tmp/", f"{tmp_path}/"), namespace)
-    assert namespace["siamese"].parameters()[0].name == "tower/dense/kernel"  # type: ignore[attr-defined]
+    first = namespace["tower"].layers[0].name  # type: ignore[attr-defined]
+    assert first == "dense_5"  # the sixth unnamed Dense of the page (Keras-style numbering)
+    assert namespace["siamese"].parameters()[0].name == f"tower/{first}/kernel"  # type: ignore[attr-defined]
     assert "Connected to" in capsys.readouterr().out
 
 

@@ -150,3 +150,53 @@ def test_losses_keep_float32(rng):
 def test_unknown_loss_lists_the_valid_names():
     with pytest.raises(gn.UnknownNameError, match="mse"):
         gn.losses.get("msee")
+
+
+# -- the fused softmax gradient is the gradient of the reported loss for any targets (issue 10, item 6) ----
+def _soft_targets(kind, rng, shape=(6, 4)):
+    if kind == "soft":  # rows sum to 1
+        return _probabilities(rng, shape)
+    if kind == "unnormalized":  # rows sum to anything in [0.3, 2.5]
+        return _probabilities(rng, shape) * rng.uniform(0.3, 2.5, size=(shape[0], 1))
+    return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[0])] * rng.uniform(0.2, 3.0, size=(shape[0], 1))
+
+
+@pytest.mark.parametrize("kind", ["soft", "unnormalized", "sample_weighted_one_hot"])
+def test_softmax_fused_gradient_matches_torch_cross_entropy_with_soft_targets(kind, rng, torch):
+    z, y = rng.normal(size=(6, 4)), _soft_targets(kind, rng)
+    zt = torch.tensor(z, requires_grad=True)
+    torch.nn.functional.cross_entropy(zt, torch.tensor(y)).backward()  # -(1/N) sum y log softmax(z)
+    loss = gn.losses.CategoricalCrossentropy()
+    p = gn.activations.get("softmax")(z)
+    np.testing.assert_allclose(loss.fused_gradient(y, p), zt.grad.numpy(), rtol=1e-10, atol=1e-14)
+    logits_grad = gn.losses.CategoricalCrossentropy(from_logits=True).gradient(y, z)
+    np.testing.assert_allclose(loss.fused_gradient(y, p), logits_grad, rtol=1e-10, atol=1e-14)
+    chained = gn.activations.get("softmax").backward(loss.gradient(y, p), p)
+    np.testing.assert_allclose(loss.fused_gradient(y, p), chained, rtol=1e-9, atol=1e-14)
+
+
+def _head_model(activation, units, seed):
+    gn.set_seed(seed)
+    return gn.Sequential([gn.layers.Input(shape=(5,)), gn.layers.Dense(8, activation="tanh"),
+                          gn.layers.Dense(units, activation=activation)])
+
+
+@pytest.mark.parametrize(("name", "activation", "kind"), [
+    ("categorical_crossentropy", "softmax", "unnormalized"),
+    ("categorical_crossentropy", "softmax", "sample_weighted_one_hot"),
+    ("categorical_crossentropy", "softmax", "soft"),
+    ("binary_crossentropy", "sigmoid", "soft"),  # (p - y) / N is exact for any y in [0, 1]
+])
+def test_model_trains_the_same_with_the_activation_in_the_model_or_in_the_loss(name, activation, kind, rng,
+                                                                               float64):
+    x = rng.normal(size=(40, 5))
+    y = _soft_targets(kind, rng, (40, 3)) if activation == "softmax" else rng.uniform(0, 1, size=(40, 3))
+    fused, logits = _head_model(activation, 3, 0), _head_model(None, 3, 0)
+    logits.set_weights(fused.get_weights())
+    fused.compile(optimizer=gn.optimizers.SGD(0.2, momentum=0.9), loss=name)
+    logits.compile(optimizer=gn.optimizers.SGD(0.2, momentum=0.9), loss=type(gn.losses.get(name))(from_logits=True))
+    a = fused.fit(x, y, epochs=5, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    b = logits.fit(x, y, epochs=5, batch_size=8, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(a, b, rtol=1e-9)
+    for wa, wb in zip(fused.get_weights(), logits.get_weights(), strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=1e-8, atol=1e-12)

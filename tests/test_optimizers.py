@@ -206,7 +206,7 @@ def test_momentum_velocity_is_torch_buffer_times_lr(torch, rng):
         ours.step([w])
         theirs.step()
     buffer = theirs.state[tw]["momentum_buffer"].numpy()
-    np.testing.assert_allclose(ours.state["w"]["velocity"], 0.05 * buffer, rtol=1e-12)
+    np.testing.assert_allclose(ours.state[w]["velocity"], 0.05 * buffer, rtol=1e-12)
 
 
 # -- Nesterov: the reformulated iterates are the textbook's look-ahead points ----------------------------
@@ -305,8 +305,8 @@ def test_adam_moments_are_ewmas_of_the_gradients(rng):
     for g in grads:
         p.grad[...] = g
         optimizer.step([p])
-    np.testing.assert_allclose(optimizer.state["w"]["first_moment"], gn.ewma(grads, 0.8)[-1], rtol=1e-12)
-    np.testing.assert_allclose(optimizer.state["w"]["second_moment"], gn.ewma(grads**2, 0.95)[-1], rtol=1e-12)
+    np.testing.assert_allclose(optimizer.state[p]["first_moment"], gn.ewma(grads, 0.8)[-1], rtol=1e-12)
+    np.testing.assert_allclose(optimizer.state[p]["second_moment"], gn.ewma(grads**2, 0.95)[-1], rtol=1e-12)
 
 
 def test_scratch_buffers_are_not_saved_and_state_round_trips(rng):
@@ -429,3 +429,164 @@ def test_ewma_bias_correction_recovers_a_constant_and_keeps_float32():
 def test_ewma_rejects_bad_beta():
     with pytest.raises(ConfigError, match="beta must be in"):
         gn.ewma([1.0, 2.0], beta=1.0)
+
+
+# -- state is keyed by the Parameter object, never by its name (issue 10, item 6) --------------------------
+def _two_standalone_dense(same_shape: bool, names: tuple[str | None, str | None]):
+    first = gn.layers.Dense(4 if same_shape else 3, activation="tanh", name=names[0])
+    second = gn.layers.Dense(4 if same_shape else 2, name=names[1])
+    first.build((4,))
+    second.build((first.units,))
+    return first, second
+
+
+@pytest.mark.parametrize("same_shape", [True, False], ids=["same_shape", "different_shapes"])
+@pytest.mark.parametrize("names", [(None, None), ("twin", "twin")], ids=["automatic_names", "same_explicit_name"])
+def test_two_standalone_dense_layers_with_momentum_train_like_torch(same_shape, names, rng, float64, torch):
+    first, second = _two_standalone_dense(same_shape, names)
+    if names == (None, None):
+        assert (first.name, second.name) == ("dense", "dense_1")  # Keras-style automatic names
+    linears = [torch.nn.Linear(layer.kernel.shape[0], layer.units) for layer in (first, second)]
+    with torch.no_grad():
+        for layer, linear in zip((first, second), linears, strict=True):
+            linear.weight.copy_(torch.tensor(layer.kernel.value.T))
+            linear.bias.copy_(torch.tensor(layer.bias.value))
+    ours = SGD(0.1, momentum=0.9)
+    theirs = torch.optim.SGD([p for lin in linears for p in lin.parameters()], lr=0.1, momentum=0.9)
+    params = first.parameters() + second.parameters()
+    for _ in range(6):
+        x, target = rng.normal(size=(5, 4)), rng.normal(size=(5, second.units))
+        out = second.forward(first.forward(x, training=True), training=True)
+        first.backward(second.backward(gn.losses.get("mse").gradient(target, out)))
+        ours.step(params)
+        theirs.zero_grad()
+        loss = torch.nn.functional.mse_loss(linears[1](torch.tanh(linears[0](torch.tensor(x)))), torch.tensor(target))
+        loss.backward()
+        theirs.step()
+    for layer, linear in zip((first, second), linears, strict=True):
+        np.testing.assert_allclose(layer.kernel.value, linear.weight.detach().numpy().T, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.bias.value, linear.bias.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert len(ours.state) == 4  # one entry per Parameter object
+    if names == (None, None):
+        assert {k.split(":")[0] for k in ours.get_state() if k != "iterations"} == {
+            "dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"}
+    else:
+        with pytest.raises(gn.errors.StateError, match="both named 'twin/kernel'.*distinct names"):
+            ours.get_state()
+
+
+def test_set_state_binds_saved_slots_by_name_and_refuses_unknown_or_misshapen_ones(rng):
+    params = _params(rng, packed=False)
+    optimizer = Adam(0.01)
+    _run(optimizer, params, _gradients(rng, steps=3))
+    state = optimizer.get_state()
+    fresh = Adam(0.01)
+    fresh.set_state(state)
+    assert fresh.get_state().keys() == state.keys()  # not bound yet, still saved with the next save
+    copies = [Parameter(p.value.copy(), name=p.name) for p in params]
+    fresh.set_state(state, copies)  # bound at once
+    np.testing.assert_array_equal(fresh.state[copies[0]]["first_moment"], optimizer.state[params[0]]["first_moment"])
+    with pytest.raises(gn.errors.StateError, match="'p0': no such parameter"):
+        Adam().set_state(state, copies[1:])
+    wrong = [Parameter(np.zeros(7), name="p0")]
+    with pytest.raises(gn.errors.StateError, match=r"shape \(4, 3\), the parameter \(7,\)"):
+        Adam().set_state({"p0:first_moment": state["p0:first_moment"]}, wrong)
+
+
+# -- a frozen layer is not updated, whoever passes its parameters to the optimizer -------------------------
+def test_step_on_a_frozen_standalone_layer_leaves_it_unchanged(rng):
+    layer = gn.layers.Dense(3)
+    layer.build((4,))
+    layer.trainable = False
+    before = layer.get_weights()
+    for p in layer.parameters():
+        p.grad[...] = rng.normal(size=p.shape)
+    SGD(0.1).step(layer.parameters())
+    for a, b in zip(before, layer.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    layer.trainable = True
+    SGD(0.1).step(layer.parameters())
+    assert not np.array_equal(before[0], layer.kernel.value)
+    assert gn.layers.Dense(2, trainable=False).trainable is False
+
+
+def test_unfreezing_batch_normalization_keeps_its_moving_statistics_non_trainable():
+    layer = gn.layers.BatchNormalization(trainable=False)
+    layer.build((3,))
+    assert not any(p.trainable for p in layer.parameters())
+    layer.trainable = True
+    assert {p.name.split("/")[1]: p.trainable for p in layer.parameters()} == {
+        "gamma": True, "beta": True, "moving_mean": False, "moving_variance": False}
+
+
+@pytest.mark.parametrize("freeze", ["layer", "model"])
+def test_freezing_after_compile_is_honoured_by_fit_and_by_a_manual_step(freeze, rng):
+    model = gn.Sequential([gn.layers.Input(shape=(4,)), gn.layers.Dense(5, activation="tanh"), gn.layers.Dense(2)])
+    model.compile(optimizer=SGD(0.1, momentum=0.9), loss="mse")
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), rng.normal(size=(16, 2)).astype(np.float32)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    frozen = model if freeze == "model" else model.layers[0]
+    frozen.trainable = False
+    before = model.get_weights()
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    after_fit = model.get_weights()
+    for p in model.parameters():
+        p.grad[...] = 1.0
+    model.optimizer.step(model.parameters())
+    after_step = model.get_weights()
+    for a, b, c in zip(before[:2], after_fit[:2], after_step[:2], strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    if freeze == "layer":  # the other layer still trains
+        assert not np.array_equal(before[2], after_fit[2]) and not np.array_equal(after_fit[2], after_step[2])
+    frozen.trainable = True
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert not np.array_equal(after_step[0], model.get_weights()[0])
+
+
+# -- schedules: step t uses schedule(t), counted from 0, as torch's LambdaLR stepped once per update ----------
+@pytest.mark.parametrize("packed", [False, True], ids=["per_parameter", "flat_pack"])
+@pytest.mark.parametrize("case", ["sgd", "adam", "adamw", "nadam"])
+def test_scheduled_learning_rate_matches_torch_lambda_lr(case, packed, torch, rng):
+    schedule = gn.schedules.ExponentialDecay(0.05, decay_steps=7, decay_rate=0.3)
+    make, make_torch = TORCH_CASES[case]
+    optimizer = make()
+    optimizer.learning_rate = schedule
+    params = _params(rng, packed)
+    for p in params:
+        p.value = p.value + np.sign(p.value) * 10.0
+    tensors = [torch.tensor(p.value.copy(), requires_grad=True) for p in params]
+    reference = make_torch(torch.optim, tensors)
+    for group in reference.param_groups:
+        group["lr"] = 0.05
+    scheduler = torch.optim.lr_scheduler.LambdaLR(reference, lambda step: schedule(step) / 0.05)
+    for step_grads in _gradients(rng, steps=30):
+        for p, t, g in zip(params, tensors, step_grads, strict=True):
+            p.grad[...] = g
+            t.grad = torch.tensor(g)
+        optimizer.step(params)
+        reference.step()
+        scheduler.step()
+        for p, t in zip(params, tensors, strict=True):
+            np.testing.assert_allclose(p.value, t.detach().numpy(), rtol=1e-12, atol=0)
+    assert optimizer.iterations == 30 and optimizer.last_learning_rate == pytest.approx(schedule(29))
+
+
+def test_one_optimizer_shared_by_two_packed_models_with_the_same_layer_names_keeps_their_states_apart(rng):
+    def model(optimizer, seed):
+        gn.set_seed(seed)
+        net = gn.Sequential([gn.layers.Input(shape=(4,)), gn.layers.Dense(6, activation="tanh", name="hidden"),
+                             gn.layers.Dense(2, name="out")])
+        net.compile(optimizer=optimizer, loss="mse")
+        return net
+
+    x, y = rng.normal(size=(16, 4)).astype(np.float32), rng.normal(size=(16, 2)).astype(np.float32)
+    shared = SGD(0.05, momentum=0.9)  # (not Adam: its step count t would advance for both models)
+    a, b = model(shared, 1), model(shared, 2)  # both hold 'hidden/kernel', ... in their own flat packs
+    alone_a, alone_b = model(SGD(0.05, momentum=0.9), 1), model(SGD(0.05, momentum=0.9), 2)
+    for _ in range(3):
+        for net in (a, b, alone_a, alone_b):
+            net.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for net, alone in ((a, alone_a), (b, alone_b)):
+        for w, v in zip(net.get_weights(), alone.get_weights(), strict=True):
+            np.testing.assert_array_equal(w, v)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.app import plotting, run_report, runs
+from glassnet.app import config_data, plotting, run_report, runs
 from glassnet.app.config import loads as config_loads
 
 
@@ -142,7 +142,8 @@ def test_a_config_reaches_optimizers_schedules_scalers_layers_and_callbacks(tmp_
     run = runs.setup(raw)
     assert type(run.model.optimizer).__name__ == "Adam"
     assert [type(layer).__name__ for layer in run.model.layers][1:4] == ["BatchNormalization", "ReLU", "Dropout"]
-    np.testing.assert_allclose(run.data.x_train.mean(axis=0), 0.0, atol=1e-6)  # the standard scaler ran
+    cut = config_data.training_rows(len(run.data.x_train), run.config["training"]["validation_split"])
+    np.testing.assert_allclose(run.data.x_train[:cut].mean(axis=0), 0.0, atol=1e-6)  # fitted on the fit rows
     result = runs.train(run, out=tmp_path, verbose=0)
     assert (result.run_dir / "best.glassnet").is_file() and (result.run_dir / "log.csv").is_file()
     lr = result.history["learning_rate"]
@@ -150,3 +151,26 @@ def test_a_config_reaches_optimizers_schedules_scalers_layers_and_callbacks(tmp_
     assert (result.run_dir / "plots" / "learning_rate.png").is_file()  # ... so its curve is drawn
     saved = gn.load_model(result.run_dir / "best.glassnet")
     assert [p.name for p in saved.parameters()] == [p.name for p in run.model.parameters()]
+
+
+def test_scaler_is_fitted_on_the_training_rows_only_not_the_validation_rows(monkeypatch):
+    made = []
+
+    def recording_make_scaler(spec):
+        scaler = make_scaler(spec)
+        made.append(scaler)
+        return scaler
+
+    make_scaler = config_data.make_scaler
+    monkeypatch.setattr(config_data, "make_scaler", recording_make_scaler)
+    raw = {"data": {"name": "regression", "n_samples": 80, "n_features": 3}, "preprocessing": {"scaler": "standard"},
+           "training": {"epochs": 1, "validation_split": 0.25}}
+    run = runs.setup(raw)
+    x_train, _, _, _ = config_data.load_split(run.config["data"])
+    cut = len(x_train) - int(len(x_train) * 0.25)  # fit() validates on the last quarter
+    assert len(run.data.x_train) == len(x_train) == 64 and cut == 48
+    rows = x_train.astype(np.float32)
+    (scaler,) = made
+    np.testing.assert_allclose(scaler.mean_, rows[:cut].mean(axis=0, dtype=np.float64), rtol=1e-12)
+    assert not np.allclose(scaler.mean_, rows.mean(axis=0, dtype=np.float64), rtol=1e-3)  # the old statistics
+    np.testing.assert_allclose(run.data.x_train[:cut].mean(axis=0), 0.0, atol=1e-6)

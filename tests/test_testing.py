@@ -153,7 +153,7 @@ class WrongSign(Dense):
 def test_a_kernel_gradient_off_by_one_percent_fails_the_gradient_check():
     message = _failure(lambda: OffByOnePercent(3), (4,))
     assert _failed_checks(message) == ["gradient"]
-    assert "parameter 'off_by_one_percent/kernel': relative error" in message
+    assert re.search(r"parameter 'off_by_one_percent(_\d+)?/kernel': relative error", message)
     assert "largest difference at index" in message
 
 
@@ -164,7 +164,7 @@ def test_a_wrong_sign_on_the_input_gradient_fails():
 
 def test_a_large_tensor_is_checked_along_random_directions():
     message = _failure(lambda: OffByOnePercent(30), (40,), max_entries=64)
-    assert "checked along random directions" in message and "off_by_one_percent/kernel" in message
+    assert "checked along random directions" in message and re.search(r"off_by_one_percent(_\d+)?/kernel", message)
 
 
 @register_layer
@@ -178,7 +178,8 @@ class Accumulates(Dense):
 
 def test_a_backward_that_adds_to_grad_fails():
     message = _failure(lambda: Accumulates(3), (4,))
-    assert "[gradient] parameter 'accumulates/kernel': two identical backward calls gave different gradients" in message
+    assert re.search(r"\[gradient\] parameter 'accumulates(_\d+)?/kernel': two identical backward calls gave different "
+                     "gradients", message)
 
 
 @register_layer
@@ -190,7 +191,8 @@ class NotANumber(Dense):
 
 
 def test_a_nan_gradient_fails():
-    assert "[gradient] parameter 'not_a_number/bias': relative error nan" in _failure(lambda: NotANumber(3), (4,))
+    message = _failure(lambda: NotANumber(3), (4,))
+    assert re.search(r"\[gradient\] parameter 'not_a_number(_\d+)?/bias': relative error nan", message)
 
 
 @register_layer
@@ -276,7 +278,7 @@ class IgnoresDtype(Dense):
 
 def test_parameters_that_ignore_the_dtype_fail_the_gradient_check():
     message = _failure(lambda: IgnoresDtype(3), (4,))
-    assert "[gradient] parameter 'ignores_dtype/kernel' is float32 in a float64 layer" in message
+    assert re.search(r"\[gradient\] parameter 'ignores_dtype(_\d+)?/kernel' is float32 in a float64 layer", message)
 
 
 @register_layer

@@ -1,4 +1,4 @@
-"""Global numeric settings: the default float type and the default random generator."""
+"""Global settings: the default float type, the default random generator and the automatic layer names."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .errors import ConfigError
 _FLOATX = "float32"
 _VALID_FLOATX = ("float16", "float32", "float64")
 _generator = np.random.default_rng()
+_name_counts: dict[str, int] = {}
 
 
 def floatx() -> str:
@@ -57,3 +58,17 @@ def using_generator(rng: np.random.Generator) -> Iterator[None]:
         yield
     finally:
         _generator = saved
+
+
+def unique_name(base: str) -> str:
+    """``base`` the first time it is asked for in this process, then ``base_1``, ``base_2``, ... (how
+    Keras names layers: two standalone ``Dense()`` are ``dense`` and ``dense_1``, never both ``dense``)."""
+    count = _name_counts.get(base, 0)
+    _name_counts[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def clear_session() -> None:
+    """Start the automatic names over (the next ``Dense()`` is ``dense`` again), as Keras's
+    ``clear_session`` does; layers that already exist keep their names."""
+    _name_counts.clear()

@@ -15,7 +15,8 @@ samples. N below is that averaging count.
 Probabilities are clipped to [1e-7, 1 - 1e-7]. With ``from_logits=True`` the cross-entropies take
 logits z and use log-sum-exp forms that stay finite for any z. When a sigmoid (softmax) output layer
 feeds its binary (categorical) cross-entropy, the model fuses the two and uses the stable
-dL/dz = (p - y) / N instead of multiplying the two Jacobians.
+dL/dz = (p - y) / N instead of multiplying the two Jacobians; for softmax with categorical targets whose
+rows need not sum to 1 (soft or weighted targets) it is dL/dz = (p sum_c y - y) / N, as with logits.
 """
 
 from __future__ import annotations
@@ -229,6 +230,15 @@ class CategoricalCrossentropy(Loss):
             return (_softmax(y_pred) * y_true.sum(axis=-1, keepdims=True) - y_true) * (1.0 / n)
         inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
         return -y_true / _clip_probability(y_pred) * inside * (1.0 / n)
+
+    def fused_gradient(self, y_true: Any, y_pred: Array) -> Array:
+        """dL/dz for p = softmax(z): (p sum_c y - y) / N, the gradient of the value this loss reports for
+        any targets (it is (p - y) / N only when every row of y sums to 1)."""
+        y = self._align(y_true, y_pred)
+        grad = y_pred * y.sum(axis=-1, keepdims=True)
+        grad -= y
+        grad *= 1.0 / self._count(y_pred)
+        return grad
 
     def _align(self, y_true: Any, y_pred: Array) -> Array:
         y = np.asarray(y_true)

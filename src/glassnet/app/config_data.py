@@ -234,21 +234,33 @@ def make_transform(
     return transform
 
 
+def training_rows(n: int, validation_split: float) -> int:
+    """How many leading rows ``fit(validation_split=...)`` trains on: it validates on the last
+    ``int(n * validation_split)`` (``models.training``'s cut, as in Keras)."""
+    return n - int(n * validation_split)
+
+
 def prepare(
-    data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str, input_rank: int | None = None
+    data_table: dict[str, Any],
+    prep_table: dict[str, Any],
+    dtype: str,
+    validation_split: float = 0.0,
+    input_rank: int | None = None,
 ) -> tuple[dict[str, Any], PreparedData]:
     """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays.
 
+    The scaler is fitted on the rows ``fit`` trains on: the training split minus the last
+    ``validation_split`` fraction, so no statistic of the validation rows leaks into the inputs.
     ``data_table`` gets its ``shape`` filled in (see ``sample_shape``), so a run's config reproduces it.
     """
     x, y, x_test, y_test = load_split(data_table)
     prep_table = resolve_preprocessing(prep_table, data_table, x)
     if "shape" not in data_table:
         shape = sample_shape(x.shape[1:], data_table.get("flatten"), input_rank)
-        data_table["shape"] = list(shape) if len(shape) > 1 else None
-        if data_table["shape"] is None:
-            del data_table["shape"]
-    transform = make_transform(prep_table, dtype, x, data_table.get("shape"))
+        if len(shape) > 1:
+            data_table["shape"] = list(shape)
+    fit_rows = x[: training_rows(len(x), validation_split)]
+    transform = make_transform(prep_table, dtype, fit_rows, data_table.get("shape"))
     task = _task(data_table, y)
     n_classes = None
     if task == "classification":
@@ -271,4 +283,5 @@ __all__ = [
     "prepare",
     "sample_shape",
     "resolve_data_table",
+    "training_rows",
 ]

@@ -24,7 +24,7 @@ from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
-from .config_data import PreparedData, prepare, resolve_data_table
+from .config_data import PreparedData, prepare, resolve_data_table, training_rows
 from .run_files import make_run_dir, write_history_csv, write_json, write_text
 
 
@@ -51,10 +51,13 @@ def first_layer_input_rank(model_table: dict[str, Any]) -> int | None:
 
 
 def resolve_data(config: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict[str, Any], PreparedData]:
-    """Resolved [data] and [preprocessing] tables and the prepared arrays."""
+    """Resolved [data] and [preprocessing] tables and the prepared arrays (the scaler fitted on the rows
+    that train, without the ``[training] validation_split`` rows)."""
     data_table = resolve_data_table(dict(config.get("data", {})), seed)
+    training = {**TRAINING_KEYS, **config.get("training", {})}
+    split = number(training, "validation_split", "training", 0.0, 1.0)
     rank = first_layer_input_rank(config.get("model", {}))
-    prep_table, data = prepare(data_table, dict(config.get("preprocessing", {})), backend.floatx(), rank)
+    prep_table, data = prepare(data_table, dict(config.get("preprocessing", {})), backend.floatx(), split, rank)
     data_table["task"] = data.task
     return data_table, prep_table, data
 
@@ -122,8 +125,7 @@ def check_output_width(model: Sequential, loss: Any, data: PreparedData, last: i
 
 def _split_for_validation(data: PreparedData, split: float) -> tuple[Any, Any, Any, Any]:
     """The same cut ``fit`` makes: the last ``split`` fraction of the training arrays validates."""
-    n_val = int(len(data.x_train) * split)
-    cut = len(data.x_train) - n_val
+    cut = training_rows(len(data.x_train), split)
     return data.x_train[:cut], data.y_train[:cut], data.x_train[cut:], data.y_train[cut:]
 
 

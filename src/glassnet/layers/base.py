@@ -70,8 +70,13 @@ class Layer:
     """Base class of every layer (and of models, which are layers too).
 
     Args:
-        name: Unique name inside a model; defaults to the class name in snake_case.
-        trainable: If False, its parameters are frozen (optimizers skip them).
+        name: Kept as given. By default the class name in snake_case, numbered as Keras does
+            (``dense``, ``dense_1``, ... per process; ``backend.clear_session`` restarts the count), so
+            two standalone layers never share parameter names. A model also makes its layers' names unique.
+        trainable: If False, the layer is frozen. The flag is written through to the ``trainable`` of each
+            parameter created trainable (moving statistics stay non-trainable), as in Keras, so anything
+            that honours ``Parameter.trainable`` (``optimizer.step(layer.parameters())``) skips a frozen
+            layer; setting it on a model sets it on every layer inside.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -82,10 +87,11 @@ class Layer:
                 setattr(cls, method, wrap(fn))
 
     def __init__(self, name: str | None = None, trainable: bool = True) -> None:
-        self._name = name or snake_case(type(self).__name__)
+        self._name = name or backend.unique_name(snake_case(type(self).__name__))
         self._scope = ""
         self._building = False
         self._params: dict[str, Parameter] = {}
+        self._learnable: list[str] = []  # parameters created trainable: they follow ``self.trainable``
         self.cache: dict[str, Any] = {}
         self.built = False
         self.trainable = trainable
@@ -93,6 +99,18 @@ class Layer:
         self.output_shape: Shape | None = None
         self.input_grad_required = True
         self.dtype = backend.floatx()
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for key in self._learnable:
+            self._params[key].trainable = self._trainable
+        for layer in getattr(self, "layers", ()):  # a model's layers follow it
+            layer.trainable = self._trainable
 
     # -- naming ---------------------------------------------------------------------------------
     @property
@@ -133,10 +151,14 @@ class Layer:
     def add_parameter(
         self, name: str, value: Array, trainable: bool = True, regularizer: Any = None
     ) -> Parameter:
-        """Create and register a parameter named ``<layer>/<name>``."""
-        param = Parameter(value, name=f"{self._scope}{self._name}/{name}", trainable=trainable,
+        """Create and register a parameter named ``<layer>/<name>`` (frozen while the layer is)."""
+        param = Parameter(value, name=f"{self._scope}{self._name}/{name}", trainable=trainable and self.trainable,
                           regularizer=regularizer)
         self._params[name] = param
+        if trainable and name not in self._learnable:
+            self._learnable.append(name)
+        elif not trainable and name in self._learnable:
+            self._learnable.remove(name)
         return param
 
     # -- computing ------------------------------------------------------------------------------

@@ -105,5 +105,5 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> Any:
         c = config["compile"]
         model.compile(optimizer=optimizers.get(c["optimizer"]), loss=losses.get(c["loss"]), metrics=c["metrics"])
         if opt_state is not None and config.get("optimizer_state"):
-            model.optimizer.set_state(dict(zip(config["optimizer_state"], opt_state)))
+            model.optimizer.set_state(dict(zip(config["optimizer_state"], opt_state)), model.parameters())
     return model

@@ -4,9 +4,11 @@ A subclass writes its rule once, in ``apply(w, g, slot, lr)`` on plain arrays. T
 either once per parameter or, when the parameters live in one ``ParameterPack`` (models pack theirs),
 once on the whole flat buffer, which turns many small NumPy calls into a few large ones. State slots
 (``slot("velocity")``) are zero-initialised arrays shaped like the parameter; ``state`` maps each
-parameter name to its slots, so the state can be saved, restored and inspected. A slot whose name starts
-with ``_`` (``slot("_scratch")``) is a reusable work buffer: it avoids allocations on the hot path and
-is not part of the saved state.
+``Parameter`` object (by identity, never by name: two standalone layers may share a name) to its slots.
+``get_state`` flattens it to ``"<parameter name>:<slot>" -> array`` for saving, which needs the names to
+be unique at that moment (inside one model they are); ``set_state`` binds saved slots back by name.
+A slot whose name starts with ``_`` (``slot("_scratch")``) is a reusable work buffer: it avoids
+allocations on the hot path and is not part of the saved state.
 
 An ``elementwise`` optimizer (each coordinate updated from its own values only, as in SGD, Adagrad,
 RMSprop and Adam) runs over a large pack in blocks of ``block_size`` coordinates: every pass of the
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
-from ..errors import ConfigError, check_positive
+from ..errors import ConfigError, StateError, check_positive
 from ..parameter import Parameter, ParameterPack
 
 SlotGetter = Callable[[str], Array]
@@ -66,7 +68,8 @@ class Optimizer:
         )
         self.iterations = 0
         self.last_learning_rate: float | None = None
-        self.state: dict[str, dict[str, Array]] = {}
+        self.state: dict[Parameter, dict[str, Array]] = {}
+        self._restored: dict[str, dict[str, Array]] = {}  # set_state slots whose Parameter is not seen yet
         self._flat_slots: dict[tuple[ParameterPack, str], Array] = {}
 
     # -- the public step ----------------------------------------------------------------------------
@@ -140,10 +143,20 @@ class Optimizer:
     # -- state ----------------------------------------------------------------------------------
     def slot(self, param: Parameter, name: str) -> Array:
         """The state array ``name`` of ``param``, created as zeros on first use."""
-        slots = self.state.setdefault(_key(param), {})
+        slots = self._slots_of(param)
         if name not in slots:
             slots[name] = np.zeros_like(param.value)
         return slots[name]
+
+    def _slots_of(self, param: Parameter) -> dict[str, Array]:
+        """``param``'s slots; state restored under its name by ``set_state`` is bound to it on first use."""
+        slots = self.state.get(param)
+        if slots is None:
+            slots = self.state[param] = {}
+            restored = self._restored.pop(param.name, {}) if param.name is not None else {}
+            for sname, value in restored.items():
+                slots[sname] = _restored_slot(param, sname, value)
+        return slots
 
     def flat_slot(self, pack: ParameterPack, name: str) -> Array:
         """State ``name`` for a whole pack, as one flat array whose slices are the per-parameter slots."""
@@ -152,10 +165,11 @@ class Optimizer:
             buffer = np.zeros_like(pack.values)
             for p, offset in zip(pack.params, pack.offsets, strict=True):
                 view = buffer[offset : offset + p.size].reshape(p.shape)
-                existing = self.state.get(_key(p), {}).get(name)
+                slots = self._slots_of(p)
+                existing = slots.get(name)
                 if existing is not None:
                     view[...] = existing
-                self.state.setdefault(_key(p), {})[name] = view
+                slots[name] = view
             self._flat_slots[(pack, name)] = buffer
         return buffer
 
@@ -166,31 +180,63 @@ class Optimizer:
         for (pack, name), buffer in self._flat_slots.items():
             for p, offset, shape in zip(pack.params, pack.offsets, pack.shapes, strict=True):
                 view = buffer[offset : offset + int(np.prod(shape, dtype=np.int64))].reshape(shape)
-                self.state.setdefault(_key(p), {})[name] = view
+                self.state.setdefault(p, {})[name] = view
 
     def get_state(self) -> dict[str, Array]:
-        """Flat mapping ``"<param>:<slot>" -> array`` plus ``"iterations"``, for saving."""
-        out = {
-            f"{pname}:{sname}": arr.copy()
-            for pname, slots in self.state.items()
-            for sname, arr in slots.items()
-            if not sname.startswith("_")
-        }
+        """Flat mapping ``"<param name>:<slot>" -> array`` plus ``"iterations"``, for saving.
+
+        Raises ``StateError`` if two different parameters with saved state have the same name.
+        """
+        out: dict[str, Array] = {}
+        owner: dict[str, Parameter] = {}
+        for param, slots in self.state.items():
+            saved = {k: v for k, v in slots.items() if not k.startswith("_")}
+            if not saved:
+                continue
+            pname = param.name if param.name is not None else f"param_{id(param)}"
+            if owner.setdefault(pname, param) is not param:
+                raise StateError(
+                    f"optimizer state: two different parameters are both named {pname!r}, so their state "
+                    "cannot be saved by name; hint: give the layers distinct names (name=...) or put them "
+                    "in one model, which makes the names unique"
+                )
+            out.update({f"{pname}:{sname}": arr.copy() for sname, arr in saved.items()})
+        for pname, slots in self._restored.items():  # restored, not used yet: kept for the next save
+            out.update({f"{pname}:{sname}": arr.copy() for sname, arr in slots.items()})
         out["iterations"] = np.array(self.iterations, dtype=np.int64)
         return out
 
-    def set_state(self, state: dict[str, Array]) -> None:
-        """Restore what ``get_state`` returned (slots are copied into existing arrays where they exist)."""
+    def set_state(self, state: dict[str, Array], params: Sequence[Parameter] | None = None) -> None:
+        """Restore what ``get_state`` returned, binding each ``"<param name>:<slot>"`` by name.
+
+        Slots go to the parameters given in ``params`` or already in ``state`` (copied into their existing
+        arrays, so flat-pack views stay valid); without ``params``, a name not seen yet waits for the
+        first step on a parameter of that name. With ``params``, a name none of them has is an error.
+        """
+        by_name: dict[str, Parameter | None] = {}
+        for p in [*self.state, *(params or [])]:
+            if p.name is not None:
+                by_name[p.name] = p if by_name.get(p.name, p) is p else None  # None: ambiguous
         for key, value in state.items():
             if key == "iterations":
                 self.iterations = int(value)
                 continue
             pname, sname = key.rsplit(":", 1)
-            slots = self.state.setdefault(pname, {})
-            if sname in slots and slots[sname].shape == value.shape:
-                slots[sname][...] = value
+            if pname not in by_name:
+                if params is not None:
+                    raise StateError(f"optimizer state for {pname!r}: no such parameter; hint: the state was "
+                                     f"saved from another architecture (parameters: {sorted(by_name)})")
+                self._restored.setdefault(pname, {})[sname] = np.array(value)
+                continue
+            param = by_name[pname]
+            if param is None:
+                raise StateError(f"optimizer state for {pname!r}: several parameters have that name; "
+                                 "hint: give the layers distinct names (name=...)")
+            slots = self._slots_of(param)
+            if sname in slots:
+                slots[sname][...] = _restored_slot(param, sname, value)
             else:
-                slots[sname] = np.array(value)
+                slots[sname] = _restored_slot(param, sname, value)
 
     # -- configuration ----------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -225,5 +271,10 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
-def _key(param: Parameter) -> str:
-    return param.name if param.name is not None else f"param_{id(param)}"
+def _restored_slot(param: Parameter, slot: str, value: Array) -> Array:
+    """A saved slot as a new array in ``param``'s dtype; refuses one of the wrong shape."""
+    value = np.asarray(value)
+    if value.shape != param.shape:
+        raise StateError(f"optimizer state {param.name!r}:{slot} has shape {value.shape}, the parameter "
+                         f"{param.shape}; hint: the state was saved from another architecture")
+    return np.array(value, dtype=param.dtype)
