@@ -24,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-TABLES = ("data", "preprocessing", "model", "loss", "optimizer", "training", "callbacks")
+TABLES = ("data", "preprocessing", "model", "loss", "optimizer", "training", "callbacks", "tune")
 TRAINING_KEYS = {
     "epochs": 30,
     "batch_size": 32,

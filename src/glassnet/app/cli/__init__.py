@@ -5,6 +5,7 @@
     glassnet predict MODEL INPUT.csv [-o OUT.csv]
     glassnet summary CONFIG_OR_MODEL
     glassnet export RUN_DIR_OR_MODEL --onnx OUT.onnx
+    glassnet tune CONFIG --trials N [--timeout S]
     glassnet perceptron [--out DIR]
 
 Exit codes: 0 success, 2 bad usage or configuration, 1 failure while running (e.g. during training).
@@ -32,8 +33,9 @@ from .export import EXPORT
 from .model_commands import EVALUATE, PREDICT, SUMMARY
 from .perceptron import PERCEPTRON
 from .train import TRAIN
+from .tune import TUNE
 
-COMMANDS: list[Command] = [TRAIN, EVALUATE, PREDICT, SUMMARY, EXPORT, PERCEPTRON]
+COMMANDS: list[Command] = [TRAIN, EVALUATE, PREDICT, SUMMARY, EXPORT, TUNE, PERCEPTRON]
 PARSER_EXTENSIONS: list[Callable[[Any], None]] = [add_subcommands]  # gradcheck, experiment
 
 
