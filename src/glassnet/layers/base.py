@@ -277,8 +277,8 @@ def _shape_list(layer: Layer, input_shape: Any) -> list[Shape]:
 def _input_list(layer: Layer, x: Any) -> list[Array]:
     """A several-input layer's inputs as a list of arrays with a batch axis and one batch size."""
     if not isinstance(x, (list, tuple)):
-        if layer.built:
-            layer.check_input(x)  # its own words, if it has any (a graph model names its inputs)
+        if layer.built and type(layer).check_input is not Layer.check_input:
+            layer.check_input(x)  # its own words first (a graph model names its inputs)
         raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}) takes a list of arrays, got "
                          f"{type(x).__name__}; hint: call it on a list, {type(layer).__name__}(...)([a, b])")
     xs = [item if isinstance(item, np.ndarray) else np.asarray(item) for item in x]
