@@ -276,12 +276,13 @@ def test_docs_models_examples_run(tmp_path, monkeypatch, capsys):
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(block.replace("/tmp/", f"{tmp_path}/"), namespace)
     assert namespace["siamese"].parameters()[0].name == "tower/dense/kernel"  # type: ignore[attr-defined]
+    assert sorted(namespace["logs"]) == ["kind_accuracy", "kind_loss", "loss", "size_loss"]  # type: ignore[call-overload]
     assert "Connected to" in capsys.readouterr().out
 
 
