@@ -282,7 +282,7 @@ def test_docs_models_examples_run(tmp_path, monkeypatch, capsys):
     for block in blocks:
         exec(block.replace("/tmp/", f"{tmp_path}/"), namespace)
     assert namespace["siamese"].parameters()[0].name == "tower/dense/kernel"  # type: ignore[attr-defined]
-    assert sorted(namespace["logs"]) == ["kind_accuracy", "kind_loss", "loss", "size_loss"]  # type: ignore[call-overload]
+    assert sorted(namespace["logs"]) == ["kind_accuracy", "kind_loss", "learning_rate", "loss", "size_loss"]  # type: ignore[call-overload]
     assert "Connected to" in capsys.readouterr().out
 
 
