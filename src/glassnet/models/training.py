@@ -75,8 +75,11 @@ class BatchIterator:
             m = len(index)
             # mode="clip" skips the bounds check: the permutation is in range by construction.
             xb = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(xs, self._x_buffers)]
-            yb = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(ys, self._y_buffers)]
-            yield (xb if several else xb[0]), (yb if several_y else yb[0])
+            if several_y:
+                yb: Any = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(ys, self._y_buffers)]
+            else:
+                yb = np.take(self.y, index, axis=0, out=self._y_buffers[0][:m], mode="clip")
+            yield (xb if several else xb[0]), yb
 
 
 def check_finite(name: str, array: Array) -> None:
