@@ -74,7 +74,7 @@ def _wrap_forward(forward: Callable[..., Array]) -> Callable[..., Array]:
             x = np.asarray(x)
         if not self.built:
             if self.takes_input_list:
-                self.build([item.shape[1:] for item in x])
+                self.build([item.shape[1:] for item in x])  # type: ignore[arg-type]
             elif x.ndim < 1:
                 raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) needs a batch axis, got a scalar")
             else:

@@ -26,7 +26,7 @@ class Merge(Layer):
 
     takes_input_list = True
 
-    def build(self, input_shape: list[Shape]) -> None:
+    def build(self, input_shape: list[Shape]) -> None:  # type: ignore[override]  # takes_input_list
         self._output_shape(self._shapes(input_shape))  # refuses shapes that do not merge
 
     def compute_output_shape(self, input_shape: Any) -> Shape:
@@ -47,7 +47,7 @@ class Merge(Layer):
                                  "layer to match widths, or use Concatenate")
         return shapes[0]
 
-    def forward(self, x: list[Array], training: bool = False) -> Array:
+    def forward(self, x: list[Array], training: bool = False) -> Array:  # type: ignore[override]
         y = self._merge(x)
         self.cache = {"xs": x} if training else {}
         return y

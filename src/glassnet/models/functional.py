@@ -195,7 +195,7 @@ class Functional(Model):
         return self.output_shape
 
     @property
-    def takes_input_list(self) -> bool:
+    def takes_input_list(self) -> bool:  # type: ignore[override]  # computed here, a class attribute on Layer
         """True when ``fit``/``predict`` take x as a list (several inputs, or ``inputs=[a]`` given as a list)."""
         return len(self.inputs) > 1 or self._list_inputs
 
@@ -286,7 +286,7 @@ class Functional(Model):
             if earlier is not None:
                 for p, g_earlier in zip(layer.parameters(), earlier):
                     p.grad += g_earlier  # in place: .grad may be a view into the model's flat pack
-            for slot, g_in in zip(step.in_slots, result if step.multi else [result]):
+            for slot, g_in in zip(step.in_slots, result if step.multi else [result]):  # type: ignore[arg-type]
                 if g_in is not None:
                     grads[slot] = g_in if grads[slot] is None else grads[slot] + g_in
         if not self.input_grad_required:

@@ -276,7 +276,7 @@ class Model(Layer):
         y_pred = self.forward(x, training=True)
         loss = self._loss_value(y, y_pred, update_metrics)
         if self._several_outputs:
-            self._backward(self._output_gradients(y, y_pred), self._fused)
+            self._backward(self._output_gradients(y, y_pred), self._fused)  # type: ignore[arg-type]
         elif self._fused[0]:
             self._backward(self.loss.fused_gradient(y, y_pred), from_preactivation=True)  # type: ignore[union-attr]
         else:

@@ -100,7 +100,7 @@ class Sequential(Model):
         layers, last = self.layers, len(self.layers) - 1
         for i in range(last, stop - 1, -1):
             layer = layers[i]
-            grad = layer.backward_preactivation(grad) if i == last and from_preactivation else layer.backward(grad)
+            grad = layer.backward_preactivation(grad) if i == last and from_preactivation else layer.backward(grad)  # type: ignore[arg-type]
         return grad if required else None
 
     def get_config(self) -> dict[str, Any]:

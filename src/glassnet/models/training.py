@@ -294,7 +294,7 @@ def predict(model: Model, x: Any, batch_size: int | None = None) -> Any:
         return out.copy() if any(out is a for a in (x if isinstance(x, list) else [x])) else out
     assert model.output_shape is not None
     several = isinstance(model.output_shape, list)
-    shapes = model.output_shape if several else [model.output_shape]
+    shapes: list[Any] = model.output_shape if several else [model.output_shape]  # type: ignore[assignment]
     outs = [np.empty((n,) + tuple(shape), dtype=model.dtype) for shape in shapes]
     with model.workspaces():  # each batch's output is copied into ``outs`` before the next batch
         for start in range(0, n, batch_size):
