@@ -44,7 +44,7 @@ class Model(Layer):
     the same way for ``Sequential`` and ``Functional``, when training starts; a layer without the hook
     (a custom layer, say) is simply not fused. The fused gradient is that of the unclipped loss
     (``loss.fused_value``, what ``from_logits=True`` computes); the reported loss clips p at 1e-7, as
-    Keras does; the two differ only where p < 1e-7.
+    Keras does; the two differ only where p is within 1e-7 of 0 or 1.
 
     A probability loss on an output that ends in an explicit linear activation (raw scores) is refused
     with a ``ConfigError`` at ``compile`` and when training starts: it would train to a meaningless,
