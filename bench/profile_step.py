@@ -53,9 +53,10 @@ def profile(key: str, steps: int) -> dict[str, float]:
             t2 = time.perf_counter()
             model.loss(yb, y_pred)
             t3 = time.perf_counter()
-            grad = model.loss.fused_gradient(yb, y_pred) if model._fused else model.loss.gradient(yb, y_pred)
+            fused = model._fused[0]
+            grad = model.loss.fused_gradient(yb, y_pred) if fused else model.loss.gradient(yb, y_pred)
             t4 = time.perf_counter()
-            model._backward(grad, from_preactivation=model._fused)
+            model._backward(grad, from_preactivation=fused)
             t5 = time.perf_counter()
             model.optimizer.step(model._trainable_params)
             t6 = time.perf_counter()

@@ -204,3 +204,63 @@ def test_a_single_float32_layer_is_checked_in_float64(rng):
     broken.build((4,))
     report = gradient_check(broken, rng.normal(size=(5, 4)))
     assert not report.passed and report.errors["input"] < 1e-6
+
+
+def test_passes_on_a_digits_model_trained_as_glassnet_train_does_with_saturated_softmax(rng):
+    """Regression: the default ``glassnet train`` run (64-relu-10 softmax on digits, SGD 0.05 momentum 0.9,
+    30 epochs) and ``glassnet gradcheck``'s random batch. There the softmax saturates (p < 1e-7), so the
+    gradient of the clipped loss value differs from the fused (p - y) / N that fit uses; the check used
+    to compare those two and reported FAILED (relative errors 0.2-0.6 on dense_1/bias)."""
+    x, y = gn.datasets.load_digits()
+    gn.set_seed(0)
+    model = gn.Sequential([Input(shape=(64,)), Dense(64, activation="relu", kernel_initializer="he_normal"),
+                           Dense(10, activation="softmax")])
+    model.compile(optimizer=gn.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
+    model.fit(x.reshape(len(x), 64) / 16.0, y, epochs=30, batch_size=32, validation_split=0.1, seed=0, verbose=0)
+    for seed in range(3):
+        batch = np.random.default_rng(seed)  # the batch `glassnet gradcheck --seed S` draws
+        xb, yb = batch.normal(size=(8, 64)), batch.integers(0, 10, size=8)
+        picked = model.predict(xb)[np.arange(8), yb]
+        assert (picked < 1e-7).any()  # saturated: the case that used to fail
+        report = gradient_check(model, xb, yb, max_params_per_tensor=20, seed=seed)  # every bias entry of dense_1
+        assert report.passed, report
+
+
+class _UserTanh(gn.layers.Layer):
+    """Test-only, not registered: y = tanh(x); ``wrong`` flips the sign of dL/dx."""
+
+    def __init__(self, wrong: bool = False) -> None:
+        super().__init__()
+        self.wrong = wrong
+
+    def forward(self, x, training=False):  # type: ignore[no-untyped-def]
+        y = np.tanh(x)
+        if training:
+            self.cache = {"y": y}
+        return y
+
+    def backward(self, grad_output):  # type: ignore[no-untyped-def]
+        grad = grad_output * (1 - self.read_cache("y") ** 2)
+        return -grad if self.wrong else grad
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_works_on_unregistered_user_layers_and_nested_models_and_fails_on_their_bugs(rng, nested):
+    def build(wrong: bool) -> gn.Model:
+        gn.set_seed(0)
+        inner = gn.Sequential([Input(shape=(4,)), Dense(5), _UserTanh(wrong)], name="inner")
+        a = Input(shape=(4,))
+        h = inner(a) if nested else _UserTanh(wrong)(Dense(5)(a))
+        model = gn.Model(inputs=a, outputs=Dense(3, activation="softmax")(h))
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        return model
+
+    x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
+    assert gradient_check(build(False), x, y).passed
+    model = build(True)
+    report = gradient_check(model, x, y)
+    assert not report.passed
+    kernels = [p.name for p in model.parameters() if p.name.endswith("/kernel")]
+    assert kernels[0].startswith("inner/") == nested
+    # the wrong sign sits between the two kernels: the first one's gradient is wrong, the last one's right
+    assert report.errors[kernels[0]] > 0.5 and report.errors[kernels[-1]] < 1e-6

@@ -1,5 +1,5 @@
-"""The speed work must not change results: buffers reused across batches, in-place activation
-gradients, the skipped first-layer input gradient and the fast finiteness check (issue 7)."""
+"""The speed work must not change results: buffers reused across batches (evaluate/predict), in-place
+activation gradients, the skipped first-layer input gradient and the fast finiteness check (issue 7)."""
 
 from __future__ import annotations
 
@@ -50,20 +50,15 @@ def test_inside_a_workspace_the_output_buffer_is_reused_and_released_afterwards(
     assert not np.shares_memory(model.layers[0].forward(x), model.layers[0].forward(x))
 
 
-def test_fit_with_reused_buffers_matches_fit_allocating_every_array(rng, monkeypatch):
+def test_evaluate_with_reused_buffers_matches_evaluate_allocating_every_array(rng, monkeypatch):
     x, y = _data(rng, 70)  # 70 = 4 full batches of 16 and a partial one of 6
-    reference = _mlp(seed=3)
+    model = _mlp(seed=3)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, seed=5)
     with monkeypatch.context() as m:
         m.setattr(gn.Model, "workspaces", lambda self: contextlib.nullcontext())
-        expected = reference.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=5).history["loss"]
-    assert all(layer.workspace is None for layer in reference.layers)
-    model = _mlp(seed=3)
-    model.reuse_buffers_in_fit = True  # off by default (slower on this machine); the option must stay exact
-    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=5).history["loss"]
-    np.testing.assert_array_equal(history, expected)
-    for got, want in zip(model.get_weights(), reference.get_weights()):
-        np.testing.assert_array_equal(got, want)
-        assert got.dtype == np.float32
+        expected = model.evaluate(x, y, batch_size=16)
+    assert model.evaluate(x, y, batch_size=16) == expected
+    assert all(layer.workspace is None for layer in model.layers)
 
 
 def test_batched_predict_returns_fresh_arrays_equal_to_one_forward_pass(rng):
@@ -182,43 +177,7 @@ def test_elementwise_optimizers_give_the_same_update_block_by_block(rng, name):
         np.testing.assert_array_equal(state_whole[key], state_blocked[key])
 
 
-def _deep(seed: int = 0) -> gn.Sequential:
-    gn.set_floatx("float32")
-    gn.set_seed(seed)
-    model = gn.Sequential(
-        [
-            Input(shape=(6,)),
-            Dense(16),
-            gn.layers.BatchNormalization(),
-            gn.layers.ReLU(),
-            gn.layers.Dropout(0.3),
-            Dense(8, activation="relu"),
-            gn.layers.BatchNormalization(center=False),
-            gn.layers.Dropout(0.2),
-            Dense(3, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer=gn.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
-    return model
-
-
-def test_a_batchnorm_dropout_model_on_reused_buffers_trains_bit_for_bit_like_fresh_arrays(rng, monkeypatch):
-    x, y = _data(rng, 70)  # 4 full batches of 16 and a partial one of 6: two buffer shapes per layer
-    reference = _deep(seed=3)
-    with monkeypatch.context() as m:
-        m.setattr(gn.Model, "workspaces", lambda self: contextlib.nullcontext())
-        expected = reference.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=5).history["loss"]
-    model = _deep(seed=3)
-    model.reuse_buffers_in_fit = True
-    history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=5).history["loss"]
-    assert all(getattr(layer, "workspace", None) is None for layer in model.layers)  # released after fit
-    np.testing.assert_array_equal(history, expected)
-    for got, want in zip(model.get_weights(), reference.get_weights()):
-        np.testing.assert_array_equal(got, want)
-        assert got.dtype == np.float32
-
-
-def test_fit_uses_fresh_arrays_unless_buffer_reuse_is_switched_on(rng, monkeypatch):
+def test_fit_uses_fresh_arrays_and_evaluate_reuses_buffers(rng, monkeypatch):
     x, y = _data(rng, 40)
     seen: list[bool] = []
     original = Dense.forward
@@ -231,9 +190,9 @@ def test_fit_uses_fresh_arrays_unless_buffer_reuse_is_switched_on(rng, monkeypat
     model = _mlp()
     model.fit(x, y, epochs=1, batch_size=16, verbose=0, seed=0)
     assert seen and not any(seen)
+    assert not hasattr(gn.Model, "reuse_buffers_in_fit")  # the switch and its code path are gone
     seen.clear()
-    model.reuse_buffers_in_fit = True
-    model.fit(x, y, epochs=1, batch_size=16, verbose=0, seed=0)
+    model.evaluate(x, y, batch_size=16)
     assert seen and all(seen)
 
 

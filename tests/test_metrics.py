@@ -25,6 +25,7 @@ def test_compile_picks_the_logit_threshold_for_from_logits_losses():
     model = gn.Sequential([gn.layers.Dense(1)])
     model.compile(optimizer="sgd", loss=gn.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
     assert model.metrics[0].threshold == 0.0
+    model = gn.Sequential([gn.layers.Dense(1, activation="sigmoid")])  # probabilities (a linear output is refused)
     model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
     assert model.metrics[0].threshold == 0.5
 

@@ -91,6 +91,12 @@ class Loss:
         y = self._align(y_true, y_pred)
         return (y_pred - y) * (1.0 / self._count(y_pred))
 
+    def fused_value(self, y_true: Any, y_pred: Array) -> float:
+        """The loss whose exact gradient with respect to z (``y_pred = fused_activation(z)``) is
+        ``fused_gradient``: the value without clipping p at EPSILON (clipped only at the dtype's smallest
+        normal number, to stay finite). Gradient checks of a fused model differentiate this."""
+        raise NotImplementedError(f"{self.name} has no fused activation")
+
     def _count(self, y_pred: Array) -> int:
         return _n_elements(y_pred)
 
@@ -187,6 +193,11 @@ class BinaryCrossentropy(Loss):
         # two dot products instead of four elementwise passes and a mean: this runs at every step
         return -(np.vdot(y_true, np.log(p)) + np.vdot(1 - y_true, np.log1p(-p))) / _n_elements(y_pred)
 
+    def fused_value(self, y_true: Any, y_pred: Array) -> float:
+        y, tiny = self._align(y_true, y_pred), np.finfo(y_pred.dtype).tiny
+        logs = np.vdot(y, np.log(np.maximum(y_pred, tiny))) + np.vdot(1 - y, np.log(np.maximum(1 - y_pred, tiny)))
+        return -float(logs) / _n_elements(y_pred)
+
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         n = _n_elements(y_pred)
         if self.from_logits:
@@ -223,6 +234,10 @@ class CategoricalCrossentropy(Loss):
     def value(self, y_true: Array, y_pred: Array) -> Any:
         logp = _log_softmax(y_pred) if self.from_logits else np.log(_clip_probability(y_pred))
         return -float(np.vdot(y_true, logp)) / _n_samples(y_pred)
+
+    def fused_value(self, y_true: Any, y_pred: Array) -> float:
+        y = self._align(y_true, y_pred)
+        return -float(np.vdot(y, np.log(np.maximum(y_pred, np.finfo(y_pred.dtype).tiny)))) / _n_samples(y_pred)
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         n = _n_samples(y_pred)
@@ -302,6 +317,10 @@ class SparseCategoricalCrossentropy(Loss):
 
     def __call__(self, y_true: Any, y_pred: Array) -> float:
         return float(self.value(self._labels(y_true, y_pred), y_pred))
+
+    def fused_value(self, y_true: Any, y_pred: Array) -> float:
+        picked = self._picked(self._labels(y_true, y_pred), y_pred.reshape(-1, y_pred.shape[-1]))
+        return -float(np.log(np.maximum(picked, np.finfo(y_pred.dtype).tiny)).mean())
 
     def gradient(self, y_true: Any, y_pred: Array) -> Array:
         labels = self._labels(y_true, y_pred)

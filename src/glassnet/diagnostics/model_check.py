@@ -1,72 +1,71 @@
 """Model-level gradient check: a model's loss gradients against central differences, in float64.
 
-For every trainable parameter theta of the model, the analytic gradient is what one training step
-computes (forward with ``training=True``, the loss gradient, the model's backward, plus the gradient of
-any regularization penalty); the numeric gradient is
+For every trainable parameter theta of the model, the analytic gradient is exactly what one training
+step computes, ``Model.compute_loss_and_gradients`` (training-mode forward, each output's loss -- fused
+with its sigmoid/softmax where ``fit`` fuses it -- times its weight, backward, each penalty's gradient);
+the numeric gradient is that of the same function, ``Model.training_objective``:
 
-    dL/dtheta_i ~ (L(theta_i + eps) - L(theta_i - eps)) / (2 eps),   L = loss(y, model(x)) + penalty.
+    dJ/dtheta_i ~ (J(theta_i + eps) - J(theta_i - eps)) / (2 eps),   J = sum_k w_k L_k + penalties,
+
+where a fused output's L_k is the unclipped cross-entropy whose exact gradient the fused head computes.
 
 A tensor whose true gradient is exactly zero (a bias followed by batch normalization) compares two
 round-off noises and can show a large relative error; drop such a bias (``use_bias=False``).
 
-The check runs on a float64 copy rebuilt from the model's config (a float32 model's round-off would
-swamp the differences), so the model itself is never touched. Random layers (dropout) are reseeded
-before every forward pass, so every pass sees the same masks.
+The check runs on a float64 deep copy of the model (``copy.deepcopy``, every parameter cast to float64;
+no serialization, so unregistered user layers, several inputs and outputs and nested models work), so
+the model itself is never touched. Random layers (dropout) are reseeded before every forward pass, so
+every pass sees the same masks.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 
-from .. import backend, losses
-from .._typing import Array
+from .. import optimizers
 from ..errors import ConfigError, StateError
+from ..layers.base import Layer
 from .gradcheck import GradientReport, check_layer, numeric_gradient, relative_error
 
 
-def float64_copy(model: Any) -> Any:
-    """A float64 model with the same architecture and weights as ``model`` (built, not compiled)."""
-    from ..layers import deserialize_layer, serialize_layer
+def float64_copy(layer: Any) -> Any:
+    """A float64 deep copy of a built layer or model: same structure, weights and compile settings.
 
-    if not model.built or model.input_shape is None:
+    The copy's parameters are fresh float64 arrays (a model's are packed again into float64 buffers);
+    its history and optimizer are not copied (a model gets a plain SGD, which the check never steps).
+    """
+    from ..models import Model
+
+    if not layer.built or layer.input_shape is None:
         raise StateError(
-            f"gradient_check: {model.name!r} is not built; call build(input_shape) or fit/predict once first"
+            f"gradient_check: {layer.name!r} is not built; call build(input_shape) or fit/predict once first"
         )
-    saved = backend.floatx()
-    backend.set_floatx("float64")
-    try:
-        copy = deserialize_layer(serialize_layer(model))
-        if not copy.built:
-            copy.build(model.input_shape)
-    finally:
-        backend.set_floatx(saved)
-    for source, target in zip(model.parameters(), copy.parameters(), strict=True):
-        target.value = source.value.astype(np.float64)
-    return copy
+    skipped = [getattr(layer, name, None) for name in ("history", "optimizer")]
+    twin = copy.deepcopy(layer, {id(obj): None for obj in skipped if obj is not None})
+    for sub in _layers_within(twin):
+        sub.dtype = "float64"
+        sub.cache = {}
+        for param in sub._params.values():
+            param._value = np.array(param.value, dtype=np.float64)  # a fresh array, bound to no pack
+            param._grad = None
+            param._pack = None
+        if isinstance(sub, Model):
+            sub._pack = None
+    if isinstance(twin, Model):
+        twin.pack()
+        if twin.optimizer is None and getattr(layer, "optimizer", None) is not None:
+            twin.optimizer = optimizers.SGD()
+    return twin
 
 
-def _loss_and_analytic(model: Any, x: Array, y: Array, seed: int) -> tuple[Any, dict[str, Array]]:
-    """A closure computing L, and the analytic gradients from the same path ``train_step`` uses."""
-    rng_seed = seed
-
-    def forward(training: bool = True) -> Array:
-        model.reseed(np.random.default_rng(rng_seed))
-        return np.asarray(model.forward(x, training=training))
-
-    def loss_value() -> float:
-        return float(model.loss(y, forward())) + model.regularization_penalty()
-
-    with model.training_session():
-        y_pred = forward()
-        if model._fused:
-            model._backward(model.loss.fused_gradient(y, y_pred), from_preactivation=True)
-        else:
-            model._backward(model.loss.gradient(y, y_pred), from_preactivation=False)
-        model._add_regularization()
-    analytic = {p.name: p.grad.copy() for p in model.parameters(trainable_only=True)}
-    return loss_value, analytic
+def _layers_within(layer: Layer) -> list[Layer]:
+    found = [layer]
+    for sub in getattr(layer, "layers", []):
+        found += _layers_within(sub)
+    return found
 
 
 def gradient_check(
@@ -82,10 +81,11 @@ def gradient_check(
     """Compare every trainable parameter's analytic loss gradient with central differences (float64).
 
     Args:
-        model: A built model; compiled, or give ``loss``. A single built layer (not a model) is checked
+        model: A built model (any layers, several inputs/outputs); compiled, or give ``loss`` (a list or
+            dict by output name for several outputs). A single built layer (not a model) is checked
             like ``check_layer`` (input and parameters, output projected on a random vector), on a
             float64 copy; ``y`` is then not used.
-        x, y: A batch of inputs and targets (a few samples suffice).
+        x, y: A batch of inputs and targets (a few samples suffice), in the forms ``fit`` takes.
         epsilon: Step of the central difference.
         max_params_per_tensor: Check only this many entries per tensor, drawn at random (``seed``);
             ``None`` checks every entry.
@@ -97,34 +97,41 @@ def gradient_check(
         ||g_num - g_ana|| / max(||g_num|| + ||g_ana||, 1e-12) over the checked entries.
     """
     from ..models import Model
+    from ..models.training import prepare_xy
 
     if not isinstance(model, Model):
         return check_layer(float64_copy(model), x, seed=seed, epsilon=epsilon, threshold=threshold)
-    loss_fn = losses.get(loss) if loss is not None else getattr(model, "loss", None)
-    if loss_fn is None:
+    if loss is None and getattr(model, "loss", None) is None:
         raise ConfigError(
             f"gradient_check: model {model.name!r} has no loss; compile it or pass "
-            "loss='mean_squared_error' (any loss name)"
+            "loss='mean_squared_error' (any loss name; a list or dict for several outputs)"
         )
     if max_params_per_tensor is not None and max_params_per_tensor <= 0:
         raise ConfigError(
             f"gradient_check: max_params_per_tensor must be a positive integer or None, got {max_params_per_tensor!r}"
         )
-    copy = float64_copy(model)
-    copy.loss = loss_fn
-    x64 = np.asarray(x, dtype=np.float64)
-    assert copy.output_shape is not None
-    y64 = loss_fn.prepare_targets(np.asarray(y), copy.output_shape, np.float64)
-    loss_value, analytic = _loss_and_analytic(copy, x64, y64, seed)
-    rng = np.random.default_rng(seed)
-    report = GradientReport(threshold=threshold)
-    for p in copy.parameters(trainable_only=True):
-        indices = None
-        if max_params_per_tensor is not None and p.size > max_params_per_tensor:
-            indices = np.sort(rng.choice(p.size, size=max_params_per_tensor, replace=False))
-        numeric = numeric_gradient(loss_value, p.value, epsilon, indices).reshape(-1)
-        exact = analytic[p.name].reshape(-1)
-        if indices is not None:
-            numeric, exact = numeric[indices], exact[indices]
-        report.errors[p.name] = relative_error(numeric, exact)
+    twin = float64_copy(model)
+    if loss is not None:
+        twin.compile(optimizer=optimizers.SGD(), loss=loss)
+    x64, y64 = prepare_xy(twin, x, y)
+    with twin.training_session():
+        twin.reseed(np.random.default_rng(seed))
+        twin.compute_loss_and_gradients(x64, y64)
+        analytic = {p.name: p.grad.copy() for p in twin.parameters(trainable_only=True)}
+
+        def objective() -> float:
+            twin.reseed(np.random.default_rng(seed))
+            return twin.training_objective(x64, y64)
+
+        rng = np.random.default_rng(seed)
+        report = GradientReport(threshold=threshold)
+        for p in twin.parameters(trainable_only=True):
+            indices = None
+            if max_params_per_tensor is not None and p.size > max_params_per_tensor:
+                indices = np.sort(rng.choice(p.size, size=max_params_per_tensor, replace=False))
+            numeric = numeric_gradient(objective, p.value, epsilon, indices).reshape(-1)
+            exact = analytic[p.name].reshape(-1)
+            if indices is not None:
+                numeric, exact = numeric[indices], exact[indices]
+            report.errors[p.name] = relative_error(numeric, exact)
     return report

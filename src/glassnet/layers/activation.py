@@ -21,7 +21,7 @@ class Activation(Layer):
         self.activation = _resolve(activations.get, activation, type(self).__name__, "activation")
 
     @property
-    def output_activation(self) -> str:
+    def output_activation(self) -> str:  # type: ignore[override]  # read-only here, a plain attribute on Layer
         return self.activation.name
 
     def forward(self, x: Array, training: bool = False) -> Array:

@@ -5,11 +5,29 @@ Contract every layer keeps:
 * ``forward(x, training=False) -> y``. With ``training=True`` it stores in ``self.cache`` exactly what
   ``backward`` needs; with ``training=False`` the cache is left empty.
 * ``backward(grad_output) -> grad_input`` fills each parameter's ``.grad`` (overwriting it) and returns
-  dL/dx. It never modifies ``grad_output``. When ``input_grad_required`` is False (set by a model for its
-  first trainable layer during training) a layer may skip the input gradient and return ``None``.
+  dL/dx. It never modifies ``grad_output``.
 * A layer builds itself from its first input: ``build(input_shape)`` (shape without the batch axis)
   creates the parameters. Subclasses override ``build`` and ``forward``; the base class wraps both so
   that building happens once and bad input shapes are refused with a clear message.
+
+Optional hooks, each with a safe default (a layer that ignores them is still correct):
+
+* **Skipping an unneeded input gradient.** A model calls ``layer.require_input_grad(False)`` for the
+  duration of ``fit`` on a layer whose input is the data (nobody uses dL/dx there). While
+  ``input_grad_required`` is False, ``backward`` may skip that product and return ``None`` (a list of
+  ``None`` for a layer with several inputs). Ignoring the flag and returning dL/dx is also correct.
+* **Several inputs.** A layer that sets the class attribute ``takes_input_list = True`` (merge layers,
+  attention with query/value/key) gets ``forward([x_1, ..., x_n])``: the base class turns each item
+  into an array, checks that they share the batch size, builds with ``build([shape_1, ..., shape_n])``
+  on the first call and afterwards checks them with ``check_input(list)``. ``compute_output_shape``
+  receives the list of shapes, ``input_shape`` is that list, and ``backward(g)`` returns a list with
+  one gradient per input, in input order.
+* **Fused output head.** A layer whose output is ``a = f(z)`` for a named activation ``f`` may say so
+  with ``output_activation`` (the activation's name) and implement ``backward_preactivation(dL/dz)``
+  (backward from the gradient taken before ``f``). When such a layer produces a model output whose loss
+  declares the same ``fused_activation`` (sigmoid + binary, softmax + categorical cross-entropy), the
+  model hands it the stable dL/dz = (p - y) / N instead of multiplying the two Jacobians; see
+  ``can_fuse`` and ``glassnet.models.Model``. A layer without the hook is simply not fused.
 """
 
 from __future__ import annotations
@@ -30,7 +48,7 @@ from ..parameter import Parameter
 def _wrap_build(build: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(build)
     def wrapped(self: Layer, input_shape: Any) -> None:
-        shape = tuple(int(s) for s in input_shape)
+        shape: Any = _shape_list(self, input_shape) if self.takes_input_list else tuple(int(s) for s in input_shape)
         if getattr(self, "_building", False):
             build(self, shape)
             return
@@ -50,12 +68,17 @@ def _wrap_build(build: Callable[..., None]) -> Callable[..., None]:
 def _wrap_forward(forward: Callable[..., Array]) -> Callable[..., Array]:
     @functools.wraps(forward)
     def wrapped(self: Layer, x: Any, training: bool = False) -> Array:
-        if not isinstance(x, np.ndarray):
+        if self.takes_input_list:
+            x = _input_list(self, x)
+        elif not isinstance(x, np.ndarray):
             x = np.asarray(x)
         if not self.built:
-            if x.ndim < 1:
+            if self.takes_input_list:
+                self.build([item.shape[1:] for item in x])  # type: ignore[arg-type]
+            elif x.ndim < 1:
                 raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) needs a batch axis, got a scalar")
-            self.build(x.shape[1:])
+            else:
+                self.build(x.shape[1:])
         else:
             self.check_input(x)
         if not training and self.cache:
@@ -78,6 +101,11 @@ class Layer:
             that honours ``Parameter.trainable`` (``optimizer.step(layer.parameters())``) skips a frozen
             layer; setting it on a model sets it on every layer inside.
     """
+
+    # Whether ``forward`` takes a list of arrays (one per input) and ``backward`` returns a list (module doc).
+    takes_input_list: bool = False
+    # Name of the activation this layer applies last, when it can take dL/dz (``backward_preactivation``).
+    output_activation: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -139,8 +167,11 @@ class Layer:
         """Output shape (without batch) for an input shape (without batch). Default: unchanged."""
         return input_shape
 
-    def check_input(self, x: Array) -> None:
-        """Refuse an input whose shape does not fit the built layer."""
+    def check_input(self, x: Any) -> None:
+        """Refuse an input whose shape does not fit the built layer (each item, for a list of inputs)."""
+        if self.takes_input_list:
+            _check_input_list(self, x)
+            return
         if self.input_shape is not None and x.shape[1:] != self.input_shape:
             raise ShapeError(
                 f"layer {self.name!r} ({type(self).__name__}) expected input of shape "
@@ -169,6 +200,26 @@ class Layer:
     def backward(self, grad_output: Array) -> Array | None:
         """dL/dx from dL/dy; fills parameters' ``.grad``. Identity by default."""
         return grad_output
+
+    def backward_preactivation(self, grad_z: Array) -> Array | None:
+        """Backward from dL/dz, the gradient before the output activation (fused loss; see ``can_fuse``)."""
+        raise NotImplementedError(
+            f"layer {self.name!r} ({type(self).__name__}) has no backward_preactivation; hint: a model only calls "
+            "it when can_fuse(...) is True"
+        )
+
+    def can_fuse(self, activation: str) -> bool:
+        """True if this layer ends in ``activation`` and implements ``backward_preactivation``, so a loss
+        with that ``fused_activation`` may hand it dL/dz directly."""
+        return (
+            activation is not None
+            and self.output_activation == activation
+            and type(self).backward_preactivation is not Layer.backward_preactivation
+        )
+
+    def require_input_grad(self, required: bool) -> None:
+        """Say whether ``backward`` must return dL/dx (models call this around ``fit``; module doc)."""
+        self.input_grad_required = required
 
     def __call__(self, x: Any, training: bool = False) -> Any:
         """``forward(x)`` on arrays; on a symbolic tensor (``Input`` or a layer's output) record a graph
@@ -233,3 +284,40 @@ Layer.forward = _wrap_forward(Layer.forward)  # type: ignore[method-assign]
 
 def _batch_shape(shape: Shape) -> str:
     return "(batch, " + ", ".join(str(s) for s in shape) + ")"
+
+
+def _shape_list(layer: Layer, input_shape: Any) -> list[Shape]:
+    """The shapes of a several-input layer's inputs, each as a tuple of ints."""
+    if not isinstance(input_shape, (list, tuple)) or not input_shape or not all(
+        isinstance(item, (list, tuple)) for item in input_shape
+    ):
+        raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}) takes a list of inputs, got input shape "
+                         f"{input_shape!r}; hint: call it on a list, {type(layer).__name__}(...)([a, b])")
+    return [tuple(int(s) for s in item) for item in input_shape]
+
+
+def _input_list(layer: Layer, x: Any) -> list[Array]:
+    """A several-input layer's inputs as a list of arrays with a batch axis and one batch size."""
+    if not isinstance(x, (list, tuple)):
+        if layer.built and type(layer).check_input is not Layer.check_input:
+            layer.check_input(x)  # its own words first (a graph model names its inputs)
+        raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}) takes a list of arrays, got "
+                         f"{type(x).__name__}; hint: call it on a list, {type(layer).__name__}(...)([a, b])")
+    xs = [item if isinstance(item, np.ndarray) else np.asarray(item) for item in x]
+    for k, item in enumerate(xs):
+        if item.ndim < 1:
+            raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}): input {k} needs a batch axis, "
+                             "got a scalar")
+    if len({item.shape[0] for item in xs}) > 1:
+        raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}): inputs have different batch sizes "
+                         f"{[item.shape[0] for item in xs]}; hint: every input must hold the same samples")
+    return xs
+
+
+def _check_input_list(layer: Layer, xs: list[Array]) -> None:
+    built: list[Shape] = list(layer.input_shape or [])  # type: ignore[arg-type]
+    shapes = [item.shape[1:] for item in xs]
+    if [tuple(s) for s in built] != shapes:
+        raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}) was built for inputs "
+                         f"{[_batch_shape(s) for s in built]}, got {[_batch_shape(s) for s in shapes]}; hint: "
+                         "a built layer keeps the number and shapes of inputs it was first used with")

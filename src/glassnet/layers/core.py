@@ -88,7 +88,7 @@ class Dense(Layer):
         self.bias_regularizer = _resolve(regularizers.get, bias_regularizer, where, "bias_regularizer")
 
     @property
-    def output_activation(self) -> str:
+    def output_activation(self) -> str:  # type: ignore[override]  # read-only here, a plain attribute on Layer
         return self.activation.name
 
     def build(self, input_shape: Shape) -> None:

@@ -6,8 +6,8 @@ With inputs x_1..x_n and g = dL/dy:
 * ``Multiply``:     y = x_1 * ... * x_n;          dL/dx_i = g * prod_{j != i} x_j   (no division, so zeros are fine)
 * ``Concatenate``:  y = [x_1, ..., x_n] on axis;  dL/dx_i = the slice of g that x_i filled
 
-They take a list of arrays, so their ``build`` and ``forward`` check shapes themselves instead of
-using the single-input wrapper of ``Layer``.
+They declare ``takes_input_list = True``: the ``Layer`` base class turns the list into arrays, checks
+the batch sizes and builds them with the list of input shapes (see ``glassnet.layers.base``).
 """
 
 from __future__ import annotations
@@ -21,36 +21,22 @@ from ..errors import ConfigError, ShapeError
 from .base import Layer
 
 
-def _own(method: Any) -> Any:
-    """Mark a method as already handling building and checks (``Layer`` then leaves it unwrapped)."""
-    method._glassnet_wrapped = True
-    return method
-
-
 class Merge(Layer):
     """Base class: ``forward([x_1, ..., x_n])`` with n >= 2; subclasses define ``_merge`` and ``_split``."""
 
-    @_own
-    def build(self, input_shape: Any) -> None:
-        shapes = self._shapes(input_shape)
-        self.output_shape = self._output_shape(shapes)
-        self.input_shape = shapes  # type: ignore[assignment]
-        self.built = True
+    takes_input_list = True
+
+    def build(self, input_shape: list[Shape]) -> None:  # type: ignore[override]  # takes_input_list
+        self._output_shape(self._shapes(input_shape))  # refuses shapes that do not merge
 
     def compute_output_shape(self, input_shape: Any) -> Shape:
         return self._output_shape(self._shapes(input_shape))
 
-    def _shapes(self, input_shape: Any) -> list[Shape]:
-        if not isinstance(input_shape, (list, tuple)) or not input_shape or not isinstance(
-            input_shape[0], (list, tuple)
-        ):
-            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) takes a list of at least 2 inputs, "
-                             f"got input shape {input_shape!r}; hint: call it as {type(self).__name__}()([a, b])")
-        shapes = [tuple(int(s) for s in shape) for shape in input_shape]
-        if len(shapes) < 2:
+    def _shapes(self, input_shape: list[Shape]) -> list[Shape]:
+        if len(input_shape) < 2:
             raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) needs at least 2 inputs, got "
-                             f"{len(shapes)}; hint: call it as {type(self).__name__}()([a, b])")
-        return shapes
+                             f"{len(input_shape)}; hint: call it as {type(self).__name__}()([a, b])")
+        return list(input_shape)
 
     def _output_shape(self, shapes: list[Shape]) -> Shape:
         """Elementwise merges: every input has the same shape, which is the output shape."""
@@ -61,29 +47,9 @@ class Merge(Layer):
                                  "layer to match widths, or use Concatenate")
         return shapes[0]
 
-    @_own
-    def forward(self, x: Any, training: bool = False) -> Array:
-        if not isinstance(x, (list, tuple)):
-            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) takes a list of arrays, got "
-                             f"{type(x).__name__}; hint: call it as {type(self).__name__}()([a, b])")
-        xs = [np.asarray(item) for item in x]
-        for k, item in enumerate(xs):
-            if item.ndim < 1:
-                raise ShapeError(f"layer {self.name!r} ({type(self).__name__}): input {k} needs a batch axis, "
-                                 "got a scalar")
-        shapes = [item.shape[1:] for item in xs]
-        if not self.built:
-            self.build(shapes)
-        else:
-            built: list[Shape] = list(self.input_shape or [])  # type: ignore[arg-type]
-            if [tuple(s) for s in built] != shapes:
-                raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) was built for inputs "
-                                 f"{[_batch(s) for s in built]}, got {[_batch(s) for s in shapes]}")
-        if len({item.shape[0] for item in xs}) != 1:
-            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}): inputs have different batch sizes "
-                             f"{[item.shape[0] for item in xs]}; hint: every input must hold the same samples")
-        y = self._merge(xs)
-        self.cache = {"xs": xs} if training else {}
+    def forward(self, x: list[Array], training: bool = False) -> Array:  # type: ignore[override]
+        y = self._merge(x)
+        self.cache = {"xs": x} if training else {}
         return y
 
     def backward(self, grad_output: Array) -> list[Array]:  # type: ignore[override]

@@ -65,8 +65,13 @@ def is_symbolic(x: Any) -> bool:
 
 def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
     """Record ``layer(x)`` for symbolic ``x``: build the layer for x's shape, return its output tensor."""
-    multi = isinstance(x, (list, tuple))
-    items = list(x) if multi else [x]
+    multi = bool(getattr(layer, "takes_input_list", False))
+    if isinstance(x, (list, tuple)) and not multi:
+        raise ConfigError(
+            f"layer {layer.name!r} ({type(layer).__name__}) takes one input, got a list of {len(x)}; hint: merge "
+            "them first (Concatenate()([...])), or give the layer takes_input_list = True"
+        )
+    items = list(x) if isinstance(x, (list, tuple)) else [x]
     tensors: list[SymbolicTensor] = []
     for k, item in enumerate(items):
         tensor = as_tensor(item)

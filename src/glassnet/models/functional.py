@@ -3,6 +3,7 @@
     a = Input(shape=(4,), name="a");  b = Input(shape=(3,), name="b")
     h = Concatenate()([Dense(8, activation="relu")(a), b])
     model = gn.Model(inputs=[a, b], outputs=Dense(1)(h))      # gn.Model(...) builds a Functional
+    two_heads = gn.Model(inputs=a, outputs=[Dense(3, activation="softmax")(h), Dense(1)(h)])
 
 The graph is kept as a list of steps in topological order (every layer call after the calls that feed
 it). ``forward`` runs them in order; ``backward`` runs them in reverse, and by the chain rule the
@@ -13,8 +14,11 @@ gradient of a tensor used by several calls is the sum of the gradients each call
 The same sum holds for the parameters of a layer called several times (a shared layer): each call's
 ``backward`` overwrites ``.grad``, so the graph adds the earlier calls' gradients back. A shared layer's
 cache is saved after each of its calls and put back before the matching backward. If the layer writes
-its results into reused buffers (a ``workspace`` during ``fit``), its outputs, caches and input
-gradients are copied, because the next call of the same layer would overwrite them.
+its results into reused buffers (a ``workspace``, during ``evaluate``/``predict`` only), each call's
+output is copied, because the next call of the same layer would overwrite it.
+
+With several outputs, ``forward`` returns a list and ``backward`` takes one gradient per output; an
+output whose tensor also feeds another layer receives the sum of both gradients.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._typing import Array, Shape
+from .._typing import Array
 from ..errors import ConfigError, ShapeError
 from ..layers.base import Layer
 from ..layers.core import Input
@@ -44,14 +48,8 @@ class _Step:
         self.within = _layers_within(layer)
 
     def reuses_buffers(self) -> bool:
-        """True if a layer of this call writes into buffers reused across calls (a ``workspace``)."""
+        """True if a layer of this call writes into buffers reused across calls (a ``workspace``, inference)."""
         return any(getattr(layer, "workspace", None) is not None for layer in self.within)
-
-
-def _own(method: Any) -> Any:
-    """Mark a method as handling its own input checks (``Layer`` leaves it unwrapped)."""
-    method._glassnet_wrapped = True
-    return method
 
 
 def _layers_within(layer: Layer) -> list[Layer]:
@@ -67,20 +65,22 @@ class Functional(Model):
 
     Args:
         inputs: An ``Input`` (or a list of them): the graph's inputs, in the order ``forward`` takes them.
-        outputs: The symbolic tensor the model computes (one output).
+        outputs: The symbolic tensor the model computes, or a list of them (several outputs, each named
+            after the layer that computes it: ``output_names``).
         name: Model name.
 
-    ``forward(x)`` takes one array for a single input, else a list with one array per input;
-    ``backward(g)`` returns dL/dx in the same form.
+    ``forward(x)`` takes one array for a single input, else a list with one array per input, and returns
+    one array, or a list for several outputs; ``backward(g)`` takes g in the output's form and returns
+    dL/dx in the input's form.
     """
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None) -> None:
         super().__init__(name=name)
         self._list_inputs = isinstance(inputs, (list, tuple))
         self.inputs: list[Input] = self._collect_inputs(list(inputs) if self._list_inputs else [inputs])
-        output = self._collect_output(outputs)
-        nodes = self._sort(output)
-        self._check_inputs(nodes, output)
+        output_tensors = self._collect_outputs(outputs)
+        nodes = self._sort(output_tensors)
+        self._check_inputs(nodes)
         self.layers = []
         for node in nodes:
             if not any(node.layer is seen for seen in self.layers):
@@ -98,9 +98,15 @@ class Functional(Model):
             step.shared = sum(other.layer is step.layer for other in self._steps) > 1
         for layer in self.layers:
             layer.set_scope(self.child_scope)
+        self._output_slots = [slot_of[id(t)] for t in output_tensors]
+        consumed = [s for step in self._steps for s in step.in_slots]
+        # an output also used inside the graph gets a second gradient, after its activation: no fusing
+        self._output_used_inside = [slot in consumed for slot in self._output_slots]
         shapes = [inp.shape for inp in self.inputs]
         self.input_shape = shapes if len(shapes) > 1 else shapes[0]  # type: ignore[assignment]
-        self.output_shape = tuple(output.shape)
+        out_shapes = [tuple(t.shape) for t in output_tensors]
+        self.output_shape = out_shapes if len(out_shapes) > 1 else out_shapes[0]  # type: ignore[assignment]
+        self._output_names = _unique([self._steps[slot - n].layer.name for slot in self._output_slots])
         self.built = True
         self.pack()
 
@@ -120,26 +126,31 @@ class Functional(Model):
             found.append(tensor.source)
         return found
 
-    def _collect_output(self, outputs: Any) -> SymbolicTensor:
+    def _collect_outputs(self, outputs: Any) -> list[SymbolicTensor]:
         items = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        if len(items) != 1:
-            raise ConfigError(f"model {self.name!r}: graph models have one output, got {len(items)}; hint: join "
-                              "several heads with Concatenate()([...]) into one output")
-        tensor = as_tensor(items[0])
-        if tensor is None:
-            raise ConfigError(f"model {self.name!r}: outputs must be a symbolic tensor (a layer called on an Input), "
-                              f"got {type(items[0]).__name__}")
-        if tensor.node is None:
-            raise ConfigError(f"model {self.name!r}: the output is the Input {tensor.name!r} itself; hint: call at "
-                              "least one layer on it")
-        return tensor
+        if not items:
+            raise ConfigError(f"model {self.name!r}: outputs is empty; hint: pass the tensor(s) the model computes")
+        found: list[SymbolicTensor] = []
+        for k, item in enumerate(items):
+            tensor = as_tensor(item)
+            if tensor is None:
+                raise ConfigError(f"model {self.name!r}: outputs[{k}] must be a symbolic tensor (a layer called on "
+                                  f"an Input), got {type(item).__name__}")
+            if tensor.node is None:
+                raise ConfigError(f"model {self.name!r}: output {k} is the Input {tensor.name!r} itself; hint: call "
+                                  "at least one layer on it")
+            if any(tensor is seen for seen in found):
+                raise ConfigError(f"model {self.name!r}: the output of layer {tensor.name!r} is listed twice in "
+                                  "outputs")
+            found.append(tensor)
+        return found
 
     @staticmethod
-    def _sort(output: SymbolicTensor) -> list[Any]:
-        """The nodes the output depends on, each after the nodes that feed it (depth-first post-order)."""
+    def _sort(outputs: list[SymbolicTensor]) -> list[Any]:
+        """The nodes the outputs depend on, each after the nodes that feed it (depth-first post-order)."""
         order: list[Any] = []
         done: set[int] = set()
-        stack: list[tuple[SymbolicTensor, bool]] = [(output, False)]
+        stack: list[tuple[SymbolicTensor, bool]] = [(t, False) for t in reversed(outputs)]
         while stack:
             tensor, expanded = stack.pop()
             node = tensor.node
@@ -153,7 +164,7 @@ class Functional(Model):
             stack.extend((t, False) for t in reversed(node.inputs))
         return order
 
-    def _check_inputs(self, nodes: list[Any], output: SymbolicTensor) -> None:
+    def _check_inputs(self, nodes: list[Any]) -> None:
         reached = [t.source for node in nodes for t in node.inputs if t.node is None]
         for inp in reached:
             if not any(inp is declared for declared in self.inputs):
@@ -174,25 +185,36 @@ class Functional(Model):
             taken.add(layer.name)
 
     # -- computing ---------------------------------------------------------------------------------
-    @_own
     def build(self, input_shape: Any) -> None:
         """A graph model is built when it is created; this only checks that the shapes agree."""
         if _as_shapes(input_shape) != _as_shapes(self.input_shape):
             raise ShapeError(f"model {self.name!r} was built for inputs {self.input_shape} but receives "
                              f"{input_shape}")
 
-    def compute_output_shape(self, input_shape: Any) -> Shape:
-        return tuple(self.output_shape or ())
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return self.output_shape
 
     @property
-    def takes_input_list(self) -> bool:
+    def takes_input_list(self) -> bool:  # type: ignore[override]  # computed here, a class attribute on Layer
         """True when ``fit``/``predict`` take x as a list (several inputs, or ``inputs=[a]`` given as a list)."""
         return len(self.inputs) > 1 or self._list_inputs
 
+    def _output_layers(self) -> list[Layer]:
+        n = len(self.inputs)
+        return [self._steps[slot - n].layer for slot in self._output_slots]
+
     @property
-    def output_activation(self) -> str | None:
-        last = self._steps[-1].layer
-        return getattr(last, "output_activation", None) if hasattr(last, "backward_preactivation") else None
+    def output_names(self) -> list[str]:
+        return list(self._output_names)
+
+    def _can_fuse_output(self, k: int, activation: str) -> bool:
+        return not self._output_used_inside[k] and self._output_layers()[k].can_fuse(activation)
+
+    def _input_grad_needs(self, required: bool) -> list[tuple[Layer, bool]]:
+        """A layer needs its input gradient unless every call of it takes only graph inputs (and the
+        model's own input gradient is not required)."""
+        return [(layer, required or any(not s.from_inputs_only for s in self._steps if s.layer is layer))
+                for layer in self.layers]
 
     def _input_list(self, x: Any) -> list[Array]:
         """x as one array per input, each checked against its Input's shape."""
@@ -221,32 +243,38 @@ class Functional(Model):
     def check_input(self, x: Any) -> None:
         self._input_list(x)
 
-    @_own
-    def forward(self, x: Any, training: bool = False) -> Array:
+    def forward(self, x: Any, training: bool = False) -> Any:
         """Run the layer calls in topological order; a shared layer's cache is saved after each call."""
-        values: list[Any] = [*self._input_list(x), *([None] * len(self._steps))]
+        values: list[Any] = [*(x if isinstance(x, list) else [x]), *([None] * len(self._steps))]
         saved: dict[int, list[tuple[Layer, dict[str, Any]]]] = {}
         for k, step in enumerate(self._steps):
             args = [values[s] for s in step.in_slots] if step.multi else values[step.in_slots[0]]
             out = step.layer.forward(args, training)  # type: ignore[arg-type]
             if step.shared:
-                reused = step.reuses_buffers()
-                if reused:
+                if step.reuses_buffers():
                     out = out.copy()
                 if training:
-                    saved[k] = [(layer, _copy_cache(layer.cache, reused)) for layer in step.within]
+                    saved[k] = [(layer, dict(layer.cache)) for layer in step.within]
             values[step.out_slot] = out
         self.cache = {"saved": saved} if training else {}
-        return values[-1]  # type: ignore[no-any-return]
+        if len(self._output_slots) == 1:
+            return values[self._output_slots[0]]
+        return [values[s] for s in self._output_slots]
 
-    def _backward(self, grad: Array, from_preactivation: bool) -> Any:
+    def _backward(self, grad: Any, from_preactivation: Any) -> Any:
         """Reverse topological order; gradients of a tensor (and of a shared layer's parameters) add up."""
         saved = self.read_cache("saved")
-        grads: list[Any] = [None] * (len(self.inputs) + len(self._steps))
-        grads[-1] = grad
+        n = len(self.inputs)
+        grads: list[Any] = [None] * (n + len(self._steps))
+        several = len(self._output_slots) > 1
+        fused_steps: set[int] = set()
+        for slot, g, fused in zip(self._output_slots, grad if several else [grad],
+                                  from_preactivation if several else [from_preactivation]):
+            grads[slot] = g if grads[slot] is None else grads[slot] + g  # an output that also feeds a layer
+            if fused:
+                fused_steps.add(slot - n)
         called: set[int] = set()
-        last = len(self._steps) - 1
-        for k in range(last, -1, -1):
+        for k in range(len(self._steps) - 1, -1, -1):
             step = self._steps[k]
             layer, g = step.layer, grads[step.out_slot]
             grads[step.out_slot] = None
@@ -254,26 +282,17 @@ class Functional(Model):
                 sub.cache = cache
             earlier = [p.grad.copy() for p in layer.parameters()] if id(layer) in called else None
             called.add(id(layer))
-            keep = layer.input_grad_required
-            layer.input_grad_required = self.input_grad_required or not step.from_inputs_only
-            try:
-                fused = from_preactivation and k == last
-                result = layer.backward_preactivation(g) if fused else layer.backward(g)  # type: ignore[attr-defined]
-            finally:
-                layer.input_grad_required = keep
+            result = layer.backward_preactivation(g) if k in fused_steps else layer.backward(g)
             if earlier is not None:
                 for p, g_earlier in zip(layer.parameters(), earlier):
                     p.grad += g_earlier  # in place: .grad may be a view into the model's flat pack
-            results: list[Any] = result if step.multi else [result]  # type: ignore[assignment]
-            if step.shared and step.reuses_buffers():
-                results = [None if r is None else r.copy() for r in results]
-            for slot, g_in in zip(step.in_slots, results):
+            for slot, g_in in zip(step.in_slots, result if step.multi else [result]):  # type: ignore[arg-type]
                 if g_in is not None:
                     grads[slot] = g_in if grads[slot] is None else grads[slot] + g_in
         if not self.input_grad_required:
             return None
-        input_grads = grads[: len(self.inputs)]
-        return input_grads if len(self.inputs) > 1 else input_grads[0]
+        input_grads = grads[:n]
+        return input_grads if self.takes_input_list else input_grads[0]
 
     # -- inspection and persistence ------------------------------------------------------------
     def summary(self, print_fn: Any = print) -> None:
@@ -309,7 +328,8 @@ class Functional(Model):
             "list_inputs": self._list_inputs,
             "layers": [serialize_layer(layer) for layer in self.layers],
             "nodes": nodes,
-            "output": refs[-1],
+            **({"output": refs[self._output_slots[0]]} if len(self._output_slots) == 1
+               else {"outputs": [refs[s] for s in self._output_slots]}),
         }
 
     @classmethod
@@ -331,18 +351,25 @@ class Functional(Model):
                 out = layer(args if node["multi"] else args[0])
                 tensors[(node["layer"], count.get(node["layer"], 0))] = out
                 count[node["layer"]] = count.get(node["layer"], 0) + 1
-            output = tensors[(config["output"][0], int(config["output"][1]))]
+            refs = config["outputs"] if "outputs" in config else [config["output"]]
+            outputs = [tensors[(ref[0], int(ref[1]))] for ref in refs]
         except (KeyError, IndexError, TypeError) as exc:
             raise ConfigError(f"graph model config is incomplete or inconsistent ({exc!r}); hint: the file was not "
                               "written by Functional.get_config or was edited") from None
-        return cls(inputs if config.get("list_inputs", True) else inputs[0], output, name=config.get("name"))
+        chosen = inputs if config.get("list_inputs", True) else inputs[0]
+        return cls(chosen, outputs if len(outputs) > 1 else outputs[0], name=config.get("name"))
 
 
-def _copy_cache(cache: dict[str, Any], arrays: bool) -> dict[str, Any]:
-    """A copy of a layer's cache; with ``arrays`` its arrays are copied too (they may be reused buffers)."""
-    if not arrays:
-        return dict(cache)
-    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in cache.items()}
+def _unique(names: list[str]) -> list[str]:
+    """Names made unique by suffixes _1, _2, ... (one layer computing two outputs)."""
+    out: list[str] = []
+    for name in names:
+        candidate, k = name, 0
+        while candidate in out:
+            k += 1
+            candidate = f"{name}_{k}"
+        out.append(candidate)
+    return out
 
 
 def _as_shapes(shape: Any) -> list[tuple[int, ...]]:

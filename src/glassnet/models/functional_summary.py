@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 def functional_summary_text(model: Functional) -> str:
     """One row per Input and per layer: output shape, parameters, the layers it takes its inputs from
-    (one group per call for a shared layer, separated by ``;``); totals below."""
+    (one group per call for a shared layer, separated by ``;``); the output names (several outputs) and
+    totals below."""
     rows = [("Layer (type)", "Output Shape", "Param #", "Connected to")]
     for layer, calls in model.connections():
         shape = getattr(layer, "shape", None) if not calls else layer.output_shape
@@ -28,6 +29,8 @@ def functional_summary_text(model: Functional) -> str:
         if k == 0:
             lines.append("═" * sum(widths))
     trainable, frozen = _split_counts(model)
+    if len(model.output_names) > 1:
+        lines += [rule, f" Outputs: {', '.join(model.output_names)}"]
     lines += [rule, f" Total params: {trainable + frozen:,}", f" Trainable params: {trainable:,}",
               f" Non-trainable params: {frozen:,}", rule]
     return "\n".join(lines)

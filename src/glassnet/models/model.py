@@ -1,13 +1,14 @@
 """``Model``: a layer that can also be compiled, trained, evaluated, saved and summarized.
 
-Subclasses (``Sequential`` now, graph models later) provide ``layers``, ``forward`` and
-``_backward(grad, from_preactivation)``. A model is a ``Layer``, so a model can be a layer of another.
+Subclasses (``Sequential``, ``Functional``) provide ``layers``, ``forward``, ``_backward(grad,
+from_preactivation)``, ``_output_layers()`` and ``_input_grad_needs(required)``. A model is a ``Layer``,
+so a model can be a layer of another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -21,18 +22,34 @@ from ..layers.base import Layer
 from ..layers.workspace import Workspace
 from ..parameter import Parameter, ParameterPack, pack_parameters
 from . import training
+from .outputs import OutputHead, make_heads
 
 
 class Model(Layer):
-    """Base class of models; ``Model(inputs=..., outputs=...)`` builds a graph model (``Functional``)."""
+    """Base class of models; ``Model(inputs=..., outputs=...)`` builds a graph model (``Functional``).
 
-    # Whether ``fit`` lets layers reuse their arrays from batch to batch (``workspaces``). Off: measured
-    # in one process, alternating blocks of steps (notes/issue-7.md), a step with reused buffers was
-    # 4.4% slower on W4, 2.3% slower on W2 and the same on W1, because glibc hands the blocks that one
-    # layer frees straight to the next layer, still in cache, while each layer's own buffers widen the
-    # memory a step touches; on W2 the buffer look-up also costs more than the allocation.
-    # ``evaluate`` and the batched ``predict`` still use workspaces.
-    reuse_buffers_in_fit = False
+    **What ``fit`` differentiates** (``compute_loss_and_gradients``): for outputs k = 1..K with losses
+    L_k and weights w_k (``compile(loss_weights=...)``, 1 by default) and parameters with penalties R_j,
+
+        J = sum_k w_k L_k(y_k, f_k(x)) + sum_j R_j(theta_j)
+
+    computed by a training-mode forward pass, one backward pass and each penalty's gradient.
+
+    **Fused output head.** A loss that expects probabilities names the activation that produces them
+    (``loss.fused_activation``: "sigmoid" for binary, "softmax" for the categorical cross-entropies).
+    When output k's layer ends in that activation and can take the gradient before it
+    (``layer.can_fuse(activation)``: it declares ``output_activation`` and implements
+    ``backward_preactivation``), backward starts from the stable dL_k/dz = (p - y) / N instead of
+    multiplying dL/dp (clipped at 1e-7) by the activation's Jacobian. The choice is made per output,
+    the same way for ``Sequential`` and ``Functional``, when training starts; a layer without the hook
+    (a custom layer, say) is simply not fused. The fused gradient is that of the unclipped loss
+    (``loss.fused_value``, what ``from_logits=True`` computes); the reported loss clips p at 1e-7, as
+    Keras does; the two differ only where p is within 1e-7 of 0 or 1.
+
+    A probability loss on an output that ends in an explicit linear activation (raw scores) is refused
+    with a ``ConfigError`` at ``compile`` and when training starts: it would train to a meaningless,
+    near-zero loss. Use ``from_logits=True``, or end the output in a sigmoid/softmax.
+    """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -51,7 +68,10 @@ class Model(Layer):
         self.stop_training = False
         self.history: History | None = None
         self._pack: ParameterPack | None = None
-        self._fused = False
+        self._heads: list[OutputHead] = []
+        self._several_outputs = False
+        self._fused: list[bool] = []
+        self._in_session = False
         self._trainable_params: list[Parameter] = []
         self._regularized: list[Parameter] = []
         self._session_first_trainable: int | None = None
@@ -77,10 +97,42 @@ class Model(Layer):
             return []
         return [p for layer in self.layers for p in layer.parameters(trainable_only)]
 
+    # -- outputs -----------------------------------------------------------------------------------
+    def _output_layers(self) -> list[Layer]:
+        """The layer that computes each model output, in output order."""
+        raise NotImplementedError
+
     @property
-    def output_activation(self) -> str | None:
-        """Name of the activation applied last, if the last layer has one (used to fuse losses)."""
-        return getattr(self.layers[-1], "output_activation", None) if self.layers else None
+    def output_names(self) -> list[str]:
+        """One name per output: the name of the layer computing it (Keras 3), used in logs and compile."""
+        return [layer.name for layer in self._output_layers()] or [self.name]
+
+    @property
+    def output_activation(self) -> str | None:  # type: ignore[override]
+        """Name of the activation applied last, for a model with one output whose layer declares it."""
+        outputs = self._output_layers()
+        return outputs[0].output_activation if len(outputs) == 1 else None
+
+    def _can_fuse_output(self, k: int, activation: str) -> bool:
+        """Whether output k may be fused with a loss whose ``fused_activation`` is ``activation``."""
+        return self._output_layers()[k].can_fuse(activation)
+
+    def can_fuse(self, activation: str) -> bool:
+        """A model with one output is fused the way its output layer is (a model inside a model)."""
+        return len(self._output_layers()) == 1 and self._can_fuse_output(0, activation)
+
+    def _check_probability_outputs(self) -> None:
+        """Refuse a probability loss on an output that ends in an explicit linear activation."""
+        if not self._heads or len(self._heads) != len(self._output_layers()):
+            return
+        for head, layer in zip(self._heads, self._output_layers()):
+            wanted = head.loss.fused_activation
+            if wanted is not None and layer.output_activation == "linear":
+                raise ConfigError(
+                    f"model {self.name!r}: loss {head.loss.name!r} expects probabilities, but output {head.name!r} "
+                    f"({type(layer).__name__}) is linear (raw scores), which trains to a meaningless near-zero loss; "
+                    f"hint: give that layer activation={wanted!r}, or use {type(head.loss).__name__}(from_logits=True)"
+                )
 
     def reseed(self, rng: np.random.Generator) -> None:
         for layer in self.layers:
@@ -90,31 +142,65 @@ class Model(Layer):
         """Lay all trainable parameters out in one flat buffer (see ``ParameterPack``)."""
         self._pack = pack_parameters(self.parameters(trainable_only=True))
 
-    def backward(self, grad_output: Array) -> Array | None:
+    def backward(self, grad_output: Any) -> Any:
+        """dL/dx from dL/dy (a list with one gradient per output for a model with several outputs)."""
         return self._backward(grad_output, from_preactivation=False)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         return self._backward(grad_z, from_preactivation=True)
 
-    def _backward(self, grad: Array, from_preactivation: bool) -> Array | None:
+    def _backward(self, grad: Any, from_preactivation: Any) -> Any:
+        """Backward from the output gradient(s); ``from_preactivation`` (one bool per output when there are
+        several) says which output layers get dL/dz through ``backward_preactivation``."""
         raise NotImplementedError
 
+    def _input_grad_needs(self, required: bool) -> list[tuple[Layer, bool]]:
+        """For each layer: whether its input gradient is needed when the model's own is ``required``."""
+        return [(layer, True) for layer in self.layers]
+
+    def require_input_grad(self, required: bool) -> None:
+        """Set ``input_grad_required`` here and on every layer (recursively): a layer fed only by the data
+        of a model whose input gradient is not required may skip its own (``layers.base``)."""
+        self.input_grad_required = required
+        for layer, needed in self._input_grad_needs(required):
+            layer.require_input_grad(needed)
+
     # -- compile ---------------------------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: list[Any] | None = None) -> None:
-        """Choose the optimizer, the loss and the metrics (by name or object)."""
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None) -> None:
+        """Choose the optimizer, the loss(es) and the metrics (by name or object).
+
+        With several outputs, ``loss`` and ``metrics`` may be one setting for every output, a list in
+        output order or a dict by output name (``metrics={"head": ["accuracy"]}``); ``loss_weights`` (a
+        list or dict, 1 by default) weighs each output's loss in the total (see ``glassnet.models.outputs``).
+        """
         if loss is None:
             raise ConfigError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'; "
                               f"valid names: {', '.join(losses.names())}")
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
-        self.metrics = [self._resolve_metric(m) for m in (metrics or [])]
-        self.compiled_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics}
+        self._heads = make_heads(self, loss, loss_weights, metrics)
+        self._several_outputs = len(self._heads) > 1
+        if self._several_outputs:
+            self.loss = [head.loss for head in self._heads]  # type: ignore[assignment]
+            self.metrics = [m for head in self._heads for m in (head.loss_mean, *head.metrics)]  # type: ignore[misc]
+        else:
+            self.loss, self.metrics = self._heads[0].loss, self._heads[0].metrics
+        self._check_probability_outputs()
+        self.compiled_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics, "loss_weights": loss_weights}
 
-    def _resolve_metric(self, identifier: Any) -> metrics_module.Metric:
+    def compile_settings(self) -> dict[str, Any]:
+        """The loss(es), loss weights and metric names as saved with the model (``models.saving``)."""
+        from .._registry import serialize
+
+        if not self._several_outputs:
+            return {"loss": serialize(self.loss), "metrics": [m.name for m in self.metrics]}
+        return {"loss": [serialize(h.loss) for h in self._heads], "loss_weights": [h.weight for h in self._heads],
+                "metrics": [[m if isinstance(m, str) else m.name for m in h.metric_ids] for h in self._heads]}
+
+    def _resolve_metric(self, identifier: Any, loss: losses.Loss | None = None) -> metrics_module.Metric:
+        loss = self.loss if loss is None else loss
         if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-            logits = getattr(self.loss, "from_logits", False) or isinstance(
-                self.loss, (losses.Hinge, losses.Perceptron)
-            )
+            logits = getattr(loss, "from_logits", False) or isinstance(loss, (losses.Hinge, losses.Perceptron))
             return metrics_module.Accuracy(threshold=0.0 if logits else 0.5)
         return metrics_module.get(identifier)
 
@@ -125,11 +211,11 @@ class Model(Layer):
     # -- training ----------------------------------------------------------------------------------
     @contextmanager
     def workspaces(self) -> Iterator[None]:
-        """Let layers reuse their output and gradient arrays from batch to batch inside this block.
+        """Let layers reuse their output arrays from batch to batch inside this block (inference only).
 
-        Only for loops that consume each batch's results before the next batch (``fit``, ``evaluate``,
-        batched ``predict``); outside, layers return fresh arrays (see ``glassnet.layers.workspace``).
-        Already-active workspaces (a ``predict`` inside ``fit``) are kept.
+        Only for loops that consume each batch's outputs before the next batch (``evaluate``, batched
+        ``predict``); ``fit`` allocates fresh arrays (measured faster, docs/performance.md). Outside,
+        layers return fresh arrays (see ``glassnet.layers.workspace``). Already-active workspaces are kept.
         """
         switched: list[Any] = [
             layer for layer in _leaf_layers(self)
@@ -145,38 +231,93 @@ class Model(Layer):
 
     @contextmanager
     def training_session(self) -> Iterator[None]:
-        """Settings that hold while ``fit`` runs: skip the unused input gradient, cache the parameter lists,
-        reuse layer buffers across batches if ``reuse_buffers_in_fit``."""
+        """Settings that hold while ``fit`` runs: the parameter lists, which outputs are fused, and no input
+        gradient where nobody uses it (``require_input_grad(False)``); all restored afterwards."""
+        if self._in_session:  # re-entered (a step computed by hand inside fit): keep the outer settings
+            yield
+            return
+        self.require_compiled("fit")
+        self._check_probability_outputs()
         self._trainable_params = self.parameters(trainable_only=True)
         self._regularized = [p for p in self.parameters() if p.regularizer is not None]
-        assert self.loss is not None
-        fused = self.loss.fused_activation
-        self._fused = fused is not None and self.output_activation == fused
-        saved, self.input_grad_required = self.input_grad_required, False
-        self._session_first_trainable = None
+        self._fused = [
+            head.loss.fused_activation is not None and self._can_fuse_output(k, head.loss.fused_activation)
+            for k, head in enumerate(self._heads)
+        ]
+        flags = [(layer, layer.input_grad_required) for layer in [self, *_all_layers(self)]]
         first = getattr(self, "_first_trainable", None)
         self._session_first_trainable = first() if first is not None else None
+        self.require_input_grad(False)
+        self._in_session = True
         try:
-            with self.workspaces() if self.reuse_buffers_in_fit else nullcontext():
-                yield
+            yield
         finally:
-            self.input_grad_required = saved
+            self._in_session = False
+            for layer, flag in flags:
+                layer.input_grad_required = flag
             self._session_first_trainable = None
 
-    def train_step(self, x: Array, y: Array) -> float:
-        """One step: forward, loss, backward, regularization, optimizer update. Returns the loss."""
-        assert self.loss is not None
-        y_pred = self.forward(x, training=True)
-        loss = self.loss(y, y_pred)
-        for metric in self.metrics:
-            metric.update(y, y_pred)
-        if self._fused:
-            self._backward(self.loss.fused_gradient(y, y_pred), from_preactivation=True)
-        else:
-            self._backward(self.loss.gradient(y, y_pred), from_preactivation=False)
-        loss += self._add_regularization()
+    def train_step(self, x: Any, y: Any) -> float:
+        """One step: ``compute_loss_and_gradients`` (updating the metrics), then the optimizer update."""
+        loss = self.compute_loss_and_gradients(x, y, update_metrics=True)
         self.optimizer.step(self._trainable_params)
         return loss
+
+    def compute_loss_and_gradients(self, x: Any, y: Any, update_metrics: bool = False) -> float:
+        """What ``fit`` differentiates, on one batch: training-mode forward, each output's (fused) loss
+        times its weight, backward, each penalty's gradient added to ``.grad``. Returns J (class doc).
+
+        ``x``/``y`` are batches as ``fit`` passes them (arrays of the model's dtype; targets prepared by the
+        loss, one per output for several outputs). Outside ``fit`` it opens a ``training_session``.
+        """
+        if not self._in_session:
+            with self.training_session():
+                return self.compute_loss_and_gradients(x, y, update_metrics)
+        y_pred = self.forward(x, training=True)
+        loss = self._loss_value(y, y_pred, update_metrics)
+        if self._several_outputs:
+            self._backward(self._output_gradients(y, y_pred), self._fused)  # type: ignore[arg-type]
+        elif self._fused[0]:
+            self._backward(self.loss.fused_gradient(y, y_pred), from_preactivation=True)  # type: ignore[union-attr]
+        else:
+            self._backward(self.loss.gradient(y, y_pred), from_preactivation=False)  # type: ignore[union-attr]
+        return loss + self._add_regularization()
+
+    def training_objective(self, x: Any, y: Any) -> float:
+        """J at the current weights, as the function whose gradient ``compute_loss_and_gradients`` gives:
+        a fused output's loss is its unclipped ``fused_value``. (For gradient checks.)"""
+        if not self._in_session:
+            with self.training_session():
+                return self.training_objective(x, y)
+        y_pred = self.forward(x, training=True)
+        ys, preds = (y, y_pred) if self._several_outputs else ([y], [y_pred])
+        total = 0.0
+        for head, fused, y_k, p_k in zip(self._heads, self._fused, ys, preds):
+            total += head.weight * (head.loss.fused_value(y_k, p_k) if fused else head.loss(y_k, p_k))
+        return total + self.regularization_penalty()
+
+    def _loss_value(self, y: Any, y_pred: Any, update_metrics: bool) -> float:
+        """sum_k w_k L_k as reported (one output: ``loss(y, y_pred)``); updates the metrics if asked."""
+        if not self._several_outputs:
+            if update_metrics:
+                for metric in self.metrics:
+                    metric.update(y, y_pred)
+            return self.loss(y, y_pred)  # type: ignore[misc]
+        total = 0.0
+        for head, y_k, p_k in zip(self._heads, y, y_pred):
+            value = head.loss(y_k, p_k)
+            total += head.weight * value
+            if update_metrics:
+                head.update(y_k, p_k, value)
+        return total
+
+    def _output_gradients(self, y: list[Array], y_pred: list[Array]) -> list[Array]:
+        """w_k dL_k/dy_k per output (dL_k/dz_k for a fused output)."""
+        grads = []
+        for head, fused, y_k, p_k in zip(self._heads, self._fused, y, y_pred):
+            g = head.loss.fused_gradient(y_k, p_k) if fused else head.loss.gradient(y_k, p_k)
+            grads.append(g * g.dtype.type(head.weight) if head.weight != 1.0 else g)
+        return grads
 
     def _add_regularization(self) -> float:
         """Add each penalty's gradient to ``.grad``; return the total penalty (weights before the update)."""
@@ -207,11 +348,12 @@ class Model(Layer):
                             diagnose=diagnose)
 
     def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: Any = 0) -> dict[str, float]:
-        """``{"loss": ..., <metric>: ...}`` over the data, in inference mode."""
+        """``{"loss": ..., <metric>: ...}`` over the data, in inference mode (several outputs: also
+        ``<output>_loss`` and ``<output>_<metric>``, see ``glassnet.models.outputs``)."""
         return training.evaluate(self, x, y, batch_size=batch_size)
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = 0) -> Array:
-        """Model outputs, computed batch by batch in inference mode.
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = 0) -> Any:
+        """Model outputs (a list, one array per output, for several outputs), batch by batch in inference mode.
 
         ``batch_size=None`` uses batches of ``training.PREDICT_BATCH`` (1024) rows: large enough for
         fast matrix products, small enough that the reused layer buffers stay in the CPU cache. The
@@ -238,4 +380,14 @@ def _leaf_layers(model: Model) -> list[Layer]:
     out: list[Layer] = []
     for layer in model.layers:
         out += _leaf_layers(layer) if isinstance(layer, Model) else [layer]
+    return out
+
+
+def _all_layers(model: Model) -> list[Layer]:
+    """Every layer inside ``model``, nested models included (with their own layers)."""
+    out: list[Layer] = []
+    for layer in model.layers:
+        out.append(layer)
+        if isinstance(layer, Model):
+            out += _all_layers(layer)
     return out

@@ -47,11 +47,7 @@ def save_model(model: Any, path: str | os.PathLike[str], include_optimizer: bool
         "optimizer_state": None,
     }
     if model.loss is not None and model.optimizer is not None:
-        config["compile"] = {
-            "optimizer": serialize(model.optimizer),
-            "loss": serialize(model.loss),
-            "metrics": [m.name for m in model.metrics],
-        }
+        config["compile"] = {"optimizer": serialize(model.optimizer), **model.compile_settings()}
     members = {"weights.npz": _npz_bytes({f"w{i:04d}": p.value for i, p in enumerate(params)})}
     if include_optimizer and model.optimizer is not None:
         state = model.optimizer.get_state()
@@ -103,7 +99,9 @@ def load_model(path: str | os.PathLike[str], compile: bool = True) -> Any:
         param.value = value
     if compile and config.get("compile"):
         c = config["compile"]
-        model.compile(optimizer=optimizers.get(c["optimizer"]), loss=losses.get(c["loss"]), metrics=c["metrics"])
+        loss = [losses.get(item) for item in c["loss"]] if isinstance(c["loss"], list) else losses.get(c["loss"])
+        model.compile(optimizer=optimizers.get(c["optimizer"]), loss=loss, metrics=c["metrics"],
+                      loss_weights=c.get("loss_weights"))
         if opt_state is not None and config.get("optimizer_state"):
             model.optimizer.set_state(dict(zip(config["optimizer_state"], opt_state)), model.parameters())
     return model

@@ -85,23 +85,23 @@ class Sequential(Model):
                 return i
         return len(self.layers)
 
+    def _output_layers(self) -> list[Layer]:
+        return self.layers[-1:]
+
+    def _input_grad_needs(self, required: bool) -> list[tuple[Layer, bool]]:
+        """Without a required input gradient, the first trainable layer's is unused (and the layers
+        before it are not run backward at all)."""
+        first = 0 if required else self._first_trainable()
+        return [(layer, required or i > first) for i, layer in enumerate(self.layers)]
+
     def _backward(self, grad: Array | None, from_preactivation: bool) -> Array | None:
-        skip_first = not self.input_grad_required
-        stop = self._first_trainable() if skip_first else 0
-        last = len(self.layers) - 1
+        required = self.input_grad_required
+        stop = 0 if required else self._first_trainable()  # nothing below the first trainable layer learns
+        layers, last = self.layers, len(self.layers) - 1
         for i in range(last, stop - 1, -1):
-            layer = self.layers[i]
-            wanted = not (skip_first and i == stop)  # the first trainable layer's input gradient is unused
-            saved = layer.input_grad_required
-            if saved is not wanted:
-                layer.input_grad_required = wanted
-            try:
-                fused = i == last and from_preactivation
-                grad = layer.backward_preactivation(grad) if fused else layer.backward(grad)  # type: ignore
-            finally:
-                if saved is not wanted:
-                    layer.input_grad_required = saved
-        return None if skip_first else grad
+            layer = layers[i]
+            grad = layer.backward_preactivation(grad) if i == last and from_preactivation else layer.backward(grad)  # type: ignore[arg-type]
+        return grad if required else None
 
     def get_config(self) -> dict[str, Any]:
         from ..layers import serialize_layer

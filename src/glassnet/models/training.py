@@ -7,6 +7,7 @@ plain views when ``shuffle=False``.
 
 A model with several inputs (``Functional``) takes ``x`` as a list of arrays, one per input; ``x`` then
 stays a Python list of arrays throughout, and ``_count``/``_rows`` apply the single-array code to each.
+Targets of a model with several outputs are a list in the same way (one array per output).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .._typing import Array
 from ..callbacks import CALLBACKS, CallbackList, History
 from ..callbacks.progress import make_progress
 from ..errors import ConfigError, NonFiniteError, ShapeError
+from .outputs import target_list
 
 if TYPE_CHECKING:
     from .model import Model
@@ -39,36 +41,44 @@ def _rows(x: Array | list[Array], index: Any) -> Any:
 class BatchIterator:
     """Yields ``(x_batch, y_batch)``; shuffled batches are gathered into reused buffers.
 
-    ``x`` may be a list of arrays (one per model input): each is gathered with the same sample order.
+    ``x`` (and ``y``) may be a list of arrays (one per model input or output): each is gathered with the
+    same sample order.
     """
 
-    def __init__(self, x: Array | list[Array], y: Array, batch_size: int, shuffle: bool,
+    def __init__(self, x: Array | list[Array], y: Array | list[Array], batch_size: int, shuffle: bool,
                  rng: np.random.Generator) -> None:
         self.x, self.y, self.batch_size, self.shuffle, self.rng = x, y, batch_size, shuffle, rng
-        size = min(batch_size, len(y))
+        self.n = _count(y)
+        size = min(batch_size, self.n)
         xs = x if isinstance(x, list) else [x]
+        ys = y if isinstance(y, list) else [y]
         self._x_buffers = [np.empty((size,) + a.shape[1:], dtype=a.dtype) for a in xs] if shuffle else None
-        self._y_buffer = np.empty((size,) + y.shape[1:], dtype=y.dtype) if shuffle else None
+        self._y_buffers = [np.empty((size,) + a.shape[1:], dtype=a.dtype) for a in ys] if shuffle else None
 
     def __len__(self) -> int:
-        return -(-len(self.y) // self.batch_size)
+        return -(-self.n // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[Any, Array]]:
-        n, size = len(self.y), self.batch_size
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        n, size = self.n, self.batch_size
         if not self.shuffle:
             for start in range(0, n, size):
-                yield _rows(self.x, slice(start, start + size)), self.y[start : start + size]
+                yield _rows(self.x, slice(start, start + size)), _rows(self.y, slice(start, start + size))
             return
-        assert self._x_buffers is not None and self._y_buffer is not None
+        assert self._x_buffers is not None and self._y_buffers is not None
         order = self.rng.permutation(n)
         several = isinstance(self.x, list)
         xs = self.x if several else [self.x]
+        several_y = isinstance(self.y, list)
+        ys = self.y if several_y else [self.y]
         for start in range(0, n, size):
             index = order[start : start + size]
             m = len(index)
             # mode="clip" skips the bounds check: the permutation is in range by construction.
             xb = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(xs, self._x_buffers)]
-            yb = np.take(self.y, index, axis=0, out=self._y_buffer[:m], mode="clip")
+            if several_y:
+                yb: Any = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(ys, self._y_buffers)]
+            else:
+                yb = np.take(self.y, index, axis=0, out=self._y_buffers[0][:m], mode="clip")
             yield (xb if several else xb[0]), yb
 
 
@@ -99,7 +109,7 @@ def as_inputs(model: Model, x: Any, name: str = "x") -> Any:
 
     For a model that takes a list of inputs (``model.takes_input_list``), a list of such arrays.
     """
-    if getattr(model, "takes_input_list", False):
+    if model.takes_input_list:
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
         arrays = [_as_array(model, item, f"{name}[{k}]") for k, item in enumerate(xs)]
         model.check_input(arrays)  # type: ignore[arg-type]  # names the input whose count or shape is wrong
@@ -117,28 +127,40 @@ def _as_array(model: Model, x: Any, name: str) -> Array:
     return x.astype(model.dtype, copy=False)
 
 
-def _split_validation(x: Any, y: Array, split: float) -> tuple[Any, Array, Any, Array]:
+def _split_validation(x: Any, y: Any, split: float) -> tuple[Any, Any, Any, Any]:
     if not 0.0 <= split < 1.0:
         raise ConfigError(f"validation_split must be in [0, 1), got {split!r}")
     n_val = int(_count(x) * split)
     if split and n_val == 0:
         raise ConfigError(f"validation_split={split} leaves no validation sample out of {_count(x)}")
     cut = _count(x) - n_val  # Keras: the last fraction, taken before shuffling
-    return _rows(x, slice(None, cut)), y[:cut], _rows(x, slice(cut, None)), y[cut:]
+    head, tail = slice(None, cut), slice(cut, None)
+    return _rows(x, head), _rows(y, head), _rows(x, tail), _rows(y, tail)
 
 
-def prepare_xy(model: Model, x: Any, y: Any, name: str = "") -> tuple[Any, Array]:
-    """Validate and convert a pair of inputs and targets once, before any batch is drawn."""
+def prepare_xy(model: Model, x: Any, y: Any, name: str = "") -> tuple[Any, Any]:
+    """Validate and convert a pair of inputs and targets once, before any batch is drawn.
+
+    A model with several outputs takes ``y`` as a list (output order) or a dict by output name and gets
+    back a list with each output's targets prepared by that output's loss.
+    """
     x = as_inputs(model, x, f"{name}x")
-    y_arr = np.asarray(y)
-    if len(y_arr) != _count(x):
-        raise ShapeError(f"{name}x has {_count(x)} samples but {name}y has {len(y_arr)}; they must match")
     for k, array in enumerate(x if isinstance(x, list) else [x]):
         check_finite(f"{name}x[{k}]" if isinstance(x, list) else f"{name}x", array)
-    if np.issubdtype(y_arr.dtype, np.floating):
-        check_finite(f"{name}y", y_arr)
-    assert model.output_shape is not None and model.loss is not None
-    return x, model.loss.prepare_targets(y_arr, model.output_shape, model.dtype)
+    several = len(model._heads) > 1
+    ys = target_list(model, y, f"{name}y") if several else [y]
+    shapes = model.output_shape if several else [model.output_shape]
+    assert shapes is not None and model._heads
+    prepared = []
+    for head, y_k, shape in zip(model._heads, ys, shapes):
+        label = f"{name}y[{head.name!r}]" if several else f"{name}y"
+        y_arr = np.asarray(y_k)
+        if len(y_arr) != _count(x):
+            raise ShapeError(f"{name}x has {_count(x)} samples but {label} has {len(y_arr)}; they must match")
+        if np.issubdtype(y_arr.dtype, np.floating):
+            check_finite(label, y_arr)
+        prepared.append(head.loss.prepare_targets(y_arr, tuple(shape), model.dtype))  # type: ignore[arg-type]
+    return x, prepared if several else prepared[0]
 
 
 def fit(
@@ -224,7 +246,7 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
         if report:
             cbs.on_batch_begin(step)
         loss = model.train_step(xb, yb)
-        m = len(yb)
+        m = len(yb[0]) if type(yb) is list else len(yb)
         loss_total += loss * m
         seen += m
         if report:
@@ -242,18 +264,16 @@ def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[
     """Mean loss (plus regularization penalties, as in training) and metrics over ``(x, y)``."""
     model.require_compiled("evaluate")
     x, y = prepare_xy(model, x, y)
-    batch_size = _check_batch_size(batch_size, len(y))
-    assert model.loss is not None
+    n = _count(y)
+    batch_size = _check_batch_size(batch_size, n)
     for metric in model.metrics:
         metric.reset()
     total = 0.0
     with model.workspaces():
         for xb, yb in BatchIterator(x, y, batch_size, False, backend.generator()):
             y_pred = model.forward(xb, training=False)
-            total += model.loss(yb, y_pred) * len(yb)
-            for metric in model.metrics:
-                metric.update(yb, y_pred)
-    logs = {"loss": total / len(y) + model.regularization_penalty()}
+            total += model._loss_value(yb, y_pred, update_metrics=True) * _count(yb)
+    logs = {"loss": total / n + model.regularization_penalty()}
     logs.update(_metric_logs(model))
     return logs
 
@@ -261,8 +281,8 @@ def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[
 PREDICT_BATCH = 1024  # default rows per forward pass in predict (see Model.predict)
 
 
-def predict(model: Model, x: Any, batch_size: int | None = None) -> Array:
-    """Outputs for ``x``, computed batch by batch in inference mode (no caches kept)."""
+def predict(model: Model, x: Any, batch_size: int | None = None) -> Any:
+    """Outputs for ``x`` (a list for several outputs), batch by batch in inference mode (no caches kept)."""
     x = as_inputs(model, x)
     n = _count(x)
     batch_size = PREDICT_BATCH if batch_size is None else _check_batch_size(batch_size, max(n, 1))
@@ -270,9 +290,12 @@ def predict(model: Model, x: Any, batch_size: int | None = None) -> Array:
         out = model.forward(x, training=False)
         return out.copy() if any(out is a for a in (x if isinstance(x, list) else [x])) else out
     assert model.output_shape is not None
-    out = np.empty((n,) + tuple(model.output_shape), dtype=model.dtype)
-    with model.workspaces():  # each batch's output is copied into ``out`` before the next batch
+    several = isinstance(model.output_shape, list)
+    shapes: list[Any] = model.output_shape if several else [model.output_shape]  # type: ignore[assignment]
+    outs = [np.empty((n,) + tuple(shape), dtype=model.dtype) for shape in shapes]
+    with model.workspaces():  # each batch's output is copied into ``outs`` before the next batch
         for start in range(0, n, batch_size):
-            out[start : start + batch_size] = model.forward(_rows(x, slice(start, start + batch_size)),
-                                                            training=False)
-    return out
+            batch = model.forward(_rows(x, slice(start, start + batch_size)), training=False)
+            for out, part in zip(outs, batch if several else [batch]):
+                out[start : start + batch_size] = part
+    return outs if several else outs[0]
