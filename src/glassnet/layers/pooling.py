@@ -1,0 +1,248 @@
+"""Pooling, channels last: max and average over windows, and their global versions (Keras 3 arguments).
+
+Windows of size (ph, pw) at stride (sh, sw) ("valid": none outside the input; "same": the TF padding rule
+of ``_conv_utils``). Every computation is a loop over the ph pw window offsets, each a strided slice of
+the whole batch:
+
+    max:      y = max_{p, q} xp[:, i sh + p, j sw + q]        (padding = -inf, never chosen)
+              dL/dx gets dL/dy at the first maximum of each window (row-major order), 0 elsewhere
+    average:  y = (1 / count) sum_{p, q} xp[:, i sh + p, j sw + q]     (padding = 0)
+              dL/dx[window] += dL/dy / count
+
+``count`` is ph pw for "valid"; for "same" it counts only the window's elements inside the input, as
+Keras/TF do (``count_include_pad=False`` in PyTorch terms).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._typing import Array, Shape
+from ..errors import ShapeError
+from . import _conv_utils as cu
+from .base import Layer
+
+_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
+
+
+def _check_rank(layer: Layer, input_shape: Shape, rank: int) -> None:
+    if len(input_shape) != rank + 1:
+        got = "(batch, " + ", ".join(map(str, input_shape)) + ")"
+        raise ShapeError(
+            f"layer {layer.name!r} ({type(layer).__name__}) expects input of shape {_AXES[rank]}, got {got}; "
+            f"hint: a {rank}-D layer takes {rank + 2}-D input (add a channel axis with x[..., None])"
+        )
+
+
+class _Pooling(Layer):
+    rank = 2
+
+    def __init__(self, pool_size: int | tuple[int, ...] = 2, strides: int | tuple[int, ...] | None = None,
+                 padding: str = "valid", name: str | None = None, trainable: bool = True) -> None:
+        super().__init__(name=name or cu.keras_name(type(self).__name__), trainable=trainable)
+        cls = type(self).__name__
+        self.pool_size = cu.normalize_tuple(pool_size, self.rank, "pool_size", cls)
+        self.strides = self.pool_size if strides is None else cu.normalize_tuple(strides, self.rank, "strides", cls)
+        self.padding = cu.normalize_padding(padding, cls)
+
+    def _as2d(self, values: tuple[int, ...]) -> tuple[int, int]:
+        return (1, values[0]) if self.rank == 1 else (values[0], values[1])
+
+    def _geometry(self, spatial: Shape) -> tuple[cu.Pads, tuple[int, int]]:
+        sizes, k, s = self._as2d(tuple(spatial)), self._as2d(self.pool_size), self._as2d(self.strides)
+        pads = tuple(cu.axis_padding(sizes[a], k[a], s[a], 1, self.padding) for a in range(2))
+        out = tuple(cu.output_length(sizes[a], k[a], s[a], 1, *pads[a]) for a in range(2))
+        if min(out) <= 0:
+            raise ShapeError(
+                f"layer {self.name!r} ({type(self).__name__}): pool_size {self.pool_size} is larger than the "
+                f"input {tuple(spatial)} (padding='valid'); hint: use padding='same' or a smaller pool_size"
+            )
+        return pads, out  # type: ignore[return-value]
+
+    def build(self, input_shape: Shape) -> None:
+        _check_rank(self, input_shape, self.rank)
+        self._pads, self._out = self._geometry(input_shape[:-1])
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._geometry(input_shape[:-1])[1][2 - self.rank :] + (input_shape[-1],)
+
+    def _windows(self, xp: Array) -> Any:
+        """(p, q, slice of xp) for each window offset: the (N, Ho, Wo, C) values at that offset."""
+        (ph, pw), (sh, sw) = self._as2d(self.pool_size), self._as2d(self.strides)
+        ho, wo = self._out
+        for p in range(ph):
+            for q in range(pw):
+                yield xp[:, p : p + sh * (ho - 1) + 1 : sh, q : q + sw * (wo - 1) + 1 : sw]
+
+    def _padded_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        (top, bottom), (left, right) = self._pads
+        return (shape[0], shape[1] + top + bottom, shape[2] + left + right, shape[3])
+
+    def _overlapping(self) -> bool:
+        return any(s < k for s, k in zip(self.strides, self.pool_size))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding}
+
+
+class _MaxPooling(_Pooling):
+    def forward(self, x: Array, training: bool = False) -> Array:
+        x4 = x[:, None] if self.rank == 1 else x
+        xp = cu.pad_spatial(x4, self._pads, -np.inf)
+        windows = self._windows(xp)
+        y = np.array(next(windows))
+        for window in windows:
+            np.maximum(y, window, out=y)
+        if training:
+            self.cache = {"xp": xp, "y": y, "x_shape": x4.shape}
+        return y[:, 0] if self.rank == 1 else y
+
+    def backward(self, grad_output: Array) -> Array:
+        xp, y, x_shape = self.read_cache("xp", "y", "x_shape")
+        g = grad_output[:, None] if self.rank == 1 else grad_output
+        grad_xp = np.zeros(xp.shape, dtype=np.result_type(g.dtype, xp.dtype))
+        taken = np.zeros(y.shape, dtype=bool)  # windows whose maximum already got the gradient
+        hit = np.empty(y.shape, dtype=bool)
+        overlapping = self._overlapping()
+        for window, target in zip(self._windows(xp), self._windows(grad_xp)):
+            np.equal(window, y, out=hit)
+            hit &= ~taken  # the first maximum only, as PyTorch and TF
+            taken |= hit
+            if overlapping:
+                target += g * hit
+            else:  # windows do not overlap: each position is written once
+                np.multiply(g, hit, out=target)
+        grad_x = cu.crop_spatial(grad_xp, self._pads, x_shape[1:3])
+        return grad_x[:, 0] if self.rank == 1 else grad_x
+
+
+class _AveragePooling(_Pooling):
+    def _inverse_count(self, dtype: Any) -> Array | float:
+        """1 / (number of input elements in each window): a scalar for "valid", (1, Ho, Wo, 1) for "same"."""
+        (ph, pw), (sh, sw) = self._as2d(self.pool_size), self._as2d(self.strides)
+        if self.padding == "valid":
+            return 1.0 / (ph * pw)
+        assert self.input_shape is not None
+        sizes = self._as2d(tuple(self.input_shape[:-1]))
+        counts = []
+        for n, k, s, o, (before, _) in zip(sizes, (ph, pw), (sh, sw), self._out, self._pads):
+            start = np.arange(o) * s - before
+            counts.append(np.minimum(start + k, n) - np.maximum(start, 0))
+        return (1.0 / np.outer(counts[0], counts[1])).astype(dtype)[None, :, :, None]
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        x4 = x[:, None] if self.rank == 1 else x
+        xp = cu.pad_spatial(x4, self._pads)
+        windows = self._windows(xp)
+        y = np.array(next(windows))
+        for window in windows:
+            y += window
+        y *= self._inverse_count(y.dtype)
+        if training:
+            self.cache = {"x_shape": x4.shape}
+        return y[:, 0] if self.rank == 1 else y
+
+    def backward(self, grad_output: Array) -> Array:
+        x_shape = self.read_cache("x_shape")
+        g = grad_output[:, None] if self.rank == 1 else grad_output
+        share = g * self._inverse_count(g.dtype)
+        grad_xp = np.zeros(self._padded_shape(x_shape), dtype=share.dtype)
+        for target in self._windows(grad_xp):
+            target += share
+        grad_x = cu.crop_spatial(grad_xp, self._pads, x_shape[1:3])
+        return grad_x[:, 0] if self.rank == 1 else grad_x
+
+
+class MaxPooling2D(_MaxPooling):
+    """Max over (ph, pw) windows of (batch, H, W, C); strides default to pool_size."""
+
+
+class MaxPooling1D(_MaxPooling):
+    """Max over windows of pool_size steps of (batch, steps, C); strides default to pool_size."""
+
+    rank = 1
+
+
+class AveragePooling2D(_AveragePooling):
+    """Mean over (ph, pw) windows of (batch, H, W, C); "same" divides by the in-input count."""
+
+
+class AveragePooling1D(_AveragePooling):
+    """Mean over windows of pool_size steps of (batch, steps, C)."""
+
+    rank = 1
+
+
+class _GlobalPooling(Layer):
+    rank = 2
+
+    def __init__(self, keepdims: bool = False, name: str | None = None, trainable: bool = True) -> None:
+        super().__init__(name=name or cu.keras_name(type(self).__name__), trainable=trainable)
+        self.keepdims = bool(keepdims)
+
+    def build(self, input_shape: Shape) -> None:
+        _check_rank(self, input_shape, self.rank)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return ((1,) * self.rank if self.keepdims else ()) + (input_shape[-1],)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class _GlobalAveragePooling(_GlobalPooling):
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """y[n, c] = mean over all positions of x[n, ..., c]."""
+        axes = tuple(range(1, self.rank + 1))
+        if training:
+            self.cache = {"x_shape": x.shape}
+        return np.mean(x, axis=axes, keepdims=self.keepdims)
+
+    def backward(self, grad_output: Array) -> Array:
+        """dL/dx = dL/dy / (number of positions), broadcast over the positions."""
+        x_shape = self.read_cache("x_shape")
+        positions = int(np.prod(x_shape[1:-1]))
+        g = grad_output.reshape((x_shape[0],) + (1,) * self.rank + (x_shape[-1],))
+        return np.broadcast_to(g * (1.0 / positions), x_shape).astype(g.dtype, copy=True)
+
+
+class _GlobalMaxPooling(_GlobalPooling):
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """y[n, c] = max over all positions of x[n, ..., c]; backward routes dL/dy to the first maximum."""
+        flat = x.reshape(x.shape[0], -1, x.shape[-1])
+        if training:
+            index = np.argmax(flat, axis=1)[:, None, :]  # argmax returns the first maximum
+            self.cache = {"index": index, "x_shape": x.shape}
+            y = np.take_along_axis(flat, index, axis=1)[:, 0]
+        else:
+            y = flat.max(axis=1)
+        return y.reshape((x.shape[0],) + (1,) * self.rank + (x.shape[-1],)) if self.keepdims else y
+
+    def backward(self, grad_output: Array) -> Array:
+        index, x_shape = self.read_cache("index", "x_shape")
+        grad = np.zeros((x_shape[0], int(np.prod(x_shape[1:-1])), x_shape[-1]), dtype=grad_output.dtype)
+        np.put_along_axis(grad, index, grad_output.reshape(x_shape[0], 1, x_shape[-1]), axis=1)
+        return grad.reshape(x_shape)
+
+
+class GlobalAveragePooling2D(_GlobalAveragePooling):
+    """Mean over height and width: (batch, H, W, C) -> (batch, C) (or (batch, 1, 1, C) with keepdims)."""
+
+
+class GlobalAveragePooling1D(_GlobalAveragePooling):
+    """Mean over steps: (batch, L, C) -> (batch, C)."""
+
+    rank = 1
+
+
+class GlobalMaxPooling2D(_GlobalMaxPooling):
+    """Max over height and width: (batch, H, W, C) -> (batch, C)."""
+
+
+class GlobalMaxPooling1D(_GlobalMaxPooling):
+    """Max over steps: (batch, L, C) -> (batch, C)."""
+
+    rank = 1
