@@ -167,7 +167,7 @@ class _Conv(Layer):
         gz = grad_z.reshape(rows, self.filters)
         grad_kernel = self._grouped(self.kernel.grad)
         if g == 1:
-            np.matmul(cols[0].T, gz, out=grad_kernel[0])
+            _kernel_gradient(cols[0], gz, x_shape[0], grad_kernel[0])
             gzg = gz[None]
         else:
             gzg = gz.reshape(rows, g, self.filters // g).transpose(1, 0, 2)
@@ -201,6 +201,21 @@ class _Conv(Layer):
             "kernel_regularizer": serialize(self.kernel_regularizer),
             "bias_regularizer": serialize(self.bias_regularizer),
         }
+
+
+def _kernel_gradient(cols: Array, grad_z: Array, batch: int, out: Array) -> None:
+    """out = cols^T grad_z, (K, M) x (M, F) with M = batch Ho Wo rows.
+
+    A small kernel (K F entries) with many rows is a poor shape for BLAS (measured 11 ms for mnist_convnet's
+    first layer, 9 x 86528 x 32, against 0.7 ms for the same sum as one product per image, summed): such
+    layers get a batched product over the images instead.
+    """
+    k, f = out.shape
+    if k * f > 2048 or batch == 1:
+        np.matmul(cols.T, grad_z, out=out)
+        return
+    per_image = np.matmul(cols.reshape(batch, -1, k).transpose(0, 2, 1), grad_z.reshape(batch, -1, f))
+    np.add.reduce(per_image, axis=0, out=out)
 
 
 class Conv2D(_Conv):
