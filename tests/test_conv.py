@@ -311,3 +311,13 @@ def test_small_cnn_matches_pytorch_for_ten_adam_steps(rng, float64, torch):
         assert rel(conv.bias.value, t_conv.bias.detach().numpy()) < 1e-9
         assert rel(dense.kernel.value[rows], t_dense.weight.detach().numpy().T) < 1e-9
         assert rel(dense.bias.value, t_dense.bias.detach().numpy()) < 1e-9
+
+
+def test_batched_predict_with_reused_buffers_equals_one_forward_pass(rng):
+    model = gn.Sequential([L.Input(shape=(9, 8, 2)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(2),
+                           L.Conv2D(3, 2, padding="same"), L.Flatten(),
+                           L.Dense(3, activation="softmax")])
+    x = rng.normal(size=(10, 9, 8, 2)).astype(np.float32)
+    expected = model.forward(x)
+    np.testing.assert_allclose(model.predict(x, batch_size=3), expected, rtol=1e-5, atol=1e-7)
+    assert model.layers[0].workspace is None  # buffers only while predict runs

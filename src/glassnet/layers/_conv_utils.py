@@ -116,16 +116,17 @@ def window_view(
 
 def im2col(
     xp: Array, out_hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int],
-    dilation: tuple[int, int], groups: int = 1,
+    dilation: tuple[int, int], groups: int = 1, out: Array | None = None,
 ) -> Array:
     """Contiguous (G, N Ho Wo, kh kw C/G) patch matrix, row order (n, i, j), column order (p, q, c), which
     is the order of the kernel (kh, kw, C/G, F) reshaped to (kh kw C/G, F): one GEMM per group.
 
     Memory: N Ho Wo kh kw C itemsize bytes (e.g. 17.8 MB for mnist_convnet's second conv, batch 128, float32).
+    ``out``: a C-contiguous buffer of that many elements to write into (a model's reused workspace).
     """
     view = window_view(xp, out_hw, kernel, strides, dilation, groups)
     g, n, ho, wo, kh, kw, cg = view.shape
-    cols = np.empty(view.shape, dtype=xp.dtype)
+    cols = np.empty(view.shape, dtype=xp.dtype) if out is None else out.reshape(view.shape)
     if cg == 1:
         # one channel: copy per kernel offset, so the inner loop runs along the output width, not over
         # single elements (the view's innermost axis would have length 1)

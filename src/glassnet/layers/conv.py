@@ -26,6 +26,7 @@ from ..errors import ConfigError, ShapeError
 from . import _conv_utils as cu
 from .base import Layer
 from .core import _positive_int, _resolve
+from .workspace import Workspace
 
 _AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
 
@@ -139,14 +140,24 @@ class _Conv(Layer):
         g = self.groups
         return kernel.reshape(-1, g, self.filters // g).transpose(1, 0, 2)
 
+    workspace: Workspace | None = None  # set by a model while it predicts or evaluates (see layers.workspace)
+
+    def _buffer(self, name: str, rows: int, width: int, dtype: Any) -> Array | None:
+        """A reused (rows, width) buffer inside a model's loop; None (allocate) elsewhere."""
+        return None if self.workspace is None else self.workspace.get(name, rows, width, dtype)
+
     def forward(self, x: Array, training: bool = False) -> Array:
         """z = im2col(pad(x)) @ kernel + bias, a = activation(z). Caches the patch matrix and a."""
         x4 = x[:, None] if self.rank == 1 else x
         k, s, d = self._as2d(self.kernel_size), self._as2d(self.strides), self._as2d(self.dilation_rate)
-        cols = cu.im2col(cu.pad_spatial(x4, self._pads), self._out, k, s, d, self.groups)
+        rows = x.shape[0] * self._out[0] * self._out[1]
+        width = k[0] * k[1] * (x.shape[-1] // self.groups)
+        dtype = np.result_type(x.dtype, self.kernel.dtype)
+        cols_out = self._buffer("cols", rows * self.groups, width, x.dtype) if not training else None
+        cols = cu.im2col(cu.pad_spatial(x4, self._pads), self._out, k, s, d, self.groups, out=cols_out)
         w = self._grouped(self.kernel.value)
         if self.groups == 1:
-            z = np.matmul(cols[0], w[0])
+            z = np.matmul(cols[0], w[0], out=self._buffer("z", rows, self.filters, dtype))
         else:
             z = np.matmul(cols, w).transpose(1, 0, 2).reshape(cols.shape[1], self.filters)
         if self.use_bias:
