@@ -24,7 +24,14 @@ from bench.workloads import WORKLOADS, load_data
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_convnet")
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS and PyTorch to this many threads (1 is less sensitive to a loaded machine)")
     args = parser.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
+        torch.set_num_threads(args.threads)
     w = WORKLOADS["W6"]
     x, y, _ = load_data(w)
     xb, yb = x[: w.batch_size], y[: w.batch_size]
