@@ -5,14 +5,14 @@ Conv2D(64, 3, relu), MaxPooling2D(2), Flatten, Dropout(0.5), Dense(10, softmax);
 Adam (1e-3), batch 128, 15 epochs, validation_split 0.1, pixels scaled to [0, 1]. Keras reports
 99.22% test accuracy; the target here is >= 99.2%.
 
-``--dataset fashion``: a small 2-conv network for Fashion-MNIST (83,466 parameters, target >= 92.0%):
-Conv2D(32, 5, same, relu), MaxPooling2D(2), Conv2D(64, 5, same, relu), MaxPooling2D(2), Flatten,
+``--dataset fashion``: a small 2-conv network for Fashion-MNIST (50,186 parameters, target >= 92.0%):
+Conv2D(32, 3, same, relu), MaxPooling2D(2), Conv2D(64, 3, same, relu), MaxPooling2D(2), Flatten,
 Dropout(0.5), Dense(10, softmax); same optimizer, batch and split.
 
 Reads ../shared/data/{mnist,fashion_mnist}.npz (keys x_train, y_train, x_test, y_test; or --data DIR).
 
     PYTHONPATH=src python examples/mnist_cnn.py --dataset mnist              # ~10+ min on 2 cores
-    PYTHONPATH=src python examples/mnist_cnn.py --dataset fashion --epochs 15
+    PYTHONPATH=src python examples/mnist_cnn.py --dataset fashion --epochs 10
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ def load(dataset: str, folder: Path) -> tuple[np.ndarray, ...]:
 
 
 def model(dataset: str) -> gn.Sequential:
-    k, pad = (3, "valid") if dataset == "mnist" else (5, "same")
+    pad = "valid" if dataset == "mnist" else "same"
     return gn.Sequential([
         Input(shape=(28, 28, 1)),
-        Conv2D(32, k, padding=pad, activation="relu"),
+        Conv2D(32, 3, padding=pad, activation="relu"),
         MaxPooling2D(2),
-        Conv2D(64, k, padding=pad, activation="relu"),
+        Conv2D(64, 3, padding=pad, activation="relu"),
         MaxPooling2D(2),
         Flatten(),
         Dropout(0.5),
