@@ -127,76 +127,54 @@ def _fold(ufunc: Any, parts: list[Array]) -> Array:
     return out
 
 
-def _argmax_fold(parts: list[Array]) -> tuple[Array, Array]:
-    """(max of the parts, index of the first part that attains it) elementwise; index as uint8."""
-    if len(parts) == 1:
-        return np.array(parts[0]), np.zeros(parts[0].shape, dtype=np.uint8)
-    out = np.maximum(parts[0], parts[1])
-    index = np.greater(parts[1], parts[0]).view(np.uint8)  # strictly greater: the earlier part wins a tie
-    better = np.empty(out.shape, dtype=bool)
-    for k, part in enumerate(parts[2:], 2):
-        np.greater(part, out, out=better)
-        np.copyto(index, np.uint8(k), where=better)
-        np.maximum(out, part, out=out)
-    return out, index
-
-
 class _MaxPooling(_Pooling):
-    """Non-overlapping windows (the default strides) take the block path: the maximum over each block's
-    columns, then over its rows, keeping the winning column and row as uint8 indices; the first maximum of
-    a row, then the first row, is the first maximum in row-major order. Backward spreads dL/dy back over
-    rows, then columns: ph + pw multiplications with contiguous inner runs instead of ph pw masked passes.
-    Overlapping windows compare each window offset with the output instead."""
-
     def forward(self, x: Array, training: bool = False) -> Array:
         x4 = x[:, None] if self.rank == 1 else x
         xp = cu.pad_spatial(x4, self._pads, -np.inf)
-        blocks = self._blocks(xp)
-        if not training:
-            y = self._reduce(xp, np.maximum)
-        elif blocks is not None:
-            row_max, column = _argmax_fold([blocks[:, :, :, :, q] for q in range(blocks.shape[4])])
-            y, row = _argmax_fold([row_max[:, :, p] for p in range(blocks.shape[2])])
-            self.cache = {"column": column, "row": row, "xp_shape": xp.shape, "x_shape": x4.shape}
-        else:
-            y = self._reduce(xp, np.maximum)
+        y = self._reduce(xp, np.maximum)
+        if training:
             self.cache = {"xp": xp, "y": y, "x_shape": x4.shape}
         return y[:, 0] if self.rank == 1 else y
 
     def backward(self, grad_output: Array) -> Array:
+        """dL/dy to the first maximum of each window (row-major), as PyTorch and TF; 0 elsewhere."""
+        xp, y, x_shape = self.read_cache("xp", "y", "x_shape")
         g = grad_output[:, None] if self.rank == 1 else grad_output
-        x_shape = self.read_cache("x_shape")
-        grad_xp = self._backward_blocks(g) if "row" in self.cache else self._backward_windows(g)
+        dtype = np.result_type(g.dtype, xp.dtype)
+        blocks = self._blocks(xp)
+        if blocks is not None:
+            grad_xp = self._backward_blocks(blocks, y, g, xp.shape, dtype)
+        else:
+            grad_xp = np.zeros(xp.shape, dtype=dtype)
+            taken: Array | None = None  # windows whose maximum already got the gradient
+            hit = np.empty(y.shape, dtype=bool)
+            for window, target in zip(self._windows(xp), self._windows(grad_xp)):
+                np.equal(window, y, out=hit)
+                if taken is None:
+                    taken = hit.copy()
+                else:
+                    np.greater(hit, taken, out=hit)  # hit and not taken: the first maximum only
+                    taken |= hit
+                target += g * hit
         grad_x = cu.crop_spatial(grad_xp, self._pads, x_shape[1:3])
         return grad_x[:, 0] if self.rank == 1 else grad_x
 
-    def _backward_blocks(self, g: Array) -> Array:
-        column, row, xp_shape = self.read_cache("column", "row", "xp_shape")
-        (ph, pw), (ho, wo) = self._as2d(self.pool_size), self._out
-        tiled = xp_shape[1:3] == (ho * ph, wo * pw)
-        grad_xp = (np.empty if tiled else np.zeros)(xp_shape, dtype=g.dtype)  # tiled: every entry is written
-        grad_rows = np.empty(column.shape, dtype=g.dtype)  # (N, Ho, ph, Wo, C)
+    def _backward_blocks(self, blocks: Array, y: Array, g: Array, shape: tuple[int, ...], dtype: Any) -> Array:
+        """Non-overlapping windows: one broadcast comparison of the blocks with y, ties resolved on the
+        boolean mask offset by offset (cheap: one byte per value), one broadcast product with dL/dy."""
+        n, ho, ph, wo, pw, c = blocks.shape
+        hit = np.equal(blocks, y[:, :, None, :, None, :])  # (N, Ho, ph, Wo, pw, C)
+        taken = hit[:, :, 0, :, 0].copy()
         for p in range(ph):
-            np.multiply(g, row == p, out=grad_rows[:, :, p])
-        grad_blocks = self._blocks(grad_xp)
-        assert grad_blocks is not None
-        for q in range(pw):
-            np.multiply(grad_rows, column == q, out=grad_blocks[:, :, :, :, q])
-        return grad_xp
-
-    def _backward_windows(self, g: Array) -> Array:
-        xp, y = self.read_cache("xp", "y")
-        grad_xp = np.zeros(xp.shape, dtype=np.result_type(g.dtype, xp.dtype))
-        taken: Array | None = None  # windows whose maximum already got the gradient
-        hit = np.empty(y.shape, dtype=bool)
-        for window, target in zip(self._windows(xp), self._windows(grad_xp)):
-            np.equal(window, y, out=hit)
-            if taken is None:
-                taken = hit.copy()
-            else:
-                np.greater(hit, taken, out=hit)  # hit and not taken: the first maximum only, as PyTorch and TF
-                taken |= hit
-            target += g * hit
+            for q in range(pw):
+                if p or q:
+                    h = hit[:, :, p, :, q]
+                    np.greater(h, taken, out=h)  # keep a hit only where no earlier offset had one
+                    taken |= h
+        tiled = shape[1:3] == (ho * ph, wo * pw)
+        grad_xp = (np.empty if tiled else np.zeros)(shape, dtype=dtype)  # tiled: every entry is written
+        target = grad_xp[:, : ho * ph, : wo * pw].reshape(blocks.shape)
+        np.multiply(hit, g[:, :, None, :, None, :], out=target)
         return grad_xp
 
 
