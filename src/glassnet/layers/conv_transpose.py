@@ -23,7 +23,7 @@ import numpy as np
 from .._typing import Array, Shape
 from ..errors import ConfigError
 from . import _conv_utils as cu
-from .conv import _Conv
+from .conv import _Conv, column_sums
 
 
 class Conv2DTranspose(_Conv):
@@ -31,8 +31,8 @@ class Conv2DTranspose(_Conv):
 
     Shapes: x (batch, H, W, C) -> y (batch, Ho, Wo, F); kernel (kh, kw, F, C), bias (F,).
 
-    Memory: the forward pass holds the (N H W, kh kw F) stamp matrix while it is summed into the output;
-    the backward pass builds the patch matrix of the padded output gradient, of the same size.
+    Memory: the forward pass adds one (N H W, F) stamp block per kernel offset into the output; the
+    backward pass builds the patch matrix of the padded output gradient, N H W kh kw F values.
     """
 
     rank = 2
@@ -73,10 +73,10 @@ class Conv2DTranspose(_Conv):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         n, h, w, c = x.shape
-        kernel = self.kernel.value.reshape(-1, c)  # (kh kw F, C)
-        stamps = np.matmul(x.reshape(n * h * w, c), kernel.T)
+        per_offset = np.ascontiguousarray(self.kernel.value.transpose(0, 1, 3, 2))  # (kh, kw, C, F)
         padded = (n, self._full[0], self._full[1], self.filters)
-        zp = cu.col2im(stamps[None], padded, (h, w), self.kernel_size, self.strides, self.dilation_rate)
+        zp = cu.scatter_products(x.reshape(n * h * w, c), per_offset, padded, (h, w), self.strides,
+                                 self.dilation_rate)
         z = cu.crop_spatial(zp, self._pads, self._out)
         z = np.ascontiguousarray(z) if z is not zp else z
         if self.use_bias:
@@ -94,7 +94,7 @@ class Conv2DTranspose(_Conv):
         x2 = x.reshape(n * h * w, c)
         np.matmul(cols.T, x2, out=self.kernel.grad.reshape(-1, c))
         if self.use_bias:
-            np.add.reduce(grad_z.reshape(-1, self.filters), axis=0, out=self.bias.grad)
+            column_sums(grad_z.reshape(-1, self.filters), self.bias.grad)
         if not self.input_grad_required:
             return None
         return np.matmul(cols, self.kernel.value.reshape(-1, c)).reshape(n, h, w, c)
