@@ -321,3 +321,14 @@ def test_batched_predict_with_reused_buffers_equals_one_forward_pass(rng):
     expected = model.forward(x)
     np.testing.assert_allclose(model.predict(x, batch_size=3), expected, rtol=1e-5, atol=1e-7)
     assert model.layers[0].workspace is None  # buffers only while predict runs
+
+
+def test_inference_in_image_blocks_equals_the_training_forward(rng, float64, monkeypatch):
+    from glassnet.layers import conv as conv_module
+
+    layer = L.Conv2D(3, 3, strides=2, padding="same", activation="relu")
+    x = rng.normal(size=(7, 9, 8, 2))
+    expected = layer.forward(x, training=True)
+    monkeypatch.setattr(conv_module, "_PATCH_BUDGET", 2 * 5 * 4 * 18)  # blocks of 2 images: 2, 2, 2, 1
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
+    assert layer.cache == {}
