@@ -19,7 +19,21 @@ def _optimizer(w: Workload, name: str) -> Any:
     return gn.optimizers.SGD(learning_rate=w.learning_rate, momentum=momentum)
 
 
+def build_convnet(w: Workload, optimizer: str) -> gn.Sequential:
+    """Keras' mnist_convnet (W6, W7)."""
+    L = gn.layers
+    model = gn.Sequential([
+        L.Input(shape=(28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(), L.Dropout(0.5),
+        L.Dense(w.n_out, activation="softmax"),
+    ])
+    model.compile(optimizer=_optimizer(w, optimizer), loss="sparse_categorical_crossentropy")
+    return model
+
+
 def build(w: Workload, optimizer: str) -> gn.Sequential:
+    if w.model == "convnet":
+        return build_convnet(w, optimizer)
     layers: list[Any] = [gn.layers.Input(shape=(w.n_in,))]
     for units in w.hidden:
         if w.batchnorm_dropout is None:

@@ -16,7 +16,22 @@ from torch import nn
 from bench.workloads import Workload
 
 
+def build_convnet(w: Workload) -> nn.Sequential:
+    """Keras' mnist_convnet in PyTorch's own layout (NCHW), as a PyTorch user writes it."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, w.n_out),
+    )
+
+
+def _nchw(w: Workload, x: np.ndarray) -> np.ndarray:
+    """(n, 28, 28, 1) images as (n, 1, 28, 28): the same memory, since there is one channel."""
+    return x.reshape(len(x), 1, 28, 28) if w.model == "convnet" else x
+
+
 def build(w: Workload) -> nn.Sequential:
+    if w.model == "convnet":
+        return build_convnet(w)
     layers: list[nn.Module] = []
     sizes = w.layer_sizes
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
@@ -54,7 +69,7 @@ def _epoch(w: Workload, model: nn.Module, opt: Any, x: torch.Tensor, y: torch.Te
 
 def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int, fused: bool) -> dict[str, float]:
     torch.manual_seed(seed)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(_nchw(w, x)), torch.from_numpy(y)
     warm = build(w)
     n = 4 * w.batch_size
     _epoch(w, warm, _optimizer(w, warm, optimizer, fused), xt[:n], yt[:n])
@@ -69,6 +84,7 @@ def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int, 
 
 def infer(w: Workload, x: np.ndarray, repeats: int) -> dict[str, float]:
     torch.manual_seed(0)
+    x = _nchw(w, x)
     model = build(w).eval()
     softmax = nn.Softmax(dim=1)
     with torch.inference_mode():

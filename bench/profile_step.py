@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bench import impl_glassnet
-from bench.impl_gemm import gemm_step
+from bench.impl_gemm import convnet_step, gemm_step
 from bench.workloads import WORKLOADS, load_data
 from glassnet.models.training import BatchIterator, prepare_xy
 
@@ -38,7 +38,10 @@ def profile(key: str, steps: int) -> dict[str, float]:
         k: [] for k in ("gather", "forward", "loss", "loss_grad", "backward", "optimizer", "gemm")
     }
     batches = iter(BatchIterator(x, y, w.batch_size, True, np.random.default_rng(0)))
-    gemm = _gemm_step(w.layer_sizes, w.batch_size, np.random.default_rng(0))
+    if w.model == "convnet":
+        gemm = convnet_step(w.batch_size, np.random.default_rng(0))
+    else:
+        gemm = _gemm_step(w.layer_sizes, w.batch_size, np.random.default_rng(0))
     assert model.loss is not None
     with model.training_session():
         for _ in range(steps):

@@ -1,4 +1,4 @@
-"""The five workloads of issue 7: shapes, optimizers, data (float32, fixed seeds).
+"""The workloads of issues 7 and 12: shapes, optimizers, data (float32, fixed seeds).
 
 Each implementation (``impl_*.py``) reads the same ``Workload`` and the same arrays, so only the code
 under test differs.
@@ -32,6 +32,7 @@ class Workload:
     data: str = "synthetic"
     kind: str = "train"  # "train" or "inference"
     references: tuple[str, ...] = field(default=("torch", "torch_fused", "sklearn", "gemm"))
+    model: str = "mlp"  # "mlp" (n_in, hidden, n_out) or "convnet" (Keras mnist_convnet on (n, 28, 28, 1) images)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -78,9 +79,15 @@ WORKLOADS: dict[str, Workload] = {
             kind="inference",
             references=("torch",),
         ),
+        # issue 12: Keras' mnist_convnet, Conv32-3 relu, MaxPool2, Conv64-3 relu, MaxPool2, Flatten,
+        # Dropout 0.5, Dense 10 softmax (34,826 parameters)
+        Workload("W6", "mnist-convnet", 784, (), 10, "multiclass", "adam", 1e-3, 128, 60_000, data="mnist",
+                 references=("torch", "torch_fused", "gemm"), model="convnet"),
+        Workload("W7", "convnet-inference", 784, (), 10, "multiclass", "adam", 1e-3, 10_000, 10_000,
+                 data="mnist", kind="inference", references=("torch",), model="convnet"),
     ]
 }
-QUICK_SAMPLES = {"W1": 15_000, "W2": 12_500, "W3": 5_000, "W4": 7_680, "W5": 10_000}
+QUICK_SAMPLES = {"W1": 15_000, "W2": 12_500, "W3": 5_000, "W4": 7_680, "W5": 10_000, "W6": 7_680, "W7": 10_000}
 
 
 def scaled(w: Workload, quick: bool) -> Workload:
@@ -94,10 +101,16 @@ def scaled(w: Workload, quick: bool) -> Workload:
 
 def load_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """(x float32, y, source): y int64 labels for multiclass, float32 (n, 1) in {0, 1} for binary.
+    A "convnet" workload gets x as (n, 28, 28, 1) images (a view of the same rows).
 
     With ``BENCH_DATA_CACHE`` set (``bench.run`` does), the arrays are read from float32 ``.npy`` files
     written once by the parent, so no child's peak RSS includes a uint8 -> float32 conversion.
     """
+    if w.model == "convnet":
+        from dataclasses import replace
+
+        x, y, source = load_data(replace(w, model="mlp"), seed)
+        return x.reshape(len(x), 28, 28, 1), y, source
     cache = os.environ.get("BENCH_DATA_CACHE")
     if cache:
         stem = Path(cache) / f"{w.key}-{w.n_samples}-{seed}"

@@ -7,10 +7,24 @@ from typing import Any
 from .._registry import family
 from .activation import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
+from .conv import Conv1D, Conv2D
+from .conv_transpose import Conv2DTranspose
 from .core import Dense, Input
 from .dropout import Dropout
 from .merge import Add, Concatenate, Multiply
 from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
+from .reshaping import Flatten, Permute, RepeatVector, Reshape
+from .spatial import SpatialDropout2D, UpSampling2D, ZeroPadding2D
 
 LAYERS = family("layer", Layer)
 
@@ -26,6 +40,11 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
              BatchNormalization, LayerNormalization, Add, Concatenate, Multiply):
+    register_layer(_cls)
+_CNN_LAYERS = (Conv1D, Conv2D, Conv2DTranspose, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
+               GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, UpSampling2D,
+               ZeroPadding2D, SpatialDropout2D, Flatten, Reshape, Permute, RepeatVector)
+for _cls in _CNN_LAYERS:  # convolutional and reshaping layers (issue 12)
     register_layer(_cls)
 
 
@@ -43,3 +62,4 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
 __all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",
            "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
            "deserialize_layer", "register_layer", "serialize_layer"]
+__all__ += [cls.__name__ for cls in _CNN_LAYERS]
