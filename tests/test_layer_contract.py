@@ -55,6 +55,40 @@ CASES: dict[str, list[dict[str, Any]]] = {
         dict(args={}, input_shape=[(2,), (3,)]),
         dict(args=dict(axis=1), input_shape=[(2, 3), (1, 3), (3, 3)]),
     ],
+    # convolutional networks (channels last)
+    "Conv2D": [
+        dict(args=dict(filters=3, kernel_size=3), input_shape=(5, 6, 2)),
+        dict(args=dict(filters=4, kernel_size=(2, 3), strides=2, padding="same", activation="relu"),
+             input_shape=(5, 7, 2)),
+        dict(args=dict(filters=4, kernel_size=3, dilation_rate=2, groups=2, use_bias=False), input_shape=(7, 7, 4)),
+    ],
+    "Conv1D": [
+        dict(args=dict(filters=3, kernel_size=3), input_shape=(7, 2)),
+        dict(args=dict(filters=2, kernel_size=2, strides=2, padding="same", activation="tanh"), input_shape=(7, 3)),
+    ],
+    "Conv2DTranspose": [
+        dict(args=dict(filters=2, kernel_size=3), input_shape=(3, 4, 2)),
+        dict(args=dict(filters=3, kernel_size=2, strides=2, padding="same"), input_shape=(3, 3, 2)),
+    ],
+    "MaxPooling2D": [dict(args={}, input_shape=(4, 6, 2)), dict(args=dict(pool_size=3, strides=2, padding="same"),
+                                                                  input_shape=(5, 5, 2))],
+    "MaxPooling1D": [dict(args={}, input_shape=(6, 2)), dict(args=dict(pool_size=3, strides=1), input_shape=(5, 2))],
+    "AveragePooling2D": [dict(args={}, input_shape=(4, 4, 2)),
+                         dict(args=dict(pool_size=3, strides=2, padding="same"), input_shape=(5, 5, 1))],
+    "AveragePooling1D": [dict(args={}, input_shape=(6, 3)), dict(args=dict(padding="same"), input_shape=(5, 2))],
+    "GlobalAveragePooling2D": [dict(args={}, input_shape=(3, 4, 2))],
+    "GlobalMaxPooling2D": [dict(args={}, input_shape=(3, 4, 2))],
+    "GlobalAveragePooling1D": [dict(args={}, input_shape=(5, 3))],
+    "GlobalMaxPooling1D": [dict(args={}, input_shape=(5, 3))],
+    "UpSampling2D": [dict(args={}, input_shape=(2, 3, 2)), dict(args=dict(size=(1, 3)), input_shape=(2, 2, 1))],
+    "ZeroPadding2D": [dict(args={}, input_shape=(2, 3, 2)), dict(args=dict(padding=((1, 0), (2, 1))),
+                                                                  input_shape=(2, 2, 1))],
+    "SpatialDropout2D": [dict(args=dict(rate=0.5, seed=0), input_shape=(3, 3, 4))],
+    # reshaping
+    "Flatten": [dict(args={}, input_shape=(2, 3, 2))],
+    "Reshape": [dict(args=dict(target_shape=(3, -1)), input_shape=(6,))],
+    "Permute": [dict(args=dict(dims=(2, 1)), input_shape=(3, 4))],
+    "RepeatVector": [dict(args=dict(n=3), input_shape=(4,))],
 }
 
 NOT_LAYERS_UNDER_TEST = {"Input"}  # declares a shape, computes nothing
