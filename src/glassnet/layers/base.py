@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from .._budget import check_input_shape
 from .._registry import snake_case
 from .._typing import Array, Shape
 from ..errors import ShapeError, StateError
@@ -31,6 +32,7 @@ def _wrap_build(build: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(build)
     def wrapped(self: Layer, input_shape: Any) -> None:
         shape = tuple(int(s) for s in input_shape)
+        check_input_shape(shape, f"layer {self.name!r} ({type(self).__name__})")  # only inside load_model
         if getattr(self, "_building", False):
             build(self, shape)
             return
