@@ -7,12 +7,15 @@ from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .history import History
+from .jsonl_logger import JSONLinesLogger
+from .lambda_callback import LambdaCallback
 from .lr import LearningRateScheduler, ReduceLROnPlateau
 from .progress import ProgbarLogger
 from .terminate_on_nan import TerminateOnNaN
 
 CALLBACKS = family("callback", Callback)
-for _cls in (BackupAndRestore, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
+# BackupAndRestore and LambdaCallback take a folder per run and functions: not for TOML [[callbacks]].
+for _cls in (CSVLogger, EarlyStopping, JSONLinesLogger, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
              TerminateOnNaN):
     CALLBACKS.register(_cls)
 
@@ -24,6 +27,8 @@ __all__ = [
     "CallbackList",
     "EarlyStopping",
     "History",
+    "JSONLinesLogger",
+    "LambdaCallback",
     "LearningRateScheduler",
     "ModelCheckpoint",
     "ProgbarLogger",
