@@ -135,6 +135,9 @@ def _predict(args: argparse.Namespace) -> int:
     from ... import datasets
     from ...datasets.files import csv_header
 
+    if args.output and Path(args.output).is_dir():
+        example = Path(args.output) / "predictions.csv"
+        raise UsageError(f"-o {args.output}: is a folder; hint: give a file, e.g. -o {example}")
     model, config = _open_model(args.model)
     if not Path(args.input).is_file():
         raise UsageError(f"{args.input}: no such input file")

@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--epochs must be a positive integer, got {args.epochs}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: is a file; hint: --out names the folder that receives the run folder")
     resume = resume_source(args.resume) if args.resume else None
     if resume is not None and (args.config or args.seed is not None or args.name):
         raise UsageError("--resume takes the run's own config.toml; give no CONFIG, --seed or --name with it")
