@@ -42,7 +42,7 @@ def _alive(pid: int) -> bool:
 def remove_stale_temporaries(target: Path) -> list[Path]:
     """Delete the leftover temporary files of earlier, killed writes of ``target``; returns them."""
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:(\d+)-)?[^/]*\.tmp")
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = list(target.parent.iterdir())
     except OSError:
