@@ -197,7 +197,7 @@ def read_npz(data: bytes, member: str, where: str, prefix: str, budget: int) -> 
     entries.sort(key=lambda e: e.index)
     for k, entry in enumerate(entries):
         if entry.index != k:
-            raise fail(place, f"array {prefix}{k} is missing (found {entry.member.split(':')[1]}); hint: arrays "
+            raise fail(place, f"array {prefix}{k} is missing (found {entry.member.rsplit(':', 1)[1]}); hint: arrays "
                               f"are numbered {prefix}0, {prefix}1, ... without gaps")
     return entries
 
@@ -224,7 +224,7 @@ def _entry(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo, member:
     """
     index = _index(info.filename, prefix)
     assert index is not None
-    name = f"{member}:{info.filename}"
+    name = f"{place}:{info.filename}"  # "<file>: weights.npz:w0003.npy" in messages
     fast = _stored_entry(data, info, name, index) if info.compress_type == zipfile.ZIP_STORED else None
     if fast is not None:
         return fast
@@ -289,5 +289,5 @@ def _parse_header(descr: bytes, fortran: bytes, dims: bytes) -> tuple[np.dtype[A
 def _check_size(entry: NpyEntry, file_size: int, place: str) -> None:
     nbytes = entry.size * entry.dtype.itemsize
     if entry.offset + nbytes != file_size:
-        raise fail(place, f"{entry.member.split(':')[1]}: header declares shape {entry.shape} of {entry.dtype} "
+        raise fail(place, f"{entry.member.rsplit(':', 1)[1]}: header declares shape {entry.shape} of {entry.dtype} "
                           f"({nbytes} bytes) but the member holds {file_size - entry.offset} bytes of data")

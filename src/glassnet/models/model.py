@@ -232,6 +232,24 @@ class Model(Layer):
 
         save_model(self, path, include_optimizer=include_optimizer)
 
+    def save_weights(self, path: Any) -> None:
+        """Write the parameters only (see ``models.weights_file``)."""
+        from .weights_file import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: Any, allow_nonfinite: bool = False) -> None:
+        """Set the parameters from ``save_weights`` (or ``save``) output for the same architecture."""
+        from .weights_file import load_weights
+
+        load_weights(self, path, allow_nonfinite=allow_nonfinite)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or ``self.layers[index]`` (Keras)."""
+        from .weights_file import get_layer
+
+        return get_layer(self, name, index)  # type: ignore[no-any-return]
+
 
 def _leaf_layers(model: Model) -> list[Layer]:
     """Every layer inside ``model``, nested models expanded."""

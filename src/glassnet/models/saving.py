@@ -75,14 +75,23 @@ def load_model(
     *,
     allow_nonfinite: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    custom_objects: dict[str, type] | None = None,
 ) -> Any:
     """Rebuild a model saved with ``model.save``: same architecture, weights and compile settings.
 
     The file may come from anyone: whatever its bytes, the only error raised is ``ModelFileError``
     (a ``ConfigError``), and nothing larger than the file's own content (at most ``max_bytes``
     uncompressed) is allocated; see ``glassnet.models._model_file`` and docs/reliability.md.
-    Weights holding NaN or Inf are refused unless ``allow_nonfinite=True``.
+    Weights holding NaN or Inf are refused unless ``allow_nonfinite=True``. ``custom_objects``
+    (``{"MyLayer": MyLayer}``) makes unregistered classes known for this load only.
     """
+    from .custom_objects import custom_objects_scope
+
+    with custom_objects_scope(custom_objects):
+        return _load(path, compile, allow_nonfinite, max_bytes)
+
+
+def _load(path: str | os.PathLike[str], compile: bool, allow_nonfinite: bool, max_bytes: int) -> Any:
     where = os.fspath(path)
     members = read_members(path, max_bytes)
     config = parse_config(members["config.json"], where)
