@@ -27,6 +27,7 @@ from ..models import Sequential
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table
+from .csv_inputs import write_inputs
 from .run_control import StopOnSignal
 from .run_files import make_run_dir, write_history_csv, write_json, write_text
 
@@ -165,6 +166,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
         run_dir = make_run_dir(Path(out), run.name)
         write_text(run_dir / "config.toml", dumps(run.config))
     write_json(run_dir / "metrics.json", {"status": "running", "glassnet_version": __version__})
+    write_inputs(run_dir, run.config["data"])  # predict matches CSV columns by these names
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
     callbacks.append(BackupAndRestore(run_dir / "backup", delete_checkpoint=False))
