@@ -4,7 +4,10 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
     config.toml      the resolved config (every default written out; re-running it repeats the run)
     model.glassnet   the trained model (``gn.load_model``)
     history.csv      one row per epoch: loss, metrics, their validation values, learning rate
-    metrics.json     final train/validation/test metrics, wall time, parameter counts
+    metrics.json     status (running, completed, diverged, interrupted, failed), final train/validation/test
+                     metrics, wall time, parameter counts
+    inputs.json      for CSV data: the feature columns, which ``glassnet predict`` matches by name
+    backup/          the last complete epoch (BackupAndRestore) until the run finishes: ``--resume``
     plots/*.png      curves, confusion matrix, decision boundary, predicted vs true (with matplotlib)
     report.html      one self-contained page with all of the above
 """
