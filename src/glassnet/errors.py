@@ -32,6 +32,10 @@ class ConfigError(GlassnetError, ValueError):
     """A configuration value (argument, TOML key, model file) is invalid."""
 
 
+class ModelFileError(ConfigError):
+    """A model file (or a backup) is damaged, was edited, or asks for more than the loader allows."""
+
+
 class StateError(GlassnetError, RuntimeError):
     """An object is used before it is ready (backward before forward, predict before build, ...)."""
 

@@ -108,6 +108,11 @@ def _load_arrays(table: dict[str, Any]) -> tuple[Array, Array, Array | None, Arr
     if name == "csv":
         x, target = datasets.load_csv(table["path"], target=table["target"], delimiter=table["delimiter"])
         assert target is not None
+        from ..datasets.files import csv_header
+        from .csv_inputs import feature_columns, refuse_nonfinite
+
+        columns = feature_columns(csv_header(table["path"], table["delimiter"]), table["target"])
+        refuse_nonfinite(x, table["path"], columns, table["delimiter"])  # by line in the file, before shuffling
         return x, target, None, None
     if name == "idx":
         x, y = datasets.load_idx(table["train_images"], table["train_labels"])

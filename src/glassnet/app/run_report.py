@@ -139,7 +139,9 @@ def write_plots_and_report(
         images=images,
         sections=[*sections, *extra_sections],
         notice="" if plotting.available() else no_plots_notice(),
-        warning=divergence_message(epoch) if (epoch := metrics.get("diverged_at_epoch")) else "",
+        warning=metrics.get("interrupted", "") + (f"; resume with: {metrics['resume']}" if metrics.get("interrupted")
+                                                  else "")
+        or (divergence_message(epoch) if (epoch := metrics.get("diverged_at_epoch")) else ""),
     )
     path = run_dir / "report.html"
     write_report(path, report)

@@ -4,7 +4,10 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
     config.toml      the resolved config (every default written out; re-running it repeats the run)
     model.glassnet   the trained model (``gn.load_model``)
     history.csv      one row per epoch: loss, metrics, their validation values, learning rate
-    metrics.json     final train/validation/test metrics, wall time, parameter counts
+    metrics.json     status (running, completed, diverged, interrupted, failed), final train/validation/test
+                     metrics, wall time, parameter counts
+    inputs.json      for CSV data: the feature columns, which ``glassnet predict`` matches by name
+    backup/          the last complete epoch (BackupAndRestore) until the run finishes: ``--resume``
     plots/*.png      curves, confusion matrix, decision boundary, predicted vs true (with matplotlib)
     report.html      one self-contained page with all of the above
 """
@@ -12,6 +15,7 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +23,16 @@ from typing import Any
 
 from .. import backend, layers, losses
 from .._version import __version__
+from ..callbacks.backup import BackupAndRestore
+from ..callbacks.backup import read_state as read_backup_state
 from ..diagnostics import FitDiagnosis, GradientMonitor
 from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table, training_rows
+from .csv_inputs import write_inputs
+from .run_control import StopOnSignal
 from .run_files import make_run_dir, write_history_csv, write_json, write_text
 
 
@@ -162,29 +170,46 @@ class RunResult:
     history: dict[str, list[float]]
 
 
-def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResult:
-    """Train ``run.model`` as configured and write the run folder; returns where and the final numbers."""
+def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str | Path | None = None) -> RunResult:
+    """Train ``run.model`` as configured and write the run folder; returns where and the final numbers.
+
+    Every epoch is backed up in ``<run>/backup`` (``BackupAndRestore``); ``resume`` (a run folder)
+    continues such a run. SIGINT/SIGTERM stop after the current batch and the folder is written for the
+    epochs done (``metrics["status"] == "interrupted"``); a failure leaves ``status: "failed"``.
+    """
     from .run_report import write_plots_and_report
 
-    run_dir = make_run_dir(Path(out), run.name)
-    write_text(run_dir / "config.toml", dumps(run.config))
+    if resume is not None:
+        run_dir = Path(resume)
+    else:
+        run_dir = make_run_dir(Path(out), run.name)
+        write_text(run_dir / "config.toml", dumps(run.config))
+    write_json(run_dir / "metrics.json", {"status": "running", "glassnet_version": __version__})
+    write_inputs(run_dir, run.config["data"])  # predict matches CSV columns by these names
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
+    callbacks.append(BackupAndRestore(run_dir / "backup", delete_checkpoint=False))
     diagnose = training["diagnose"] and not any(isinstance(cb, GradientMonitor) for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
         callbacks.append(FitDiagnosis.for_fit(run.data.x_train, training["seed"]))
     start = time.perf_counter()
-    history = run.model.fit(
-        run.data.x_train,
-        run.data.y_train,
-        epochs=training["epochs"],
-        batch_size=training["batch_size"],
-        validation_split=training["validation_split"],
-        shuffle=training["shuffle"],
-        callbacks=callbacks,
-        verbose=verbose,
-        seed=training["seed"],
-    )
+    stopper = StopOnSignal(run.model)
+    try:
+        with stopper:
+            history = run.model.fit(
+                run.data.x_train,
+                run.data.y_train,
+                epochs=training["epochs"],
+                batch_size=training["batch_size"],
+                validation_split=training["validation_split"],
+                shuffle=training["shuffle"],
+                callbacks=callbacks,
+                verbose=verbose,
+                seed=training["seed"],
+            )
+    except BaseException as exc:
+        write_json(run_dir / "metrics.json", failed_metrics(exc, run_dir))
+        raise
     wall = time.perf_counter() - start
     if diagnose and verbose:
         from ..diagnostics.shortcut import print_findings
@@ -204,11 +229,41 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
             "diverged_at_epoch": diverged_at(history.history),
         }
     )
+    metrics.update(run_status(stopper, metrics, training["epochs"], run_dir))
     run.model.save(run_dir / "model.glassnet")
     write_history_csv(run_dir / "history.csv", history.history)
     write_json(run_dir / "metrics.json", metrics)
     write_plots_and_report(run, run_dir, history.history, metrics)
+    if metrics["status"] != "interrupted":
+        shutil.rmtree(run_dir / "backup", ignore_errors=True)  # the run folder now holds the finished model
     return RunResult(run_dir, metrics, history.history)
+
+
+def run_status(stopper: StopOnSignal, metrics: dict[str, Any], epochs: int, run_dir: Path) -> dict[str, Any]:
+    """``status`` (completed, diverged or interrupted) and, if interrupted, where and how to resume."""
+    if stopper.signum is None:
+        return {"status": "diverged" if metrics.get("diverged_at_epoch") else "completed"}
+    state = read_backup_state(run_dir / "backup")
+    return {
+        "status": "interrupted",
+        "interrupted": f"interrupted at epoch {metrics['epochs_run']} of {epochs} by {stopper.name}",
+        "interrupted_at_epoch": metrics["epochs_run"],
+        "epochs_backed_up": int(state["epoch"]) if state else 0,
+        "exit_code": stopper.exit_code,
+        "resume": f"glassnet train --resume {run_dir}",
+    }
+
+
+def failed_metrics(exc: BaseException, run_dir: Path) -> dict[str, Any]:
+    """What metrics.json says of a run that raised: failed, why, and how far its backup got."""
+    state = read_backup_state(run_dir / "backup")
+    return {
+        "status": "failed",
+        "error": f"{type(exc).__name__}: {exc}".strip(),
+        "epochs_backed_up": int(state["epoch"]) if state else 0,
+        "resume": f"glassnet train --resume {run_dir}" if state else None,
+        "glassnet_version": __version__,
+    }
 
 
 __all__ = [
@@ -217,8 +272,10 @@ __all__ = [
     "check_output_width",
     "diverged_at",
     "divergence_message",
+    "failed_metrics",
     "final_metrics",
     "resolve_data",
+    "run_status",
     "setup",
     "train",
 ]

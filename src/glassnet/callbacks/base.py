@@ -5,9 +5,22 @@ and batches. ``self.model`` is set by ``set_model``; setting ``model.stop_traini
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 Logs = dict[str, Any]
+
+
+@dataclass
+class FitState:
+    """What ``fit`` shares with callbacks that save or restore a whole run (``BackupAndRestore``):
+    the shuffling generator, the ``History`` being filled, and the epoch range."""
+
+    rng: Any  # np.random.Generator that orders the samples of each epoch
+    history: Any
+    initial_epoch: int
+    epochs: int
+    callbacks: list[Any] = field(default_factory=list)  # every callback of the fit, set by CallbackList
 
 
 class Callback:
@@ -34,6 +47,13 @@ class Callback:
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+
+    def restore_run(self, state: FitState) -> int | None:
+        """Called by ``fit`` after ``on_train_begin``: restore a saved run, return the epoch to start at."""
+        return None
+
+    def after_epoch(self, epoch: int) -> None:
+        """Called by ``fit`` after every callback's ``on_epoch_end`` (the epoch's state is then complete)."""
 
 
 class CallbackList:
@@ -69,6 +89,20 @@ class CallbackList:
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, logs)
+
+    def restore_run(self, state: FitState) -> int:
+        """The epoch ``fit`` starts at: ``state.initial_epoch`` unless a callback restored a later one."""
+        start = state.initial_epoch
+        state.callbacks = list(self.callbacks)
+        for cb in self.callbacks:
+            restored = cb.restore_run(state)
+            if restored is not None:
+                start = max(start, restored)
+        return start
+
+    def after_epoch(self, epoch: int) -> None:
+        for cb in self.callbacks:
+            cb.after_epoch(epoch)
 
     @property
     def wants_batches(self) -> bool:

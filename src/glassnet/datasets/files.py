@@ -109,13 +109,14 @@ def load_npz(path: str | os.PathLike[str]) -> tuple[Array, Array, Array, Array]:
     return x, y, x_test, y_test
 
 
-def _numeric(column: Array, name: str, path: Any) -> Array:
+def _numeric(column: Array, name: str, path: Any, lines: list[int] | None = None) -> Array:
     try:
         return column.astype(np.float64)
     except ValueError:
         bad = next(i for i, v in enumerate(column) if not _is_number(v))
+        where = f"line {lines[bad]}" if lines else f"data row {bad + 1}"
         raise ConfigError(
-            f"{path}: column {name!r} must be numeric, got {str(column[bad])!r} in data row {bad + 1}; "
+            f"{path}: column {name!r} must be numeric, got {str(column[bad])!r} on {where}; "
             "hint: encode categories as numbers first"
         ) from None
 
@@ -147,19 +148,23 @@ def load_csv(
     """
     try:
         with open(path, newline="") as handle:
-            rows = [row for row in csv.reader(handle, delimiter=delimiter) if row]
+            reader = csv.reader(handle, delimiter=delimiter)
+            numbered = [(reader.line_num, row) for row in reader if row]  # line numbers for messages
     except OSError as exc:
         raise ConfigError(f"cannot read CSV {path}: {exc.strerror or exc}") from None
+    rows = [row for _, row in numbered]
+    lines = [line for line, _ in numbered[1:]]
     if len(rows) < 2:
         raise ConfigError(f"{path}: a CSV needs a header row and at least one data row, got {len(rows)} row(s)")
     header = [h.strip() for h in rows[0]]
     widths = {len(r) for r in rows}
     if len(widths) != 1:
         bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
-        raise ConfigError(f"{path}: row {bad} has {len(rows[bad])} fields but the header has {len(header)}")
+        raise ConfigError(f"{path}: line {numbered[bad][0]} has {len(rows[bad])} fields but the header has "
+                          f"{len(header)}")
     table = np.array(rows[1:], dtype=str)
     if target is None:
-        return _numeric(table, "features", path), None
+        return np.stack([_numeric(table[:, i], header[i], path, lines) for i in range(len(header))], axis=1), None
     if isinstance(target, str):
         if target not in header:
             raise ConfigError(f"{path}: target column {target!r} not found; columns: {', '.join(header)}")
@@ -169,7 +174,7 @@ def load_csv(
             raise ConfigError(f"{path}: target index {target} out of range for {len(header)} columns")
         index = int(target) % len(header)
     features = [i for i in range(len(header)) if i != index]
-    x = np.stack([_numeric(table[:, i], header[i], path) for i in features], axis=1)
+    x = np.stack([_numeric(table[:, i], header[i], path, lines) for i in features], axis=1)
     return x, _encode_target(table[:, index])
 
 

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from .._budget import check_input_shape
 from .._registry import snake_case
 from .._typing import Array, Shape
 from ..errors import ShapeError, StateError
@@ -49,6 +50,8 @@ def _wrap_build(build: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(build)
     def wrapped(self: Layer, input_shape: Any) -> None:
         shape: Any = _shape_list(self, input_shape) if self.takes_input_list else tuple(int(s) for s in input_shape)
+        for one in shape if self.takes_input_list else [shape]:
+            check_input_shape(one, f"layer {self.name!r} ({type(self).__name__})")  # only inside load_model
         if getattr(self, "_building", False):
             build(self, shape)
             return

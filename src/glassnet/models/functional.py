@@ -82,8 +82,10 @@ class Functional(Model):
         nodes = self._sort(output_tensors)
         self._check_inputs(nodes)
         self.layers = []
+        seen: set[int] = set()  # ids: linear time however many layers the graph has
         for node in nodes:
-            if not any(node.layer is seen for seen in self.layers):
+            if id(node.layer) not in seen:
+                seen.add(id(node.layer))
                 self.layers.append(node.layer)
         self._make_names_unique()
         slot_of: dict[int, int] = {id(inp.symbolic_tensor): k for k, inp in enumerate(self.inputs)}
@@ -94,8 +96,11 @@ class Functional(Model):
             in_slots = [slot_of[id(t)] for t in node.inputs]
             self._steps.append(_Step(node.layer, in_slots, node.multi, n + k, n))
             slot_of[id(node.output)] = n + k
+        calls: dict[int, int] = {}
         for step in self._steps:
-            step.shared = sum(other.layer is step.layer for other in self._steps) > 1
+            calls[id(step.layer)] = calls.get(id(step.layer), 0) + 1
+        for step in self._steps:
+            step.shared = calls[id(step.layer)] > 1
         for layer in self.layers:
             layer.set_scope(self.child_scope)
         self._output_slots = [slot_of[id(t)] for t in output_tensors]

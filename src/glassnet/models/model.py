@@ -374,6 +374,38 @@ class Model(Layer):
 
         save_model(self, path, include_optimizer=include_optimizer)
 
+    def save_weights(self, path: Any) -> None:
+        """Write the parameters only (see ``models.weights_file``)."""
+        from .weights_file import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: Any, allow_nonfinite: bool = False) -> None:
+        """Set the parameters from ``save_weights`` (or ``save``) output for the same architecture."""
+        from .weights_file import load_weights
+
+        load_weights(self, path, allow_nonfinite=allow_nonfinite)
+
+    def restore_state(self, path: Any) -> None:
+        """Weights and optimizer state from a file of ``save(path, include_optimizer=True)`` of this same
+        architecture (what ``BackupAndRestore`` resumes from); non-finite weights are accepted."""
+        from ..errors import ModelFileError
+        from .saving import load_model
+
+        loaded = load_model(path, allow_nonfinite=True)
+        if [(p.name, p.value.shape) for p in loaded.parameters()] != [
+                (p.name, p.value.shape) for p in self.parameters()]:
+            raise ModelFileError(f"{path}: the file holds a different model; hint: one backup folder per run")
+        for target, source in zip(self.parameters(), loaded.parameters()):
+            target.value = source.value
+        self.optimizer.set_state(loaded.optimizer.get_state())  # bound by name at the next step
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or ``self.layers[index]`` (Keras)."""
+        from .weights_file import get_layer
+
+        return get_layer(self, name, index)  # type: ignore[no-any-return]
+
 
 def _leaf_layers(model: Model) -> list[Layer]:
     """Every layer inside ``model``, nested models expanded."""

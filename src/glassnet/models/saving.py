@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 
 from .. import backend, losses, optimizers
+from .._budget import allocation_budget
 from .._files import atomic_write
 from .._registry import serialize
 from .._typing import Array
 from .._version import __version__
-from ..errors import ConfigError
+from ..errors import ModelFileError
+from ._model_file import DEFAULT_MAX_BYTES, NpyEntry, fail, parse_config, read_members, read_npz
 
 FORMAT = "glassnet-model"
 FORMAT_VERSION = 1
@@ -63,45 +65,161 @@ def save_model(model: Any, path: str | os.PathLike[str], include_optimizer: bool
     atomic_write(path, write)
 
 
-def _read_npz(data: bytes) -> list[Array]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        return [npz[k] for k in sorted(npz.files)]
+def load_model(
+    path: str | os.PathLike[str],
+    compile: bool = True,
+    *,
+    allow_nonfinite: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    custom_objects: dict[str, type] | None = None,
+) -> Any:
+    """Rebuild a model saved with ``model.save``: same architecture, weights and compile settings.
+
+    The file may come from anyone: whatever its bytes, the only error raised is ``ModelFileError``
+    (a ``ConfigError``), and nothing larger than the file's own content (at most ``max_bytes``
+    uncompressed) is allocated; see ``glassnet.models._model_file`` and docs/reliability.md.
+    Weights holding NaN or Inf are refused unless ``allow_nonfinite=True``. ``custom_objects``
+    (``{"MyLayer": MyLayer}``) makes unregistered classes known for this load only.
+    """
+    from .custom_objects import custom_objects_scope
+
+    with custom_objects_scope(custom_objects):
+        return _load(path, compile, allow_nonfinite, max_bytes)
 
 
-def load_model(path: str | os.PathLike[str], compile: bool = True) -> Any:
-    """Rebuild a model saved with ``model.save``: same architecture, weights and compile settings."""
+def _load(path: str | os.PathLike[str], compile: bool, allow_nonfinite: bool, max_bytes: int) -> Any:
+    where = os.fspath(path)
+    members = read_members(path, max_bytes)
+    config = parse_config(members["config.json"], where)
+    _check_header(config, where)
+    entries = read_npz(members["weights.npz"], "weights.npz", where, "w", max_bytes)
+    names = config["weights"]
+    if len(entries) != len(names):
+        raise fail(f"{where}: weights.npz", f"holds {len(entries)} arrays but config.json lists {len(names)} weights")
+    model = _rebuild(config, entries, where, max_bytes)
+    params = model.parameters()
+    if len(params) != len(names):
+        raise fail(where, f"the architecture has {len(params)} weight arrays but the file holds {len(names)}")
+    for param, name, entry in zip(params, names, entries):
+        if param.name != name:
+            raise fail(where, f"{entry.member} is {name!r} in config.json but the architecture's weight there is "
+                              f"{param.name!r}; hint: the layer list and the weights list do not match")
+        param.value = _checked(entry, param.value.shape, param.value.dtype, name, allow_nonfinite)
+    has_state = "optimizer.npz" in members
+    if has_state != bool(config["optimizer_state"]):
+        raise fail(where, "optimizer.npz and config.json's optimizer_state must come together")
+    if compile and config["compile"]:
+        _compile(model, config["compile"], where)
+        if has_state:
+            state_entries = read_npz(members["optimizer.npz"], "optimizer.npz", where, "s", max_bytes)
+            state = _optimizer_state(model, config["optimizer_state"], state_entries, where, allow_nonfinite)
+            model.optimizer.set_state(state, model.parameters())
+    return model
+
+
+def _is_names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value) and len(set(value)) == len(value)
+
+
+def _check_header(config: dict[str, Any], where: str) -> None:
+    """Format, version and the shape of every top-level entry of config.json."""
+    place = f"{where}: config.json"
+    version = config.get("format_version")
+    if config.get("format") != FORMAT or isinstance(version, bool) or not isinstance(version, int):
+        raise fail(place, f"not a glassnet model (format {str(config.get('format'))[:40]!r}, version "
+                          f"{str(version)[:20]!r})")
+    if version != FORMAT_VERSION:
+        raise fail(place, f"unsupported format version {version}; this glassnet ({__version__}) reads version "
+                          f"{FORMAT_VERSION}; hint: upgrade glassnet to read newer files")
+    if config.get("dtype", "float32") not in ("float16", "float32", "float64"):
+        raise fail(place, f"dtype must be float16, float32 or float64, got {str(config.get('dtype'))[:40]!r}")
+    model = config.get("model")
+    if not (isinstance(model, dict) and isinstance(model.get("class_name"), str)
+            and isinstance(model.get("config"), dict)):
+        raise fail(place, "'model' must be {\"class_name\": ..., \"config\": {...}}")
+    if not _is_names(config.get("weights")):
+        raise fail(place, "'weights' must be a list of distinct weight names")
+    compiled = config.setdefault("compile", None)
+    metrics = compiled.get("metrics", []) if isinstance(compiled, dict) else None
+    per_output = isinstance(metrics, list) and all(isinstance(m, list) for m in metrics) and bool(metrics)
+    if compiled is not None and not (isinstance(compiled, dict) and {"optimizer", "loss"} <= set(compiled)
+                                     and (all(_is_names(m) for m in metrics) if per_output else _is_names(metrics))):
+        raise fail(place, "'compile' must be null or {\"optimizer\", \"loss\", \"metrics\": [names]}")
+    state = config.setdefault("optimizer_state", None)
+    if state is not None and not _is_names(state):
+        raise fail(place, "'optimizer_state' must be null or a list of distinct state names")
+
+
+def _rebuild(config: dict[str, Any], entries: list[NpyEntry], where: str, max_bytes: int) -> Any:
+    """The architecture, built under a budget: no layer may allocate more numbers than the file holds."""
     from ..layers import deserialize_layer
+    from .model import Model
 
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if not {"config.json", "weights.npz"} <= names:
-                raise ConfigError(f"{path}: not a glassnet model file (config.json or weights.npz missing)")
-            config = json.loads(archive.read("config.json"))
-            weights = _read_npz(archive.read("weights.npz"))
-            opt_state = _read_npz(archive.read("optimizer.npz")) if "optimizer.npz" in names else None
-    except zipfile.BadZipFile:
-        raise ConfigError(f"{path}: not a glassnet model file (not a zip archive)") from None
-    if config.get("format") != FORMAT or config.get("format_version", 0) > FORMAT_VERSION:
-        raise ConfigError(f"{path}: unsupported model format {config.get('format')!r} "
-                          f"version {config.get('format_version')!r}")
+    dtype = config.get("dtype", "float32")
+    budget = sum(entry.size for entry in entries)
     saved_floatx = backend.floatx()
-    backend.set_floatx(config.get("dtype", "float32"))
+    backend.set_floatx(dtype)
     try:
-        model: Any = deserialize_layer(config["model"])
+        with allocation_budget(budget, max_bytes // np.dtype(dtype).itemsize, f"{where}: config.json"):
+            model: Any = deserialize_layer(config["model"])
+    except ModelFileError:
+        raise
+    except Exception as exc:  # registered classes only; bad arguments surface as many exception types
+        raise fail(f"{where}: config.json", f"cannot rebuild the model ({type(exc).__name__}: {exc})") from None
     finally:
         backend.set_floatx(saved_floatx)
-    params = model.parameters()
-    if [p.name for p in params] != config["weights"] or len(weights) != len(params):
-        raise ConfigError(f"{path}: weights do not match the architecture "
-                          f"(expected {config['weights']}, model has {[p.name for p in params]})")
-    for param, value in zip(params, weights):
-        param.value = value
-    if compile and config.get("compile"):
-        c = config["compile"]
-        loss = [losses.get(item) for item in c["loss"]] if isinstance(c["loss"], list) else losses.get(c["loss"])
-        model.compile(optimizer=optimizers.get(c["optimizer"]), loss=loss, metrics=c["metrics"],
-                      loss_weights=c.get("loss_weights"))
-        if opt_state is not None and config.get("optimizer_state"):
-            model.optimizer.set_state(dict(zip(config["optimizer_state"], opt_state)), model.parameters())
+    if not isinstance(model, Model):
+        raise fail(f"{where}: config.json", f"'model' is a {type(model).__name__}, not a model")
     return model
+
+
+def _checked(entry: NpyEntry, shape: tuple[int, ...], dtype: Any, name: str, allow_nonfinite: bool) -> Array:
+    """The entry's array once its shape, dtype and values are what ``name`` needs."""
+    if entry.shape != tuple(shape):
+        raise fail(entry.member, f"{name!r} has shape {entry.shape}, the architecture needs {tuple(shape)}")
+    if entry.dtype != np.dtype(dtype):
+        raise fail(entry.member, f"{name!r} has dtype {entry.dtype.str}, expected {np.dtype(dtype).name}")
+    value = entry.read()
+    if not allow_nonfinite and not np.isfinite(value).all():
+        raise fail(entry.member, f"{name!r} holds {int(np.size(value) - np.isfinite(value).sum())} NaN or Inf "
+                                 "value(s); hint: load_model(..., allow_nonfinite=True) to inspect it anyway")
+    if name.endswith(("moving_variance", ":second_moment", ":mean_square", ":accumulator")) and (value < 0).any():
+        raise fail(entry.member, f"{name!r} holds negative values, impossible for a variance or a sum of squares")
+    return value
+
+
+def _compile(model: Any, compiled: dict[str, Any], where: str) -> None:
+    try:
+        loss = compiled["loss"]
+        loss = [losses.get(item) for item in loss] if isinstance(loss, list) else losses.get(loss)
+        model.compile(optimizer=optimizers.get(compiled["optimizer"]), loss=loss,
+                      metrics=compiled.get("metrics", []), loss_weights=compiled.get("loss_weights"))
+    except Exception as exc:  # registered classes only; bad arguments surface as many exception types
+        raise fail(f"{where}: config.json", f"bad compile settings ({type(exc).__name__}: {exc})") from None
+
+
+def _optimizer_state(model: Any, names: list[str], entries: list[NpyEntry], where: str,
+                     allow_nonfinite: bool) -> dict[str, Array]:
+    """``"<param>:<slot>"`` arrays shaped like their parameter, plus a non-negative integer ``iterations``."""
+    if len(entries) != len(names):
+        raise fail(f"{where}: optimizer.npz", f"holds {len(entries)} arrays but config.json lists {len(names)} "
+                                              "optimizer state entries")
+    params = {p.name: p for p in model.parameters()}
+    state: dict[str, Array] = {}
+    for name, entry in zip(names, entries):
+        if name == "iterations":
+            if entry.shape != () or entry.dtype.kind not in "iu":
+                raise fail(entry.member, f"'iterations' must be one integer, got shape {entry.shape} {entry.dtype}")
+            count = int(entry.read()[()])
+            if not 0 <= count < 2**53:
+                raise fail(entry.member, f"'iterations' must be >= 0, got {count}")
+            state[name] = np.array(count, dtype=np.int64)
+            continue
+        pname, _, slot = name.rpartition(":")
+        if pname not in params or not slot or slot.startswith("_"):
+            raise fail(entry.member, f"state {name[:80]!r} is not '<weight>:<slot>' for a weight of the model")
+        param = params[pname]
+        state[name] = _checked(entry, param.value.shape, param.value.dtype, name, allow_nonfinite)
+    if "iterations" not in state:
+        raise fail(f"{where}: optimizer.npz", "the optimizer state has no 'iterations' entry")
+    return state

@@ -20,6 +20,7 @@ import numpy as np
 from .. import backend
 from .._typing import Array
 from ..callbacks import CALLBACKS, CallbackList, History
+from ..callbacks.base import FitState
 from ..callbacks.progress import make_progress
 from ..errors import ConfigError, NonFiniteError, ShapeError
 from .outputs import target_list
@@ -209,6 +210,7 @@ def fit(
     model.stop_training = False
     model.history = history
     cbs.on_train_begin()
+    initial_epoch = cbs.restore_run(FitState(rng, history, initial_epoch, epochs))  # BackupAndRestore
     with model.training_session():
         for epoch in range(initial_epoch, epochs):
             logs = _run_epoch(model, batches, cbs, epoch)
@@ -218,6 +220,7 @@ def fit(
             if model.optimizer.last_learning_rate is not None:
                 logs["learning_rate"] = model.optimizer.last_learning_rate
             cbs.on_epoch_end(epoch, logs)
+            cbs.after_epoch(epoch)
             if model.stop_training:
                 break
     cbs.on_train_end()

@@ -135,7 +135,7 @@ def load_model_or_config(path: Path) -> tuple[Any, Any]:
 
     if not path.exists():
         raise ConfigError(f"{path}: no such file; give a saved model or a .json/.toml model config")
-    if zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path) or path.suffix == ".glassnet" or path.is_dir():  # damaged files: ModelFileError
         model = load_model(path)
         return model, model.loss
     config = _read_config(path)

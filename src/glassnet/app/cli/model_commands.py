@@ -136,11 +136,23 @@ def _predict(args: argparse.Namespace) -> int:
     from ... import datasets
     from ...datasets.files import csv_header
 
+    if args.output and Path(args.output).is_dir():
+        example = Path(args.output) / "predictions.csv"
+        raise UsageError(f"-o {args.output}: is a folder; hint: give a file, e.g. -o {example}")
+    from ..csv_inputs import feature_columns, read_inputs, refuse_nonfinite, select_by_name
+
     model, config = _open_model(args.model)
     if not Path(args.input).is_file():
         raise UsageError(f"{args.input}: no such input file")
     target = _target_name(config)
-    x, _ = datasets.load_csv(args.input, target=target if target in csv_header(args.input) else None)
+    header = csv_header(args.input)
+    present = target if target in header else None
+    x, _ = datasets.load_csv(args.input, target=present)
+    columns = feature_columns(header, present)
+    refuse_nonfinite(x, args.input, columns)
+    trained_on = read_inputs(Path(args.model)) if Path(args.model).is_dir() else None
+    if trained_on is not None:
+        x = select_by_name(x, columns, trained_on, args.input)
     width = int(np.prod(model.input_shape)) if model.input_shape else x.shape[1]
     if x.shape[1] != width:
         raise UsageError(

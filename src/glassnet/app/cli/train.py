@@ -24,6 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="override training.seed (default 0: runs repeat exactly)")
     parser.add_argument("--out", default="runs", help="folder that receives the run folder (default runs/)")
     parser.add_argument("--name", help="run name (default: the config file name, or the data set name)")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run that was killed or interrupted, from its last epoch backup (bit for bit)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="print nothing (errors still go to stderr)")
     output.add_argument(
@@ -42,14 +47,23 @@ def _describe_metrics(values: dict[str, float] | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import config as config_module
     from .. import runs
+    from ..run_control import PipeSafeStream, resume_source
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be a positive integer, got {args.epochs}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-    raw: dict[str, Any] = config_module.load(config_module.find(args.config)) if args.config else {}
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: is a file; hint: --out names the folder that receives the run folder")
+    resume = resume_source(args.resume) if args.resume else None
+    if resume is not None and (args.config or args.seed is not None or args.name):
+        raise UsageError("--resume takes the run's own config.toml; give no CONFIG, --seed or --name with it")
+    source = str(resume / "config.toml") if resume is not None else args.config
+    raw: dict[str, Any] = config_module.load(config_module.find(source)) if source else {}
     name = args.name or (Path(args.config).stem if args.config else None)
     setup = runs.setup(raw, epochs=args.epochs, seed=args.seed, name=name)
+    if not isinstance(sys.stdout, PipeSafeStream):
+        sys.stdout = PipeSafeStream(sys.stdout)  # type: ignore[assignment]  # `| head` must not kill the run
     data, quiet = setup.data, args.quiet
     if not quiet:
         print(
@@ -58,7 +72,15 @@ def run(args: argparse.Namespace) -> int:
             f"{plural(setup.config['training']['epochs'], 'epoch')})",
             flush=True,
         )
-    result = runs.train(setup, out=args.out, verbose=0 if quiet else args.verbose)
+    result = runs.train(setup, out=args.out, verbose=0 if quiet else args.verbose, resume=resume)
+    if result.metrics["status"] == "interrupted":
+        m = result.metrics
+        print(
+            f"glassnet train: {m['interrupted']}; the run folder {result.run_dir} holds the model, history and "
+            f"report of the epochs done; resume with: {m['resume']}",
+            file=sys.stderr,
+        )
+        return int(m["exit_code"])
     if not quiet:
         m = result.metrics
         print(
@@ -89,6 +111,7 @@ TRAIN = Command(
         "glassnet train --epochs 5 --out /tmp/runs --quiet",
         "glassnet train moons --seed 1",
         "glassnet train my_config.toml --out runs/",
+        "glassnet train --resume runs/digits-20261201-120000",
     ),
     configure=configure,
     run=run,
