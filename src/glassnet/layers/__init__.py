@@ -9,8 +9,11 @@ from .activation import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, 
 from .base import Layer
 from .core import Dense, Input
 from .dropout import Dropout
+from .gru import GRU
+from .lstm import LSTM
 from .merge import Add, Concatenate, Multiply
 from .normalization import BatchNormalization, LayerNormalization
+from .simple_rnn import SimpleRNN
 
 _LAYERS: dict[str, type[Layer]] = {}
 
@@ -22,7 +25,8 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
-             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply):
+             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply,
+             SimpleRNN, LSTM, GRU):
     register_layer(_cls)
 
 
@@ -48,4 +52,5 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
 
 __all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",
            "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
-           "deserialize_layer", "register_layer", "serialize_layer"]
+           "deserialize_layer", "register_layer", "serialize_layer",
+           "GRU", "LSTM", "SimpleRNN"]
