@@ -188,7 +188,7 @@ class Orthogonal(Initializer):
         q *= np.sign(np.diag(r))
         if rows < cols:
             q = q.T
-        return self.gain * q.reshape(shape)
+        return np.ascontiguousarray(self.gain * q.reshape(shape))  # C order: Q.T would be a Fortran view
 
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, "seed": self.seed}
