@@ -9,11 +9,13 @@ from .activation import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, 
 from .base import Layer
 from .core import Dense, Input
 from .dropout import Dropout
+from .embedding import Embedding
 from .gru import GRU
 from .lstm import LSTM
 from .merge import Add, Concatenate, Multiply
 from .normalization import BatchNormalization, LayerNormalization
 from .simple_rnn import SimpleRNN
+from .wrappers import Bidirectional, TimeDistributed
 
 _LAYERS: dict[str, type[Layer]] = {}
 
@@ -26,7 +28,7 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
              BatchNormalization, LayerNormalization, Add, Concatenate, Multiply,
-             SimpleRNN, LSTM, GRU):
+             SimpleRNN, LSTM, GRU, Embedding, Bidirectional, TimeDistributed):
     register_layer(_cls)
 
 
@@ -53,4 +55,4 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
 __all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",
            "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
            "deserialize_layer", "register_layer", "serialize_layer",
-           "GRU", "LSTM", "SimpleRNN"]
+           "GRU", "LSTM", "SimpleRNN", "Embedding", "Bidirectional", "TimeDistributed"]
