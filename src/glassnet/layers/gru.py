@@ -9,7 +9,7 @@ import numpy as np
 from .. import activations
 from .._registry import serialize
 from .._typing import Array
-from ._recurrent_base import Recurrent
+from ._recurrent_base import Recurrent, sigmoid_inplace
 from .core import _resolve
 
 
@@ -52,6 +52,18 @@ class GRU(Recurrent):
                                              "recurrent_activation")
         self.reset_after = bool(reset_after)
 
+    @property
+    def _fused(self) -> bool:
+        """sigmoid gates and a tanh candidate: written out with in-place NumPy calls, no temporaries."""
+        return isinstance(self.recurrent_activation, activations.Sigmoid) and isinstance(
+            self.activation, activations.Tanh)
+
+    def _sigma(self, block: Array) -> None:
+        if self._fused:
+            sigmoid_inplace(block)
+        else:
+            self._activate(block, self.recurrent_activation)
+
     def _make_bias(self) -> Array:
         shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
         return self.bias_initializer(shape, self.dtype)
@@ -83,15 +95,18 @@ class GRU(Recurrent):
                 if b_rec is not None:
                     rec += b_rec
                 a[:, : 2 * u] += rec[:, : 2 * u]
-                self._activate(a[:, : 2 * u], self.recurrent_activation)
-                a[:, 2 * u :] += a[:, u : 2 * u] * rec[:, 2 * u :]
+                self._sigma(a[:, : 2 * u])
+                a[:, 2 * u :] += np.multiply(a[:, u : 2 * u], rec[:, 2 * u :], out=product[:, :u])
             else:
                 a[:, : 2 * u] += np.matmul(h_rec, kernel_u[:, : 2 * u], out=product)
-                self._activate(a[:, : 2 * u], self.recurrent_activation)
+                self._sigma(a[:, : 2 * u])
                 rh = np.multiply(a[:, u : 2 * u], h_rec, out=saved[t])
                 a[:, 2 * u :] += rh @ kernel_u[:, 2 * u :]
             hh = a[:, 2 * u :]
-            self._activate(hh, self.activation)
+            if self._fused:
+                np.tanh(hh, out=hh)
+            else:
+                self._activate(hh, self.activation)
             h = np.subtract(h_prev, hh, out=h_all[t + 1])  # h_t = hh + z * (h_{t-1} - hh)
             h *= a[:, :u]
             h += hh
@@ -111,6 +126,7 @@ class GRU(Recurrent):
         grad_rec = np.empty_like(gates) if self.reset_after else None  # dL/d[rz, rr, rh]
         grad_h_all = np.empty((steps, batch, u), dtype)
         dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
+        tmp, tmp2, deriv = np.empty((batch, u), dtype), np.empty((batch, u), dtype), np.empty((batch, 2 * u), dtype)
         for t in range(steps - 1, -1, -1):
             if grad_seq is not None:
                 dh += grad_seq[t]
@@ -122,10 +138,13 @@ class GRU(Recurrent):
             d[:, :u] *= dh  # dz
             np.subtract(1, z, out=d[:, 2 * u :])
             d[:, 2 * u :] *= dh  # d hh
-            self._derivative(d[:, 2 * u :], hh, self.activation)  # da_h
+            if self._fused:
+                d[:, 2 * u :] *= np.multiply(np.subtract(1, hh, out=tmp), np.add(1, hh, out=tmp2), out=tmp)
+            else:
+                self._derivative(d[:, 2 * u :], hh, self.activation)  # da_h
             if self.reset_after:
                 np.multiply(d[:, 2 * u :], saved[t][:, 2 * u :], out=d[:, u : 2 * u])  # dr = da_h * rh
-                self._derivative(d[:, : 2 * u], a[:, : 2 * u], self.recurrent_activation)
+                self._sigma_derivative(d[:, : 2 * u], a[:, : 2 * u], deriv)
                 g = grad_rec[t]  # type: ignore[index]
                 g[:, : 2 * u] = d[:, : 2 * u]
                 np.multiply(d[:, 2 * u :], r, out=g[:, 2 * u :])
@@ -134,7 +153,7 @@ class GRU(Recurrent):
                 grad_rh = d[:, 2 * u :] @ kernel_u[:, 2 * u :].T  # dL/d(r * h_{t-1})
                 h_rec = h_all[t] if rec_mask is None else h_in[t]
                 np.multiply(grad_rh, h_rec, out=d[:, u : 2 * u])  # dr
-                self._derivative(d[:, : 2 * u], a[:, : 2 * u], self.recurrent_activation)
+                self._sigma_derivative(d[:, : 2 * u], a[:, : 2 * u], deriv)
                 grad_prev = grad_rh * r
                 grad_prev += d[:, : 2 * u] @ kernel_u[:, : 2 * u].T
             if rec_mask is not None:
@@ -156,6 +175,14 @@ class GRU(Recurrent):
             np.matmul(h_rec_all.T, a2[:, : 2 * u], out=self.recurrent_kernel.grad[:, : 2 * u])
             np.matmul(saved.reshape(rows, u).T, a2[:, 2 * u :], out=self.recurrent_kernel.grad[:, 2 * u :])
         return [(slice(None), grad_a)], [dh], grad_h_all
+
+    def _sigma_derivative(self, grad: Array, a: Array, buffer: Array) -> None:
+        if self._fused:
+            np.subtract(1, a, out=buffer)
+            buffer *= a  # sigmoid' = a (1 - a)
+            grad *= buffer
+        else:
+            self._derivative(grad, a, self.recurrent_activation)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "recurrent_activation": serialize(self.recurrent_activation),
