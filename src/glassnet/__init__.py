@@ -21,6 +21,7 @@ from . import (
     preprocessing,
     regularizers,
     schedules,
+    text,
 )
 from .averages import ewma
 from .backend import floatx, set_floatx, set_seed
@@ -68,6 +69,7 @@ __all__ = [
     "preprocessing",
     "regularizers",
     "schedules",
+    "text",
     "set_floatx",
     "set_seed",
 ]
