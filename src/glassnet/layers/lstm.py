@@ -145,7 +145,7 @@ class LSTM(Recurrent):
         c0, c1 = np.zeros(width, dtype), np.ones(width, dtype)
         c0[2 * u : 3 * u], c1[2 * u : 3 * u] = 1.0, 0.0
         deriv = np.empty((batch, width), dtype)
-        tmp = np.empty((batch, u), dtype)
+        tmp, tmp2 = np.empty((batch, u), dtype), np.empty((batch, u), dtype)
         for t in range(steps - 1, -1, -1):
             if grad_seq is not None:
                 dh += grad_seq[t]
@@ -156,8 +156,11 @@ class LSTM(Recurrent):
             a, d = gates[t], grad_z[t]
             np.multiply(dh, phi_c[t], out=d[:, 3 * u :])  # do
             np.multiply(dh, a[:, 3 * u :], out=tmp)  # dh * o: gradient into phi(c_t)
-            if self._fused:
-                dc += tmp * ((1 - phi_c[t]) * (1 + phi_c[t]))
+            if self._fused:  # dc += dh * o * (1 - phi^2), in preallocated buffers
+                np.multiply(phi_c[t], phi_c[t], out=tmp2)
+                np.subtract(1, tmp2, out=tmp2)
+                tmp *= tmp2
+                dc += tmp
             else:
                 dc += self.activation.backward(tmp, phi_c[t])
             np.multiply(dc, a[:, 2 * u : 3 * u], out=d[:, :u])  # di
