@@ -15,8 +15,6 @@ import argparse
 import math
 import time
 
-import numpy as np
-
 import glassnet as gn
 from glassnet.text import CharVocabulary, corpus_version, generate, pydoc_corpus
 

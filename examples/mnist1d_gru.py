@@ -64,9 +64,10 @@ def main() -> None:
         acc = gru.evaluate(x_test[..., None], y_test, batch_size=500)["accuracy"]
         best = max(best, acc)
         if (epoch + 1) % 10 == 0:
-            print(f"GRU({args.units}, readout {args.readout}) epoch {epoch + 1:3d}  test acc {acc:.3f}  ({time.perf_counter() - start:.0f} s)",
-                  flush=True)
-    print(f"GRU({args.units}, readout {args.readout}): final test accuracy {acc:.3f}, best over epochs {best:.3f}", flush=True)
+            print(f"GRU({args.units}, readout {args.readout}) epoch {epoch + 1:3d}  test acc {acc:.3f}  "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+    print(f"GRU({args.units}, readout {args.readout}): final test accuracy {acc:.3f}, best over epochs "
+          f"{best:.3f}", flush=True)
     if args.skip_mlp:
         return
     gn.set_seed(args.seed)

@@ -32,7 +32,8 @@ def main() -> None:
         x_test, y_test = d["x_test"].astype(np.float32) / 255, d["y_test"].astype(np.int64)
     cell = {"lstm": gn.layers.LSTM, "gru": gn.layers.GRU}[args.cell]
     gn.set_seed(args.seed)
-    model = gn.Sequential([gn.layers.Input(shape=(28, 28)), cell(args.units), gn.layers.Dense(10, activation="softmax")])
+    model = gn.Sequential([gn.layers.Input(shape=(28, 28)), cell(args.units),
+                           gn.layers.Dense(10, activation="softmax")])
     model.compile(optimizer=gn.optimizers.Adam(1e-3, global_clipnorm=1.0), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     best = 0.0
