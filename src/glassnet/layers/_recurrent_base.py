@@ -157,10 +157,11 @@ class Recurrent(Layer):
         kind = type(self).__name__
         if isinstance(inputs, (list, tuple)):
             if len(inputs) != 1 + self.n_states:
-                states = "[x, h0, c0]" if self.n_states == 2 else "[x, h0]"
-                raise ShapeError(f"layer {self.name!r} ({kind}) takes x or {states}, got a list of "
+                expected = "[x, h0, c0]" if self.n_states == 2 else "[x, h0]"
+                raise ShapeError(f"layer {self.name!r} ({kind}) takes x or {expected}, got a list of "
                                  f"{len(inputs)} arrays")
-            x, states = np.asarray(inputs[0]), [np.asarray(s) for s in inputs[1:]]
+            x = np.asarray(inputs[0])
+            states: list[Array] | None = [np.asarray(s) for s in inputs[1:]]
         else:
             x, states = np.asarray(inputs), None
         if x.ndim != 3:

@@ -150,8 +150,8 @@ class Bidirectional(_Wrapper):
             self.build(x.shape[1:])
         out_f = self.forward_layer.forward(args_f, training, mask=mask)  # type: ignore[call-arg]
         out_b = self.backward_layer.forward(args_b, training, mask=mask)  # type: ignore[call-arg]
-        y_f, states_f = (out_f[0], out_f[1:]) if self.return_state else (out_f, [])
-        y_b, states_b = (out_b[0], out_b[1:]) if self.return_state else (out_b, [])
+        y_f, states_f = (out_f[0], list(out_f[1:])) if self.return_state else (out_f, [])
+        y_b, states_b = (out_b[0], list(out_b[1:])) if self.return_state else (out_b, [])
         if self.return_sequences:
             y_b = y_b[:, ::-1]  # back to the input's time order
         y = self._merge(y_f, y_b)
@@ -190,8 +190,8 @@ class Bidirectional(_Wrapper):
         if self.return_state:
             g_f, g_b = [g_f, *grads[1 : 1 + n]], [g_b, *grads[1 + n :]]
         self._pass_input_grad_flag()
-        dx_f = self.forward_layer.backward(g_f)
-        dx_b = self.backward_layer.backward(g_b)
+        dx_f: Any = self.forward_layer.backward(g_f)
+        dx_b: Any = self.backward_layer.backward(g_b)
         if several:
             dx = None if dx_f[0] is None else dx_f[0] + dx_b[0]
             return [dx, *dx_f[1:], *dx_b[1:]]

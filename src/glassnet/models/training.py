@@ -121,7 +121,7 @@ def _as_array(model: Model, x: Any, name: str) -> Array:
 
 def _takes_integers(model: Model) -> bool:
     """Whether the model's first layer declares ``input_dtype = "int"`` (``Embedding``)."""
-    layers = getattr(model, "layers", None)
+    layers = getattr(model, "layers", None) or []
     return bool(layers) and getattr(layers[0], "input_dtype", None) == "int"
 
 
