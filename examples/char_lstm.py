@@ -2,11 +2,11 @@
 
 The corpus is ``glassnet.text.pydoc_corpus()``; its last 10% is the validation text. Windows of
 ``--block`` characters (stride = block) train Embedding(vocab, 32) -> LSTM(units, return_sequences)
--> Dense(vocab, softmax) to predict each next character; Adam 2e-3, global_clipnorm 1. Reported: the
-validation loss in bits per character (cross-entropy / ln 2) after each epoch, and samples at
+-> Dense(vocab, softmax) to predict each next character; Adam (``--lr``, 4e-3), global_clipnorm 1.
+Reported: the validation loss in bits per character (cross-entropy / ln 2) after each epoch, and samples at
 temperatures 0.5 and 1.0. Usage (numbers in docs/recurrent.md):
 
-    PYTHONPATH=src python examples/char_lstm.py --epochs 5 --units 256
+    PYTHONPATH=src python examples/char_lstm.py --epochs 12 --units 256
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--block", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=4e-3)
     args = parser.parse_args()
     text = pydoc_corpus()
     vocab = CharVocabulary.from_text(text)
@@ -36,7 +37,7 @@ def main() -> None:
     gn.set_seed(args.seed)
     model = gn.Sequential([gn.layers.Embedding(vocab.size, 32), gn.layers.LSTM(args.units, return_sequences=True),
                            gn.layers.Dense(vocab.size, activation="softmax")])
-    model.compile(optimizer=gn.optimizers.Adam(2e-3, global_clipnorm=1.0), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=gn.optimizers.Adam(args.lr, global_clipnorm=1.0), loss="sparse_categorical_crossentropy")
     start = time.perf_counter()
     for epoch in range(args.epochs):
         history = model.fit(x, y, epochs=1, batch_size=64, verbose=0, seed=args.seed + epoch)
