@@ -136,6 +136,10 @@ class Recurrent(Layer):
             return None, None, None, None
         return self.bias.value, self.bias.grad, None, None
 
+    def _input_projection(self, dtype: Any) -> tuple[Array, Array | None]:
+        """(kernel, input bias) for XW = X kernel + b_in; LSTM's fused path passes pre-scaled copies."""
+        return self.kernel.value, self._bias_views()[0]
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         steps = input_shape[0]
         out = (steps, self.units) if self.return_sequences else (self.units,)
@@ -209,8 +213,8 @@ class Recurrent(Layer):
             in_mask = self._dropout_mask((batch, features), self.dropout, dtype)
             xt = np.multiply(xt, in_mask)
         xt = np.ascontiguousarray(xt, dtype=dtype)
-        b_in, _, _, _ = self._bias_views()
-        xw = np.matmul(xt.reshape(steps * batch, features), self.kernel.value).reshape(steps, batch, -1)
+        kernel, b_in = self._input_projection(dtype)
+        xw = np.matmul(xt.reshape(steps * batch, features), kernel).reshape(steps, batch, -1)
         if b_in is not None:
             xw += b_in
         if training and self.recurrent_dropout:

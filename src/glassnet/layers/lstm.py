@@ -81,11 +81,18 @@ class LSTM(Recurrent):
         scale[2 * u : 3 * u] = 1.0
         return scale, 1 - scale  # sigmoid = scale * tanh(scale * z) + (1 - scale) on those columns
 
+    def _input_projection(self, dtype: Any) -> tuple[Array, Array | None]:
+        kernel, bias = super()._input_projection(dtype)
+        if not self._fused:
+            return kernel, bias
+        scale = self._constants(dtype)[0]  # z / 2 on the sigmoid columns comes out of the GEMM itself
+        return kernel * scale, None if bias is None else bias * scale
+
     def _activate_gates(self, z: Array, scale: Array, offset: Array) -> None:
         u = self.units
         if self._fused:
-            # sigmoid(z) = (1 + tanh(z / 2)) / 2: one tanh for all four gates instead of exp + divide
-            np.multiply(z, scale, out=z)
+            # z holds z / 2 on the sigmoid columns (pre-scaled weights), z on the cell column:
+            # sigmoid(z) = (1 + tanh(z / 2)) / 2, so one tanh serves all four gates
             np.tanh(z, out=z)
             np.multiply(z, scale, out=z)
             np.add(z, offset, out=z)
@@ -98,13 +105,15 @@ class LSTM(Recurrent):
                training: bool) -> tuple[Array, list[Array], dict[str, Any]]:
         steps, batch, _ = xw.shape
         u, dtype = self.units, xw.dtype
+        scale, offset = self._constants(dtype)
         recurrent = self.recurrent_kernel.value
+        if self._fused:
+            recurrent = recurrent * scale  # a (units, 4 units) copy per call, scaled like the kernel
         h_all = np.empty((steps + 1, batch, u), dtype)
         c_all = np.empty((steps + 1, batch, u), dtype)
         phi_c = np.empty((steps, batch, u), dtype)
         h_all[0], c_all[0] = initial
         h_in = h_all[:-1] if rec_mask is None else np.empty((steps, batch, u), dtype)
-        scale, offset = self._constants(dtype)
         product = np.empty((batch, 4 * u), dtype)
         ig = np.empty((batch, u), dtype)
         for t in range(steps):
