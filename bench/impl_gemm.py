@@ -54,8 +54,40 @@ def convnet_step(m: int, rng: np.random.Generator) -> Callable[[], None]:
     return step
 
 
+def recurrent_gemm_step(w: Workload, m: int, rng: np.random.Generator) -> Callable[[], None]:
+    """One step's products of W8: X @ kernel for all steps (one GEMM), T times h @ U forward and dZ @ U.T
+    backward, then U's and the kernel's gradients as one GEMM each, and the Dense head's three."""
+    steps, f, u, c = w.timesteps, w.n_in, w.hidden[0], w.n_out
+    g = {"lstm": 4, "gru": 3}[w.recurrent or ""] * u
+
+    def rand(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    x, kernel, rec, head = rand(steps * m, f), rand(f, g), rand(u, g), rand(u, c)
+    h_all, gates, grad_z = rand(steps * m, u), np.empty((steps * m, g), np.float32), rand(steps * m, g)
+    h, out, grad_out, grad_h = rand(m, u), np.empty((m, c), np.float32), rand(m, c), np.empty((m, u), np.float32)
+    product, grad_prev = np.empty((m, g), np.float32), np.empty((m, u), np.float32)
+    grads = [np.empty_like(kernel), np.empty_like(rec), np.empty_like(head)]
+
+    def step() -> None:
+        np.matmul(x, kernel, out=gates)
+        for t in range(steps):
+            np.matmul(h_all[t * m : (t + 1) * m], rec, out=product)
+        np.matmul(h, head, out=out)
+        np.matmul(h.T, grad_out, out=grads[2])
+        np.matmul(grad_out, head.T, out=grad_h)
+        for t in range(steps):
+            np.matmul(grad_z[t * m : (t + 1) * m], rec.T, out=grad_prev)
+        np.matmul(h_all.T, grad_z, out=grads[1])
+        np.matmul(x.T, grad_z, out=grads[0])
+
+    return step
+
+
 def train(w: Workload, seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
+    if w.recurrent is not None:
+        return _time_steps(w, lambda m: recurrent_gemm_step(w, m, rng))
     if w.model == "convnet":
         full, last = divmod(w.n_samples, w.batch_size)
         step = convnet_step(w.batch_size, rng)
@@ -77,11 +109,16 @@ def train(w: Workload, seed: int) -> dict[str, float]:
         deltas = [rng.standard_normal((m, s), dtype=np.float32) for s in sizes]
         return acts, deltas
 
+    return _time_steps(w, lambda m: gemm_step(weights, grads, *buffers(m)))
+
+
+def _time_steps(w: Workload, make: Callable[[int], Callable[[], None]]) -> dict[str, float]:
+    """Time one epoch of steps: full batches, then the partial last one."""
     full, last = divmod(w.n_samples, w.batch_size)
-    step = gemm_step(weights, grads, *buffers(w.batch_size))
+    step = make(w.batch_size)
     for _ in range(3):
         step()
-    tail = gemm_step(weights, grads, *buffers(last)) if last else None
+    tail = make(last) if last else None
     start = time.perf_counter()
     for _ in range(full):
         step()

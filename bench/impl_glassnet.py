@@ -34,6 +34,8 @@ def build_convnet(w: Workload, optimizer: str) -> gn.Sequential:
 def build(w: Workload, optimizer: str) -> gn.Sequential:
     if w.model == "convnet":
         return build_convnet(w, optimizer)
+    if w.recurrent is not None:
+        return _build_recurrent(w, optimizer)
     layers: list[Any] = [gn.layers.Input(shape=(w.n_in,))]
     for units in w.hidden:
         if w.batchnorm_dropout is None:
@@ -53,7 +55,17 @@ def build(w: Workload, optimizer: str) -> gn.Sequential:
     return model
 
 
+def _build_recurrent(w: Workload, optimizer: str) -> gn.Sequential:
+    cell = {"lstm": gn.layers.LSTM, "gru": gn.layers.GRU}[w.recurrent or ""]
+    model = gn.Sequential([gn.layers.Input(shape=(w.timesteps, w.n_in)), cell(w.hidden[0]),
+                           gn.layers.Dense(w.n_out, activation="softmax")])
+    model.compile(optimizer=_optimizer(w, optimizer), loss="sparse_categorical_crossentropy")
+    return model
+
+
 def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int) -> dict[str, float]:
+    if w.recurrent is not None:
+        x = x.reshape(len(x), w.timesteps, w.n_in)  # a view: (samples, steps, features per step)
     gn.set_seed(seed)
     warm = build(w, optimizer)  # first-call costs (imports, page faults) kept out of the timing
     warm.fit(x[: 4 * w.batch_size], y[: 4 * w.batch_size], epochs=1, batch_size=w.batch_size, verbose=0, seed=seed)

@@ -29,9 +29,25 @@ def _nchw(w: Workload, x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), 1, 28, 28) if w.model == "convnet" else x
 
 
-def build(w: Workload) -> nn.Sequential:
+class RecurrentClassifier(nn.Module):
+    """nn.LSTM / nn.GRU (batch_first) and a Linear head on the last step's output: typical user code."""
+
+    def __init__(self, w: Workload) -> None:
+        super().__init__()
+        cell = {"lstm": nn.LSTM, "gru": nn.GRU}[w.recurrent or ""]
+        self.rnn = cell(w.n_in, w.hidden[0], batch_first=True)
+        self.head = nn.Linear(w.hidden[0], w.n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])  # type: ignore[no-any-return]
+
+
+def build(w: Workload) -> nn.Module:
     if w.model == "convnet":
         return build_convnet(w)
+    if w.recurrent is not None:
+        return RecurrentClassifier(w)
     layers: list[nn.Module] = []
     sizes = w.layer_sizes
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
@@ -69,6 +85,8 @@ def _epoch(w: Workload, model: nn.Module, opt: Any, x: torch.Tensor, y: torch.Te
 
 def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int, fused: bool) -> dict[str, float]:
     torch.manual_seed(seed)
+    if w.recurrent is not None:
+        x = x.reshape(len(x), w.timesteps, w.n_in)
     xt, yt = torch.from_numpy(_nchw(w, x)), torch.from_numpy(y)
     warm = build(w)
     n = 4 * w.batch_size

@@ -1,4 +1,5 @@
-"""The workloads of issues 7 and 12: shapes, optimizers, data (float32, fixed seeds).
+"""The workloads of issues 7 (W1-W5), 12 (W6, W7: convnet) and 13 (W8, W8G: recurrent): shapes,
+optimizers, data (float32, fixed seeds).
 
 Each implementation (``impl_*.py``) reads the same ``Workload`` and the same arrays, so only the code
 under test differs.
@@ -33,10 +34,17 @@ class Workload:
     kind: str = "train"  # "train" or "inference"
     references: tuple[str, ...] = field(default=("torch", "torch_fused", "sklearn", "gemm"))
     model: str = "mlp"  # "mlp" (n_in, hidden, n_out) or "convnet" (Keras mnist_convnet on (n, 28, 28, 1) images)
+    recurrent: str | None = None  # W8: "lstm" / "gru": n_in features per step, timesteps steps, one layer
+    timesteps: int = 1
 
     @property
     def layer_sizes(self) -> list[int]:
         return [self.n_in, *self.hidden, self.n_out]
+
+    @property
+    def features(self) -> int:
+        """Width of one sample as stored (timesteps * n_in for a recurrent workload)."""
+        return self.n_in * self.timesteps
 
     @property
     def steps(self) -> int:
@@ -85,9 +93,15 @@ WORKLOADS: dict[str, Workload] = {
                  references=("torch", "torch_fused", "gemm"), model="convnet"),
         Workload("W7", "convnet-inference", 784, (), 10, "multiclass", "adam", 1e-3, 10_000, 10_000,
                  data="mnist", kind="inference", references=("torch",), model="convnet"),
+        # row-wise MNIST: each image as 28 steps of 28 pixels, LSTM(128) (or GRU(128)) then Dense(10)
+        Workload("W8", "mnist-lstm", 28, (128,), 10, "multiclass", "adam", 1e-3, 128, 60_000, data="mnist",
+                 references=("torch", "gemm"), recurrent="lstm", timesteps=28),
+        Workload("W8G", "mnist-gru", 28, (128,), 10, "multiclass", "adam", 1e-3, 128, 60_000, data="mnist",
+                 references=("torch", "gemm"), recurrent="gru", timesteps=28),
     ]
 }
-QUICK_SAMPLES = {"W1": 15_000, "W2": 12_500, "W3": 5_000, "W4": 7_680, "W5": 10_000, "W6": 7_680, "W7": 10_000}
+QUICK_SAMPLES = {"W1": 15_000, "W2": 12_500, "W3": 5_000, "W4": 7_680, "W5": 10_000, "W6": 7_680, "W7": 10_000,
+                 "W8": 7_680, "W8G": 7_680}
 
 
 def scaled(w: Workload, quick: bool) -> Workload:
@@ -137,10 +151,10 @@ def _make_data(w: Workload, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
         x *= np.float32(1 / 255)
         return x, y, "mnist"
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((w.n_samples, w.n_in), dtype=np.float32)
+    x = rng.standard_normal((w.n_samples, w.features), dtype=np.float32)
     if w.data == "mnist":  # same shapes and range as MNIST when the file is absent
         x = np.abs(x, out=x) * np.float32(0.3)
-    teacher = rng.standard_normal((w.n_in, w.n_out), dtype=np.float32)
+    teacher = rng.standard_normal((w.features, w.n_out), dtype=np.float32)
     scores = x @ teacher
     binary = w.task == "binary"
     y = (scores[:, :1] > 0).astype(np.float32) if binary else scores.argmax(axis=1).astype(np.int64)

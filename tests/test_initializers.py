@@ -61,3 +61,22 @@ def test_seeded_initializer_repeats_and_defaults_follow_set_seed():
 def test_unknown_initializer_lists_names():
     with pytest.raises(gn.UnknownNameError, match="glorot_uniform"):
         gn.initializers.get("glorot")
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (4, 12), (12, 4), (2, 3, 8)])
+def test_orthogonal_gives_orthonormal_rows_or_columns_seeded(shape):
+    w = gn.initializers.get({"class_name": "Orthogonal", "config": {"gain": 2.0, "seed": 7}})(shape, "float64")
+    assert w.shape == shape and w.flags["C_CONTIGUOUS"]
+    flat = w.reshape(-1, shape[-1]) / 2.0  # Keras flattens to (prod(shape[:-1]), shape[-1])
+    small = min(flat.shape)
+    gram = flat.T @ flat if flat.shape[0] >= flat.shape[1] else flat @ flat.T
+    np.testing.assert_allclose(gram, np.eye(small), atol=1e-12)
+    np.testing.assert_array_equal(w, gn.initializers.Orthogonal(gain=2.0, seed=7)(shape, "float64"))
+    assert not np.array_equal(w, gn.initializers.Orthogonal(gain=2.0, seed=8)(shape, "float64"))
+    with pytest.raises(ValueError, match="at least 2 axes"):
+        gn.initializers.get("orthogonal")((5,))
+
+
+def test_uniform_is_keras_random_uniform():
+    w = gn.initializers.get("uniform")((200, 50), "float64")
+    assert -0.05 <= w.min() < -0.049 and 0.049 < w.max() <= 0.05

@@ -2,7 +2,8 @@
 
 A new layer is one file plus one line here: add ``"MyLayer": [dict(args=..., input_shape=...)]`` to
 ``CASES``. ``args`` are the constructor arguments, ``input_shape`` the shape without the batch axis (a
-list of shapes for several inputs), and an optional ``check`` dict passes more options to
+list of shapes for several inputs; a wrapper gives ``factory``, a function building the layer with
+a fresh inner layer, instead of ``args``), and an optional ``check`` dict passes more options to
 ``check_layer`` (``input_dtype="int64"`` for index inputs, ``skip=[...]``, ``tolerance=...``).
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from glassnet import layers
 from glassnet.activations import ACTIVATIONS
 from glassnet.layers import LAYERS
 from glassnet.models import Model
@@ -89,6 +91,19 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "Reshape": [dict(args=dict(target_shape=(3, -1)), input_shape=(6,))],
     "Permute": [dict(args=dict(dims=(2, 1)), input_shape=(3, 4))],
     "RepeatVector": [dict(args=dict(n=3), input_shape=(4,))],
+    # recurrent networks (batch, timesteps, features)
+    "SimpleRNN": [dict(args=dict(units=3), input_shape=(4, 2)),
+                  dict(args=dict(units=2, return_sequences=True, go_backwards=True), input_shape=(3, 2))],
+    "LSTM": [dict(args=dict(units=3), input_shape=(4, 2)),
+             dict(args=dict(units=2, return_sequences=True), input_shape=(3, 3))],
+    "GRU": [dict(args=dict(units=3), input_shape=(4, 2)),
+            dict(args=dict(units=2, reset_after=False, return_sequences=True), input_shape=(3, 2))],
+    "Embedding": [dict(args=dict(input_dim=5, output_dim=3), input_shape=(4,), check=dict(input_dtype="int64"))],
+    "Bidirectional": [dict(factory=lambda: layers.Bidirectional(layers.LSTM(2)), input_shape=(3, 2)),
+                      dict(factory=lambda: layers.Bidirectional(layers.GRU(2, return_sequences=True), merge_mode="sum"),
+                           input_shape=(3, 2))],
+    "TimeDistributed": [dict(factory=lambda: layers.TimeDistributed(layers.Dense(3, activation="tanh")),
+                             input_shape=(4, 2))],
 }
 
 NOT_LAYERS_UNDER_TEST = {"Input"}  # declares a shape, computes nothing
@@ -119,4 +134,5 @@ PARAMS = [pytest.param(name, case, id=f"{name}-{k}") for name, cases in CASES.it
 @pytest.mark.parametrize(("name", "case"), PARAMS)
 def test_layer_keeps_the_contract(name: str, case: dict[str, Any]):
     cls = LAYERS.classes()[name]
-    check_layer(lambda: cls(**case["args"]), case["input_shape"], **case.get("check", {}))
+    factory = case.get("factory") or (lambda: cls(**case["args"]))  # wrappers: a fresh inner layer each time
+    check_layer(factory, case["input_shape"], **case.get("check", {}))

@@ -19,6 +19,7 @@ from . import (
     preprocessing,
     regularizers,
     schedules,
+    text,
 )
 from ._version import __version__
 from .averages import ewma
@@ -73,6 +74,7 @@ __all__ = [
     "register_layer",
     "regularizers",
     "schedules",
+    "text",
     "set_floatx",
     "set_seed",
 ]

@@ -8,6 +8,7 @@ axes form a receptive field r, fan_in = r * n_in and fan_out = r * n_out.
     HeNormal       N(0, 2 / fan_in)                                (He et al., 2015)
     HeUniform      U(-s, s), s = sqrt(6 / fan_in)
     LecunNormal    N(0, 1 / fan_in)
+    Orthogonal     gain * Q, Q from the QR decomposition of a normal matrix (Saxe et al., 2014)
 
 Values are drawn in float64 and then cast, so a seed gives the same weights under every floatx.
 An initializer with a ``seed`` returns the same values on every call; without one it draws from
@@ -167,12 +168,44 @@ class LecunUniform(_VarianceScaling):
     distribution = "uniform"
 
 
+class Orthogonal(Initializer):
+    """gain * Q with Q orthogonal: rows (or columns) orthonormal; the default recurrent kernel of RNNs.
+
+    As Keras does: the shape is flattened to (rows, cols) = (prod(shape[:-1]), shape[-1]); a normal
+    matrix A of shape (max(rows, cols), min(rows, cols)) is factored A = QR, Q's columns are multiplied
+    by sign(diag(R)) (which makes Q uniformly distributed over orthogonal matrices, Mezzadri 2007), and
+    Q is transposed when rows < cols. Keeps ||h W|| = ||h|| for square W, so a linear recurrence
+    neither explodes nor vanishes at initialization.
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def sample(self, shape: Shape, rng: np.random.Generator) -> Array:
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer needs a shape with at least 2 axes, got {shape}; "
+                             "hint: use it for kernels such as recurrent_kernel (units, 4 * units)")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return np.ascontiguousarray(self.gain * q.reshape(shape))  # C order: Q.T would be a Fortran view
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain, "seed": self.seed}
+
+
 INITIALIZERS = family("initializer", Initializer)
 for _cls in (Zeros, Ones, Constant, RandomNormal, RandomUniform, GlorotUniform, GlorotNormal, HeNormal,
-             HeUniform, LecunNormal, LecunUniform):
+             HeUniform, LecunNormal, LecunUniform, Orthogonal):
     INITIALIZERS.register(_cls)
 INITIALIZERS.alias("xavier_uniform", GlorotUniform)
 INITIALIZERS.alias("xavier_normal", GlorotNormal)
+INITIALIZERS.alias("uniform", RandomUniform)  # Keras: "uniform" is RandomUniform(-0.05, 0.05)
+INITIALIZERS.alias("normal", RandomNormal)
 
 
 def get(identifier: Any) -> Initializer:
@@ -185,4 +218,5 @@ def names() -> list[str]:
 
 
 __all__ = ["Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Initializer", "LecunNormal",
-           "LecunUniform", "Ones", "RandomNormal", "RandomUniform", "Zeros", "compute_fans", "get", "names"]
+           "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform", "Zeros", "compute_fans", "get",
+           "names"]

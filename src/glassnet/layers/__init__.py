@@ -11,6 +11,9 @@ from .conv import Conv1D, Conv2D
 from .conv_transpose import Conv2DTranspose
 from .core import Dense, Input
 from .dropout import Dropout
+from .embedding import Embedding
+from .gru import GRU
+from .lstm import LSTM
 from .merge import Add, Concatenate, Multiply
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (
@@ -24,7 +27,9 @@ from .pooling import (
     MaxPooling2D,
 )
 from .reshaping import Flatten, Permute, RepeatVector, Reshape
+from .simple_rnn import SimpleRNN
 from .spatial import SpatialDropout2D, UpSampling2D, ZeroPadding2D
+from .wrappers import Bidirectional, TimeDistributed
 
 LAYERS = family("layer", Layer)
 
@@ -39,7 +44,8 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
-             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply):
+             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply,
+             SimpleRNN, LSTM, GRU, Embedding, Bidirectional, TimeDistributed):
     register_layer(_cls)
 _CNN_LAYERS = (Conv1D, Conv2D, Conv2DTranspose, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
                GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, UpSampling2D,
@@ -61,5 +67,6 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
 
 __all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",
            "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
-           "deserialize_layer", "register_layer", "serialize_layer"]
+           "deserialize_layer", "register_layer", "serialize_layer",
+           "GRU", "LSTM", "SimpleRNN", "Embedding", "Bidirectional", "TimeDistributed"]
 __all__ += [cls.__name__ for cls in _CNN_LAYERS]

@@ -16,6 +16,8 @@ from .core import _resolve
 class Activation(Layer):
     """y = f(x) for a named activation; backward uses the cached output (see ``glassnet.activations``)."""
 
+    supports_masking = True  # elementwise: a mask passes through (layers.masking)
+
     def __init__(self, activation: Any, name: str | None = None) -> None:
         super().__init__(name=name)
         self.activation = _resolve(activations.get, activation, type(self).__name__, "activation")

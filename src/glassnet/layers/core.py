@@ -112,6 +112,7 @@ class Dense(Layer):
                 f"got {x.shape}; hint: the previous layer's output width must equal this layer's input width"
             )
 
+    supports_masking = True  # acts on each time step alone: a mask passes through (layers.masking)
     workspace: Workspace | None = None  # set by a model while it trains or predicts (see layers.workspace)
 
     def _buffer(self, name: str, like: Array, width: int) -> Array | None:

@@ -26,6 +26,8 @@ class Dropout(Layer):
     Shapes: x (batch, ...) -> y (batch, ...).
     """
 
+    supports_masking = True  # elementwise: a mask passes through (layers.masking)
+
     def __init__(
         self,
         rate: float,

@@ -8,6 +8,7 @@ from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
 from ..layers.base import Layer
 from ..layers.core import Input
+from ..layers.masking import forward_layers
 from .model import Model
 
 
@@ -88,9 +89,7 @@ class Sequential(Model):
             )
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
+        return forward_layers(self.layers, x, training)  # passes masks along (see layers.masking)
 
     def _first_trainable(self) -> int:
         cached = self._session_first_trainable

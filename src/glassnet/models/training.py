@@ -125,7 +125,15 @@ def _as_array(model: Model, x: Any, name: str) -> Array:
                          "hint: reshape a single feature with x.reshape(-1, 1)")
     if not model.built:
         model.build(x.shape[1:])
+    if np.issubdtype(x.dtype, np.integer) and _takes_integers(model):
+        return x  # token ids for an Embedding stay integers
     return x.astype(model.dtype, copy=False)
+
+
+def _takes_integers(model: Model) -> bool:
+    """Whether the model's first layer declares ``input_dtype = "int"`` (``Embedding``)."""
+    layers = getattr(model, "layers", None) or []
+    return bool(layers) and getattr(layers[0], "input_dtype", None) == "int"
 
 
 def _split_validation(x: Any, y: Any, split: float) -> tuple[Any, Any, Any, Any]:

@@ -1,0 +1,189 @@
+"""GRU (Cho et al. 2014), both Keras variants: reset_after=True (default, cuDNN/PyTorch) and False."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import activations
+from .._registry import serialize
+from .._typing import Array
+from ._recurrent_base import Recurrent, sigmoid_inplace
+from .core import _resolve
+
+
+class GRU(Recurrent):
+    """Gated recurrent unit: an update gate z mixes the old state with a candidate.
+
+    With sigma = recurrent_activation (sigmoid), phi = activation (tanh), kernel columns in Keras's gate
+    order z, r, h (each ``units`` wide), xz, xr, xh the input parts x_t kernel + b_in:
+
+        reset_after=True (bias (2, 3 units): row 0 input bias b_in, row 1 recurrent bias b_rec):
+            [rz, rr, rh] = h_{t-1} recurrent_kernel + b_rec
+            z = sigma(xz + rz),  r = sigma(xr + rr),  hh = phi(xh + r * rh)
+        reset_after=False (bias (3 units,), all in b_in):
+            z = sigma(xz + h_{t-1} U_z),  r = sigma(xr + h_{t-1} U_r),  hh = phi(xh + (r * h_{t-1}) U_h)
+        h_t = z * h_{t-1} + (1 - z) * hh
+
+    Backward through time, dh = dL/dh_t, a_* the pre-activations:
+
+        dz = dh * (h_{t-1} - hh),  da_h = dh * (1 - z) * phi'(hh),  da_z = dz * sigma'(z)
+        after:  dr = da_h * rh,  d(rh) = da_h * r;   before:  d(r h) = da_h U_h^T,  dr = d(r h) * h_{t-1}
+        da_r = dr * sigma'(r);  dL/dh_{t-1} = dh * z + (the recurrent products' gradients)
+
+    Cached per step: the activated gates [z, r, hh] and h_t; reset_after=True also the recurrent
+    products [rz, rr, rh]; reset_after=False also r * h_{t-1}.
+
+    Weights: kernel (features, 3 units), recurrent_kernel (units, 3 units), bias as above. PyTorch's
+    ``nn.GRU`` is reset_after=True with blocks in the order r, z, n: weight_ih = kernel^T with blocks
+    reordered (z, r, h -> r, z, h), likewise weight_hh, bias_ih = bias[0], bias_hh = bias[1] reordered.
+    """
+
+    gates = 3
+
+    def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 reset_after: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer, **kwargs)
+        self.recurrent_activation = _resolve(activations.get, recurrent_activation, f"GRU({units})",
+                                             "recurrent_activation")
+        self.reset_after = bool(reset_after)
+
+    @property
+    def _fused(self) -> bool:
+        """sigmoid gates and a tanh candidate: written out with in-place NumPy calls, no temporaries."""
+        return isinstance(self.recurrent_activation, activations.Sigmoid) and isinstance(
+            self.activation, activations.Tanh)
+
+    def _sigma(self, block: Array) -> None:
+        if self._fused:
+            sigmoid_inplace(block)
+        else:
+            self._activate(block, self.recurrent_activation)
+
+    def _make_bias(self) -> Array:
+        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+        return self.bias_initializer(shape, self.dtype)
+
+    def _bias_views(self) -> tuple[Any, Any, Any, Any]:
+        if not self.use_bias or not self.reset_after:
+            return super()._bias_views()
+        value, grad = self.bias.value, self.bias.grad
+        return value[0], grad[0], value[1], grad[1]
+
+    def _steps(self, xw: Array, initial: list[Array], mt: Array | None, rec_mask: Array | None,
+               training: bool) -> tuple[Array, list[Array], dict[str, Any]]:
+        steps, batch, _ = xw.shape
+        u, dtype = self.units, xw.dtype
+        kernel_u = self.recurrent_kernel.value
+        b_rec = self._bias_views()[2]
+        h_all = np.empty((steps + 1, batch, u), dtype)
+        h_all[0] = initial[0]
+        h_in = h_all[:-1] if rec_mask is None else np.empty((steps, batch, u), dtype)
+        # reset_after: the recurrent products [rz, rr, rh] per step; before: r * h_{t-1} per step
+        saved = np.empty((steps, batch, 3 * u if self.reset_after else u), dtype)
+        product = np.empty((batch, 2 * u), dtype)
+        for t in range(steps):
+            h_prev = h_all[t]
+            h_rec = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=h_in[t])
+            a = xw[t]  # pre-activations, then (in place) the activated gates [z, r, hh]
+            if self.reset_after:
+                rec = np.matmul(h_rec, kernel_u, out=saved[t])
+                if b_rec is not None:
+                    rec += b_rec
+                a[:, : 2 * u] += rec[:, : 2 * u]
+                self._sigma(a[:, : 2 * u])
+                a[:, 2 * u :] += np.multiply(a[:, u : 2 * u], rec[:, 2 * u :], out=product[:, :u])
+            else:
+                a[:, : 2 * u] += np.matmul(h_rec, kernel_u[:, : 2 * u], out=product)
+                self._sigma(a[:, : 2 * u])
+                rh = np.multiply(a[:, u : 2 * u], h_rec, out=saved[t])
+                a[:, 2 * u :] += rh @ kernel_u[:, 2 * u :]
+            hh = a[:, 2 * u :]
+            if self._fused:
+                np.tanh(hh, out=hh)
+            else:
+                self._activate(hh, self.activation)
+            h = np.subtract(h_prev, hh, out=h_all[t + 1])  # h_t = hh + z * (h_{t-1} - hh)
+            h *= a[:, :u]
+            h += hh
+            if mt is not None:
+                np.copyto(h, h_prev, where=~mt[t])
+        cache = {"gates": xw, "h_all": h_all, "h_in": h_in, "saved": saved} if training else {}
+        return h_all, [h_all[steps]], cache
+
+    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None]
+                        ) -> tuple[list[tuple[slice, Array]], list[Array], Array]:
+        gates, h_all, h_in, saved, mt, rec_mask = self.read_cache("gates", "h_all", "h_in", "saved", "mt",
+                                                                  "rec_mask")
+        steps, batch, width = gates.shape
+        u, dtype = self.units, gates.dtype
+        kernel_u = self.recurrent_kernel.value
+        grad_a = np.empty_like(gates)  # dL/d(input pre-activations) [da_z, da_r, da_h]
+        grad_rec = np.empty_like(gates) if self.reset_after else None  # dL/d[rz, rr, rh]
+        grad_h_all = np.empty((steps, batch, u), dtype)
+        dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
+        tmp, tmp2, deriv = np.empty((batch, u), dtype), np.empty((batch, u), dtype), np.empty((batch, 2 * u), dtype)
+        for t in range(steps - 1, -1, -1):
+            if grad_seq is not None:
+                dh += grad_seq[t]
+            grad_h_all[t] = dh
+            dh, dh_carry = self._split_masked(dh, None if mt is None else mt[t])
+            a, d = gates[t], grad_a[t]
+            z, r, hh = a[:, :u], a[:, u : 2 * u], a[:, 2 * u :]
+            np.subtract(h_all[t], hh, out=d[:, :u])
+            d[:, :u] *= dh  # dz
+            np.subtract(1, z, out=d[:, 2 * u :])
+            d[:, 2 * u :] *= dh  # d hh
+            if self._fused:
+                d[:, 2 * u :] *= np.multiply(np.subtract(1, hh, out=tmp), np.add(1, hh, out=tmp2), out=tmp)
+            else:
+                self._derivative(d[:, 2 * u :], hh, self.activation)  # da_h
+            if self.reset_after:
+                np.multiply(d[:, 2 * u :], saved[t][:, 2 * u :], out=d[:, u : 2 * u])  # dr = da_h * rh
+                self._sigma_derivative(d[:, : 2 * u], a[:, : 2 * u], deriv)
+                g = grad_rec[t]  # type: ignore[index]
+                g[:, : 2 * u] = d[:, : 2 * u]
+                np.multiply(d[:, 2 * u :], r, out=g[:, 2 * u :])
+                grad_prev = g @ kernel_u.T
+            else:
+                grad_rh = d[:, 2 * u :] @ kernel_u[:, 2 * u :].T  # dL/d(r * h_{t-1})
+                h_rec = h_all[t] if rec_mask is None else h_in[t]
+                np.multiply(grad_rh, h_rec, out=d[:, u : 2 * u])  # dr
+                self._sigma_derivative(d[:, : 2 * u], a[:, : 2 * u], deriv)
+                grad_prev = grad_rh * r
+                grad_prev += d[:, : 2 * u] @ kernel_u[:, : 2 * u].T
+            if rec_mask is not None:
+                grad_prev *= rec_mask
+            grad_prev += dh * z
+            if dh_carry is not None:
+                grad_prev += dh_carry
+            dh = grad_prev
+        rows = steps * batch
+        h_rec_all = h_in.reshape(rows, u)
+        if self.reset_after:
+            g2 = grad_rec.reshape(rows, width)  # type: ignore[union-attr]
+            np.matmul(h_rec_all.T, g2, out=self.recurrent_kernel.grad)
+            b_rec_grad = self._bias_views()[3]
+            if b_rec_grad is not None:
+                np.add.reduce(g2, axis=0, out=b_rec_grad)
+        else:
+            a2 = grad_a.reshape(rows, width)
+            np.matmul(h_rec_all.T, a2[:, : 2 * u], out=self.recurrent_kernel.grad[:, : 2 * u])
+            np.matmul(saved.reshape(rows, u).T, a2[:, 2 * u :], out=self.recurrent_kernel.grad[:, 2 * u :])
+        return [(slice(None), grad_a)], [dh], grad_h_all
+
+    def _sigma_derivative(self, grad: Array, a: Array, buffer: Array) -> None:
+        if self._fused:
+            np.subtract(1, a, out=buffer)
+            buffer *= a  # sigmoid' = a (1 - a)
+            grad *= buffer
+        else:
+            self._derivative(grad, a, self.recurrent_activation)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "recurrent_activation": serialize(self.recurrent_activation),
+                "reset_after": self.reset_after}

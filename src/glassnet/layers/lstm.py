@@ -1,0 +1,197 @@
+"""LSTM (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000), Keras 3 layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import activations
+from .._registry import serialize
+from .._typing import Array
+from ._recurrent_base import Recurrent, gate_derivative
+from .core import _resolve
+
+
+class LSTM(Recurrent):
+    """Long short-term memory: a cell state c_t that gates add to and forget from.
+
+    With sigma = recurrent_activation (sigmoid), phi = activation (tanh), and the kernel columns in
+    Keras's gate order i, f, c, o (each ``units`` wide):
+
+        z_t = x_t kernel + h_{t-1} recurrent_kernel + bias                  (batch, 4 units)
+        i = sigma(z_i),  f = sigma(z_f),  g = phi(z_c),  o = sigma(z_o)
+        c_t = f * c_{t-1} + i * g
+        h_t = o * phi(c_t)
+
+    Backward through time, with dh = dL/dh_t (from the output and from step t + 1) and dc = dL/dc_t
+    (from step t + 1):
+
+        dc += dh * o * phi'(c_t);      do = dh * phi(c_t)
+        di = dc * g,  df = dc * c_{t-1},  dg = dc * i;   dz = [di, df, dg, do] * (gate derivatives)
+        dL/dc_{t-1} = dc * f;          dL/dh_{t-1} = dz recurrent_kernel^T
+        recurrent_kernel.grad = sum_t h_{t-1}^T dz_t      (one GEMM over all steps)
+
+    Cached per step: the activated gates [i, f, g, o] (T, batch, 4 units), c_t (T + 1 with c_0),
+    phi(c_t) and h_t (T + 1 with h_0); with recurrent dropout also the dropped h_{t-1}.
+
+    Args:
+        units: Width of h and c.
+        recurrent_activation: The gates' activation (default "sigmoid").
+        unit_forget_bias: Start the forget gate's bias at 1 (Jozefowicz et al. 2015), so the cell
+            remembers by default; the bias initializer then fills only the other three blocks.
+        Others: see ``SimpleRNN``.
+
+    Weights: kernel (features, 4 units), recurrent_kernel (units, 4 units), bias (4 units,). PyTorch's
+    ``nn.LSTM`` uses the same gate order: weight_ih = kernel^T, weight_hh = recurrent_kernel^T,
+    bias_ih + bias_hh = bias.
+    """
+
+    gates = 4
+    n_states = 2
+
+    def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 unit_forget_bias: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer, **kwargs)
+        self.recurrent_activation = _resolve(activations.get, recurrent_activation, f"LSTM({units})",
+                                             "recurrent_activation")
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _make_bias(self) -> Array:
+        u = self.units
+        if not self.unit_forget_bias:
+            return self.bias_initializer((4 * u,), self.dtype)
+        bias = np.concatenate([self.bias_initializer((u,), self.dtype), np.ones(u, self.dtype),
+                               self.bias_initializer((2 * u,), self.dtype)])
+        return bias.astype(self.dtype, copy=False)
+
+    @property
+    def _fused(self) -> bool:
+        """sigmoid gates with a tanh cell: one tanh over the whole (batch, 4 units) block per step."""
+        return isinstance(self.recurrent_activation, activations.Sigmoid) and isinstance(
+            self.activation, activations.Tanh)
+
+    def _constants(self, dtype: Any) -> tuple[Array, Array]:
+        """Per-column vectors for the fused path: the sigmoid columns (i, f, o) get 1/2, the tanh one 1."""
+        u = self.units
+        scale = np.full(4 * u, 0.5, dtype=dtype)
+        scale[2 * u : 3 * u] = 1.0
+        return scale, 1 - scale  # sigmoid = scale * tanh(scale * z) + (1 - scale) on those columns
+
+    def _input_projection(self, dtype: Any) -> tuple[Array, Array | None]:
+        kernel, bias = super()._input_projection(dtype)
+        if not self._fused:
+            return kernel, bias
+        scale = self._constants(dtype)[0]  # z / 2 on the sigmoid columns comes out of the GEMM itself
+        return kernel * scale, None if bias is None else bias * scale
+
+    def _activate_gates(self, z: Array, scale: Array, offset: Array) -> None:
+        u = self.units
+        if self._fused:
+            # z holds z / 2 on the sigmoid columns (pre-scaled weights), z on the cell column:
+            # sigmoid(z) = (1 + tanh(z / 2)) / 2, so one tanh serves all four gates
+            np.tanh(z, out=z)
+            np.multiply(z, scale, out=z)
+            np.add(z, offset, out=z)
+            return
+        self._activate(z[:, : 2 * u], self.recurrent_activation)
+        self._activate(z[:, 2 * u : 3 * u], self.activation)
+        self._activate(z[:, 3 * u :], self.recurrent_activation)
+
+    def _steps(self, xw: Array, initial: list[Array], mt: Array | None, rec_mask: Array | None,
+               training: bool) -> tuple[Array, list[Array], dict[str, Any]]:
+        steps, batch, _ = xw.shape
+        u, dtype = self.units, xw.dtype
+        scale, offset = self._constants(dtype)
+        recurrent = self.recurrent_kernel.value
+        if self._fused:
+            recurrent = recurrent * scale  # a (units, 4 units) copy per call, scaled like the kernel
+        h_all = np.empty((steps + 1, batch, u), dtype)
+        c_all = np.empty((steps + 1, batch, u), dtype)
+        phi_c = np.empty((steps, batch, u), dtype)
+        h_all[0], c_all[0] = initial
+        h_in = h_all[:-1] if rec_mask is None else np.empty((steps, batch, u), dtype)
+        product = np.empty((batch, 4 * u), dtype)
+        ig = np.empty((batch, u), dtype)
+        for t in range(steps):
+            h_prev = h_all[t]
+            if rec_mask is not None:
+                h_prev = np.multiply(h_prev, rec_mask, out=h_in[t])
+            np.matmul(h_prev, recurrent, out=product)
+            z = xw[t]  # the gate buffer: pre-activations, then (in place) the activated gates
+            z += product
+            self._activate_gates(z, scale, offset)
+            c = c_all[t + 1]
+            np.multiply(z[:, u : 2 * u], c_all[t], out=c)
+            np.multiply(z[:, :u], z[:, 2 * u : 3 * u], out=ig)
+            c += ig
+            if self._fused:
+                np.tanh(c, out=phi_c[t])
+            else:
+                phi_c[t] = self.activation.forward(c)
+            np.multiply(z[:, 3 * u :], phi_c[t], out=h_all[t + 1])
+            if mt is not None:
+                carry = ~mt[t]
+                np.copyto(h_all[t + 1], h_all[t], where=carry)
+                np.copyto(c, c_all[t], where=carry)
+        cache = {"gates": xw, "c_all": c_all, "phi_c": phi_c, "h_in": h_in} if training else {}
+        return h_all, [h_all[steps], c_all[steps]], cache
+
+    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None]
+                        ) -> tuple[list[tuple[slice, Array]], list[Array], Array]:
+        gates, c_all, phi_c, h_in, mt, rec_mask = self.read_cache("gates", "c_all", "phi_c", "h_in", "mt",
+                                                                  "rec_mask")
+        steps, batch, width = gates.shape
+        u, dtype = self.units, gates.dtype
+        recurrent_t = self.recurrent_kernel.value.T
+        grad_z = np.empty_like(gates)
+        grad_h_all = np.empty((steps, batch, u), dtype)
+        dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
+        dc = np.zeros((batch, u), dtype) if grad_finals[1] is None else grad_finals[1].copy()
+        c0, c1 = np.zeros(width, dtype), np.ones(width, dtype)
+        c0[2 * u : 3 * u], c1[2 * u : 3 * u] = 1.0, 0.0
+        deriv = np.empty((batch, width), dtype)
+        tmp, tmp2 = np.empty((batch, u), dtype), np.empty((batch, u), dtype)
+        for t in range(steps - 1, -1, -1):
+            if grad_seq is not None:
+                dh += grad_seq[t]
+            grad_h_all[t] = dh
+            m = None if mt is None else mt[t]
+            dh, dh_carry = self._split_masked(dh, m)
+            dc, dc_carry = self._split_masked(dc, m)
+            a, d = gates[t], grad_z[t]
+            np.multiply(dh, phi_c[t], out=d[:, 3 * u :])  # do
+            np.multiply(dh, a[:, 3 * u :], out=tmp)  # dh * o: gradient into phi(c_t)
+            if self._fused:  # dc += dh * o * (1 - phi^2), in preallocated buffers
+                np.multiply(phi_c[t], phi_c[t], out=tmp2)
+                np.subtract(1, tmp2, out=tmp2)
+                tmp *= tmp2
+                dc += tmp
+            else:
+                dc += self.activation.backward(tmp, phi_c[t])
+            np.multiply(dc, a[:, 2 * u : 3 * u], out=d[:, :u])  # di
+            np.multiply(dc, c_all[t], out=d[:, u : 2 * u])  # df
+            np.multiply(dc, a[:, :u], out=d[:, 2 * u : 3 * u])  # dg
+            dc = np.multiply(dc, a[:, u : 2 * u], out=dc if dc_carry is None else None)  # dL/dc_{t-1}
+            if self._fused:
+                d *= gate_derivative(a, c0, c1, deriv)
+            else:
+                self._derivative(d[:, : 2 * u], a[:, : 2 * u], self.recurrent_activation)
+                self._derivative(d[:, 2 * u : 3 * u], a[:, 2 * u : 3 * u], self.activation)
+                self._derivative(d[:, 3 * u :], a[:, 3 * u :], self.recurrent_activation)
+            dh = np.matmul(d, recurrent_t, out=dh if dh_carry is None else None)
+            if rec_mask is not None:
+                dh *= rec_mask
+            if dh_carry is not None:
+                dh += dh_carry
+                dc += dc_carry
+        np.matmul(h_in.reshape(steps * batch, u).T, grad_z.reshape(steps * batch, width),
+                  out=self.recurrent_kernel.grad)
+        return [(slice(None), grad_z)], [dh, dc], grad_h_all
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "recurrent_activation": serialize(self.recurrent_activation),
+                "unit_forget_bias": self.unit_forget_bias}
