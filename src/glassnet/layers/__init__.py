@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from .._registry import family
-from .activation import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activation import ELU, GELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Softplus, Swish, Tanh
+from .attention import MultiHeadAttention
 from .base import Layer
 from .core import Dense, Input
 from .dropout import Dropout
 from .merge import Add, Concatenate, Multiply
 from .normalization import BatchNormalization, LayerNormalization
+from .patch import PatchEmbedding
+from .positional import PositionalEmbedding, SinusoidalPositionalEncoding
+from .transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 LAYERS = family("layer", Layer)
 
@@ -26,6 +30,9 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
              BatchNormalization, LayerNormalization, Add, Concatenate, Multiply):
+    register_layer(_cls)
+for _cls in (GELU, Swish, Softplus, MultiHeadAttention, PositionalEmbedding, SinusoidalPositionalEncoding,
+             PatchEmbedding, TransformerEncoderBlock, TransformerDecoderBlock):  # the Transformer issue (#14)
     register_layer(_cls)
 
 
@@ -43,3 +50,5 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
 __all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",
            "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
            "deserialize_layer", "register_layer", "serialize_layer"]
+__all__ += ["GELU", "MultiHeadAttention", "PatchEmbedding", "PositionalEmbedding", "SinusoidalPositionalEncoding",
+            "Softplus", "Swish", "TransformerDecoderBlock", "TransformerEncoderBlock"]

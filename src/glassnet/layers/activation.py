@@ -26,8 +26,8 @@ class Activation(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         a = self.activation.forward(x)
-        if training:
-            self.cache = {"a": a}
+        if training:  # backward's argument: the output, or the input for gelu/swish (derivative_from_input)
+            self.cache = {"a": x if self.activation.derivative_from_input else a}
         return a
 
     def backward(self, grad_output: Array) -> Array:
@@ -100,6 +100,27 @@ class ELU(_Fixed):
 
     def __init__(self, alpha: float = 1.0, name: str | None = None) -> None:
         super().__init__(name=name, alpha=alpha)
+
+
+class GELU(_Fixed):
+    """y = x Phi(x) (exact erf form) or its tanh approximation (``approximate="tanh"``)."""
+
+    function = activations.GELU
+
+    def __init__(self, approximate: str = "none", name: str | None = None) -> None:
+        super().__init__(name=name, approximate=approximate)
+
+
+class Swish(_Fixed):
+    """y = x sigmoid(x) (also called SiLU)."""
+
+    function = activations.Swish
+
+
+class Softplus(_Fixed):
+    """y = log(1 + exp(x))."""
+
+    function = activations.Softplus
 
 
 class PReLU(Layer):

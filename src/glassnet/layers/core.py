@@ -128,9 +128,12 @@ class Dense(Layer):
         z = np.matmul(x, self.kernel.value, out=self._buffer("a", x, self.units))
         if self.use_bias:
             z += self.bias.value
-        a = self.activation.forward(z, inplace=True)  # z is ours and not needed again: reuse its memory
+        if self.activation.derivative_from_input:  # gelu, swish: backward needs z, cached under "a"
+            a, saved = self.activation.forward(z), z
+        else:
+            a = saved = self.activation.forward(z, inplace=True)  # z is ours and not needed again: reuse it
         if training:
-            self.cache = {"x": x, "a": a}
+            self.cache = {"x": x, "a": saved}
         return a
 
     def backward(self, grad_output: Array) -> Array | None:
