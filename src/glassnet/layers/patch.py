@@ -20,6 +20,7 @@ from .. import initializers
 from .._registry import serialize
 from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
+from .attention import _mm
 from .base import Layer
 from .core import _positive_int, _resolve
 
@@ -80,7 +81,7 @@ class PatchEmbedding(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         xp = self.patches(x)
-        y = np.matmul(xp, self.kernel.value.reshape(-1, self.output_dim))
+        y = _mm(xp, self.kernel.value.reshape(-1, self.output_dim))
         if self.use_bias:
             y += self.bias.value
         if training:
@@ -96,7 +97,7 @@ class PatchEmbedding(Layer):
             np.add.reduce(g2, axis=0, out=self.bias.grad)
         if not self.input_grad_required:
             return None
-        grad_p = np.matmul(grad_output, self.kernel.value.reshape(-1, d).T)
+        grad_p = _mm(grad_output, self.kernel.value.reshape(-1, d).T)
         b, h, w, c = shape
         ph, pw = self.patch_size
         gh, gw = h // ph, w // pw
