@@ -297,16 +297,38 @@ class MultiHeadAttention(Layer):
             out += getattr(self, f"{part}_bias").value.reshape(-1)
         return out
 
+    def _fused_kernel(self) -> tuple[Array, Array | None]:
+        """[W_q | W_k | W_v] as one (E, H (2 d + d_v)) matrix and the biases joined the same way."""
+        parts = ("query", "key", "value")
+        kernel = np.concatenate([getattr(self, f"{p}_kernel").value.reshape(self.query_kernel.shape[0], -1)
+                                 for p in parts], axis=1)
+        bias = np.concatenate([getattr(self, f"{p}_bias").value.reshape(-1) for p in parts]) if self.use_bias \
+            else None
+        return kernel, bias
+
     def attend(self, query: Array, key: Array, value: Array, mask: Array | None,
-               training: bool = False) -> tuple[Array, dict[str, Any] | None]:
-        """y and the values backward needs (None unless training), for a mask from ``combine_masks``."""
+               training: bool = False, self_attention: bool = False) -> tuple[Array, dict[str, Any] | None]:
+        """y and the values backward needs (None unless training), for a mask from ``combine_masks``.
+
+        ``self_attention=True`` (query, key and value are one input x, as in the Transformer blocks) computes
+        the three projections as one GEMM x [W_q | W_k | W_v], and backward as two (``attend_backward`` then
+        returns dL/dx as its first gradient and None for the other two).
+        """
         h = self.num_heads
         scale = 1.0 / math.sqrt(self.key_dim)
-        q = self._project(query, "query")
+        if self_attention:
+            kernel, bias = self._fused_kernel()
+            qkv = _mm(query, kernel)
+            if bias is not None:
+                qkv += bias
+            width = h * self.key_dim
+            q = qkv[..., :width]
+            k, v = qkv[..., width:2 * width], qkv[..., 2 * width:]
+        else:
+            q = self._project(query, "query")
+            k, v = self._project(key, "key"), self._project(value, "value")
         q *= scale  # Keras scales the query before the dot product
-        q_h = _heads(q, h)
-        k_h = _heads(self._project(key, "key"), h)
-        v_h = _heads(self._project(value, "value"), h)
+        q_h, k_h, v_h = _heads(q, h), _heads(k, h), _heads(v, h)
         p = masked_softmax(np.matmul(q_h, k_h.transpose(0, 1, 3, 2)), mask)
         self.last_attention_scores = p
         drop = None
@@ -324,11 +346,12 @@ class MultiHeadAttention(Layer):
         if not training:
             return y, None
         cache = {"query": query, "key": key, "value": value, "q_h": q_h, "k_h": k_h, "v_h": v_h, "p": p,
-                 "drop": drop, "p_used": p_used, "o": o}
+                 "drop": drop, "p_used": p_used, "o": o, "fused": self_attention}
         return y, cache
 
-    def attend_backward(self, grad: Array, cache: dict[str, Any]) -> tuple[Array, Array, Array]:
-        """(dL/dquery, dL/dkey, dL/dvalue) from dL/dy; fills every parameter's ``.grad``."""
+    def attend_backward(self, grad: Array, cache: dict[str, Any]) -> tuple[Array, Array | None, Array | None]:
+        """(dL/dquery, dL/dkey, dL/dvalue) from dL/dy; fills every parameter's ``.grad``.
+        After ``attend(..., self_attention=True)``: (dL/dx, None, None), dL/dx the sum of the three."""
         h = self.num_heads
         scale = 1.0 / math.sqrt(self.key_dim)
         kernel = self.output_kernel.value
@@ -347,11 +370,32 @@ class MultiHeadAttention(Layer):
         grad_q_h = np.matmul(grad_s, cache["k_h"])
         grad_q_h *= scale  # q_h already holds Q / sqrt(d)
         grad_k_h = np.matmul(grad_s.transpose(0, 1, 3, 2), cache["q_h"])
+        if cache["fused"]:
+            return self._fused_backward(cache["query"], grad_q_h, grad_k_h, grad_v_h), None, None
         grads = []
         for part, x, g_h in (("query", cache["query"], grad_q_h), ("key", cache["key"], grad_k_h),
                              ("value", cache["value"], grad_v_h)):
             grads.append(self._project_backward(part, x, _merge_heads(g_h)))
         return grads[0], grads[1], grads[2]
+
+    def _fused_backward(self, x: Array, grad_q_h: Array, grad_k_h: Array, grad_v_h: Array) -> Array:
+        """G = [dQ | dK | dV] (B, T, H (2 d + d_v)); [dW_q | dW_k | dW_v] = x^T G (one GEMM), dx = G W^T (one)."""
+        b, h, t, d = grad_q_h.shape
+        dv = grad_v_h.shape[-1]
+        joined = np.empty((b, t, h * (2 * d + dv)), dtype=grad_q_h.dtype)
+        cuts = (0, h * d, 2 * h * d, h * (2 * d + dv))
+        for (start, stop), g_h in zip(zip(cuts, cuts[1:]), (grad_q_h, grad_k_h, grad_v_h)):
+            joined[..., start:stop].reshape(b, t, h, -1)[...] = g_h.transpose(0, 2, 1, 3)
+        rows = joined.reshape(-1, joined.shape[-1])
+        width = x.shape[-1]
+        grad_w = np.matmul(x.reshape(-1, width).T, rows)
+        grad_b = np.add.reduce(rows, axis=0) if self.use_bias else None
+        for (start, stop), part in zip(zip(cuts, cuts[1:]), ("query", "key", "value")):
+            getattr(self, f"{part}_kernel").grad.reshape(width, -1)[...] = grad_w[:, start:stop]
+            if grad_b is not None:
+                getattr(self, f"{part}_bias").grad.reshape(-1)[...] = grad_b[start:stop]
+        kernel, _ = self._fused_kernel()
+        return _mm(joined, kernel.T)
 
     def _project_backward(self, part: str, x: Array, grad: Array) -> Array:
         kernel = getattr(self, f"{part}_kernel")
@@ -366,6 +410,7 @@ class MultiHeadAttention(Layer):
         """[dL/dquery, dL/dvalue] or [dL/dquery, dL/dvalue, dL/dkey] (+ None for a mask input)."""
         cache, key_is_value = self.read_cache("attn", "key_is_value")
         grad_q, grad_k, grad_v = self.attend_backward(grad_output, cache)
+        assert grad_k is not None and grad_v is not None  # forward never fuses: its inputs may be distinct
         grads: list[Array | None] = [grad_q, grad_v + grad_k] if key_is_value else [grad_q, grad_v, grad_k]
         if self.mask_input:
             grads.append(None)

@@ -157,17 +157,14 @@ class _Block(Layer):
 
         def branch(h: Array) -> tuple[Array, Any]:
             source = h if memory is None else memory
-            y, cache = mha.attend(h, source, source, mask, training)
+            y, cache = mha.attend(h, source, source, mask, training, self_attention=memory is None)
 
             def back(g: Array) -> Array:
                 assert cache is not None
-                g_q, g_k, g_v = mha.attend_backward(g, cache)
-                if memory is None:
-                    g_q += g_k
-                    g_q += g_v
-                    return g_q
-                assert grads is not None
-                grads["memory"] = g_k + g_v
+                g_q, g_k, g_v = mha.attend_backward(g, cache)  # self-attention: g_q is already dq + dk + dv
+                if memory is not None:
+                    assert grads is not None and g_k is not None and g_v is not None
+                    grads["memory"] = g_k + g_v
                 return g_q
 
             return y, back
