@@ -278,3 +278,23 @@ def test_two_layer_gpt_trains_like_pytorch_for_10_adam_steps(rng, float64, torch
     q_kernel = model.layers[2].self_attention.query_kernel.value.reshape(E, E).T
     np.testing.assert_allclose(q_kernel, twin.blocks[0].self_attn.in_proj_weight.detach().numpy()[:E], rtol=1e-9,
                                atol=1e-12)
+
+
+def test_token_level_cross_entropy_over_every_position_fused_and_from_logits_agree(rng, float64):
+    """(batch, T, vocab) outputs: softmax + sparse CE (fused gradient) and logits + from_logits=True give the
+    same loss, the mean over every position of every sequence, and the same weight updates."""
+    x, y = rng.normal(size=(4, T, E)), rng.integers(0, VOCAB, size=(4, T))
+    models = []
+    for activation, loss in (("softmax", "sparse_categorical_crossentropy"),
+                             (None, gn.losses.SparseCategoricalCrossentropy(from_logits=True))):
+        gn.set_seed(3)
+        model = gn.Sequential([L.Input(shape=(T, E)), L.Dense(VOCAB, activation=activation)])
+        model.compile(gn.optimizers.SGD(learning_rate=0.5), loss)
+        z = x @ model.layers[-1].kernel.value + model.layers[-1].bias.value  # before the step
+        log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        expected = -np.take_along_axis(log_p, y[..., None], axis=-1).mean()
+        models.append((model, model.fit(x, y, epochs=1, batch_size=4, verbose=0).history["loss"][0], expected))
+    (a, loss_a, expected), (b, loss_b, _) = models
+    assert loss_a == pytest.approx(expected, rel=1e-12)
+    assert loss_b == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(a.layers[-1].kernel.value, b.layers[-1].kernel.value, rtol=1e-12)
