@@ -298,3 +298,12 @@ def test_token_level_cross_entropy_over_every_position_fused_and_from_logits_agr
     assert loss_a == pytest.approx(expected, rel=1e-12)
     assert loss_b == pytest.approx(expected, rel=1e-12)
     np.testing.assert_allclose(a.layers[-1].kernel.value, b.layers[-1].kernel.value, rtol=1e-12)
+
+
+def test_gpt_saves_and_loads(tmp_path, rng):
+    model = _gpt()
+    x = np.eye(VOCAB, dtype=np.float32)[rng.integers(0, VOCAB, size=(3, T))]
+    model.save(tmp_path / "gpt.glassnet")
+    again = gn.load_model(tmp_path / "gpt.glassnet")
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    assert [p.name for p in again.parameters()] == [p.name for p in model.parameters()]
