@@ -135,6 +135,17 @@ def train(steps: int, batch: int, learning_rate: float, seed: int, log_every: in
     return model, history
 
 
+def head_entropies(model: Any, inputs: np.ndarray) -> list[Any]:
+    """Normalized attention entropy of every head of every block on these inputs (diagnostics.attention)."""
+    from glassnet.diagnostics.attention import head_entropy
+
+    x, _, _ = as_examples(inputs)
+    model.predict(x, batch_size=len(x))
+    blocks = [layer for layer in model.layers if isinstance(layer, L.TransformerDecoderBlock)]
+    return [head_entropy(b.self_attention.last_attention_scores, attention_mask=np.tri(T, dtype=bool))
+            for b in blocks]
+
+
 def plot_attention(model: Any, example: np.ndarray, path: Path) -> None:
     """Each head's attention probabilities (query position down, key position across) for one example."""
     import matplotlib
@@ -175,6 +186,12 @@ def main() -> int:
     model, history = train(args.steps, args.batch, args.lr, args.seed)
     print(f"held-out exact-sequence accuracy {history['test_exact'][-1]:.4f} on {history['n_test']} sequences; "
           f"training inputs {history['train_exact']:.4f}; {history['seconds']:.0f} s for {args.steps} steps")
+    from glassnet.diagnostics.attention import collapsed_heads
+
+    for i, entropy in enumerate(head_entropies(model, make_split(args.seed)[1]), start=1):
+        collapsed = collapsed_heads(entropy)
+        print(f"block {i}: normalized attention entropy per head {np.round(entropy, 3).tolist()}"
+              + (f"; collapsed: {collapsed}" if collapsed else ""))
     plot_attention(model, history["example"], args.plot)  # a held-out input
     print(f"attention maps: {args.plot}")
     return 0

@@ -241,3 +241,21 @@ def test_mha_config_round_trip_and_errors(rng):
         L.MultiHeadAttention(2, 2, dropout=1.0)
     with pytest.raises(ConfigError, match="num_heads"):
         L.MultiHeadAttention(0, 2)
+
+
+def test_head_entropy_is_normalized_and_finds_collapsed_heads(rng):
+    from glassnet.diagnostics.attention import collapsed_heads, head_entropy
+
+    t = 4
+    causal = np.tri(t, dtype=bool)
+    uniform = causal / causal.sum(axis=-1, keepdims=True)  # row i: 1/(i+1) on keys 0..i
+    one_key = np.eye(t)  # every query looks at itself only
+    mixed = np.where(causal, rng.random((t, t)) + 0.1, 0.0)
+    mixed /= mixed.sum(axis=-1, keepdims=True)
+    scores = np.stack([uniform, one_key, mixed])[None]  # (1, 3 heads, T, T)
+    entropy = head_entropy(scores, attention_mask=causal)
+    np.testing.assert_allclose(entropy[:2], [1.0, 0.0], atol=1e-12)
+    rows = [-(r[: i + 1] * np.log(r[: i + 1])).sum() / np.log(i + 1) for i, r in enumerate(mixed) if i >= 1]
+    np.testing.assert_allclose(entropy[2], np.mean(rows), rtol=1e-12)  # the formula written out
+    assert collapsed_heads(entropy) == [(0, "uniform"), (1, "one key")]
+    np.testing.assert_allclose(head_entropy(scores[:, :1]), [1.0])  # without a mask: keys with P > 0
