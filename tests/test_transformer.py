@@ -255,7 +255,16 @@ def _torch_twin(torch, model):
     return twin
 
 
-def test_two_layer_gpt_trains_like_pytorch_for_10_adam_steps(rng, float64, torch):
+@pytest.fixture
+def one_torch_thread(torch):
+    """Tiny float64 tensors: PyTorch's thread pool only costs time here (and much more on a busy machine)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def test_two_layer_gpt_trains_like_pytorch_for_10_adam_steps(rng, float64, torch, one_torch_thread):
     model = _gpt()
     model.compile(gn.optimizers.Adam(learning_rate=0.01, epsilon=1e-8),
                   gn.losses.SparseCategoricalCrossentropy(from_logits=True))
