@@ -316,3 +316,25 @@ def test_gpt_saves_and_loads(tmp_path, rng):
     again = gn.load_model(tmp_path / "gpt.glassnet")
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
     assert [p.name for p in again.parameters()] == [p.name for p in model.parameters()]
+
+
+def test_encoder_block_takes_a_padding_mask_as_a_graph_input(rng, float64):
+    x_in, m_in = L.Input(shape=(5, 8), name="x"), L.Input(shape=(1, 5), name="padding")
+    block = L.TransformerEncoderBlock(2, 4, 16, name="encoder")
+    model = gn.Model(inputs=[x_in, m_in], outputs=L.Dense(3)(block(x_in, attention_mask=m_in)))
+    x = rng.normal(size=(2, 5, 8))
+    padding = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=float)[:, None, :]  # 1 = real token
+    out = model.forward([x, padding])
+    direct = model.layers[-1].forward(block.forward([x, padding]))
+    np.testing.assert_allclose(out, direct)
+    changed = x.copy()
+    changed[1, 3:] += 5.0  # padded positions must not change the real ones
+    np.testing.assert_allclose(model.forward([changed, padding])[1, :3], out[1, :3], rtol=1e-12)
+    rebuilt = type(model).from_config(model.get_config())
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt.forward([x, padding]), out)
+    model.forward([x, padding], training=True)
+    grad_x, grad_mask = model.backward(np.ones_like(out))
+    assert grad_x.shape == x.shape and grad_mask is None
+    report = _without_key_biases(check_multi_input_layer(model, [x, padding], check_input=False))
+    assert report.passed, report

@@ -219,6 +219,7 @@ class TransformerEncoderBlock(_Block):
         self.feedforward_layer_norm = self._norm("feedforward_layer_norm")
         self.feedforward_intermediate_dense = self._feedforward()
         self.feedforward_output_dense: Dense | None = None  # made by build: its width is the input's
+        self.mask_input = False  # set when a graph passes the padding mask as a second input
         self.layers = self._sublayers()
 
     def _sublayers(self) -> list[Layer]:
@@ -228,7 +229,11 @@ class TransformerEncoderBlock(_Block):
 
     @_own
     def build(self, input_shape: Any) -> None:
-        shape = tuple(int(s) for s in input_shape)
+        several = bool(input_shape) and isinstance(input_shape[0], (list, tuple))
+        if several != self.mask_input or (several and len(input_shape) != 2):
+            raise ShapeError(f"layer {self.name!r} (TransformerEncoderBlock) takes x, or [x, mask] when called in a "
+                             f"graph with attention_mask=..., got input shape {input_shape!r}")
+        shape = tuple(int(s) for s in (input_shape[0] if several else input_shape))
         if len(shape) != 2:
             raise ShapeError(f"layer {self.name!r} (TransformerEncoderBlock) takes (batch, T, features), got "
                              f"(batch, {', '.join(map(str, shape))})")
@@ -239,22 +244,36 @@ class TransformerEncoderBlock(_Block):
         self._build_feedforward(width)
         self.layers = self._sublayers()
         self._rename_parameters()
-        self.input_shape, self.output_shape, self.built = shape, shape, True
+        self.width = width
+        self.input_shape = [tuple(int(s) for s in item) for item in input_shape] if several else shape  # type: ignore
+        self.output_shape, self.built = shape, True
 
     def __call__(self, x: Any, training: bool = False, attention_mask: Any = None) -> Any:  # type: ignore[override]
+        """``block(x)``; ``block(x, attention_mask=m)`` on arrays, or in a graph with m a symbolic tensor
+        (it becomes the block's second input, [x, m], and gets no gradient)."""
+        from .symbolic import call_symbolic, is_symbolic
+
+        if is_symbolic(x) and attention_mask is not None:
+            self.mask_input = True
+            return call_symbolic(self, [x, attention_mask])
         if attention_mask is None:
             return super().__call__(x, training=training)
         return self.forward(x, training=training, attention_mask=attention_mask)
 
     @_own
     def forward(self, x: Any, training: bool = False, attention_mask: Any = None) -> Array:  # type: ignore[override]
+        if self.mask_input:
+            if not isinstance(x, (list, tuple)) or len(x) != 2 or attention_mask is not None:
+                raise ShapeError(f"layer {self.name!r} (TransformerEncoderBlock) takes [x, mask] (its mask is a "
+                                 "graph input)")
+            x, attention_mask = x
         x = np.asarray(x)
         self._check_sequence(x, "the input")
         if not self.built:
-            self.build(x.shape[1:])
-        elif x.shape[-1] != self.input_shape[-1]:  # type: ignore[index]
+            self.build([x.shape[1:], np.shape(attention_mask)[1:]] if self.mask_input else x.shape[1:])
+        elif x.shape[-1] != self.width:
             raise ShapeError(f"layer {self.name!r} (TransformerEncoderBlock) was built for width "
-                             f"{self.input_shape[-1]}, got input of shape {x.shape}")  # type: ignore[index]
+                             f"{self.width}, got input of shape {x.shape}")
         mask = combine_masks(attention_mask, False, x.shape[0], x.shape[1], x.shape[1],
                              f"layer {self.name!r} (TransformerEncoderBlock)")
         units: list[Any] = []
@@ -264,12 +283,23 @@ class TransformerEncoderBlock(_Block):
         self.cache = {"units": units} if training else {}
         return y
 
-    def backward(self, grad_output: Array) -> Array:
+    def backward(self, grad_output: Array) -> Array | list[Array | None]:  # type: ignore[override]
         units = self.read_cache("units")
         grad = grad_output
         for unit in reversed(units):
             grad = self._residual_backward(grad, unit)
-        return grad
+        return [grad, None] if self.mask_input else grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **({"mask_input": True} if self.mask_input else {})}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TransformerEncoderBlock:
+        config = dict(config)
+        mask_input = bool(config.pop("mask_input", False))
+        block = cls(**config)
+        block.mask_input = mask_input
+        return block
 
 
 class TransformerDecoderBlock(_Block):
