@@ -160,3 +160,12 @@ def test_dense_with_gelu_caches_its_input_for_backward(rng, float64):
     report = check_layer(layer, rng.normal(size=(6, 3)) * 3)
     assert report.passed, report
     assert gn.activations.get({"class_name": "GELU", "config": {"approximate": "tanh"}}).approximate == "tanh"
+
+
+@pytest.mark.parametrize("act", [gn.activations.GELU(), gn.activations.GELU("tanh"), gn.activations.Swish()])
+def test_forward_saving_gives_the_same_values_and_derivative_as_from_the_input(act, rng, float64):
+    z = rng.normal(size=(5, 7)) * 3
+    g = rng.normal(size=z.shape)
+    a, saved = act.forward_saving(z)
+    np.testing.assert_allclose(a, act.forward(z), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(act.backward(g, saved), act.backward(g, z), rtol=1e-13, atol=1e-15)

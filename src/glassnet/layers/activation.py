@@ -25,9 +25,10 @@ class Activation(Layer):
         return self.activation.name
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        a = self.activation.forward(x)
-        if training:  # backward's argument: the output, or the input for gelu/swish (derivative_from_input)
-            self.cache = {"a": x if self.activation.derivative_from_input else a}
+        if not training:
+            return self.activation.forward(x)
+        a, saved = self.activation.forward_saving(x)  # the output, or the input (and more) for gelu/swish
+        self.cache = {"a": saved}
         return a
 
     def backward(self, grad_output: Array) -> Array:

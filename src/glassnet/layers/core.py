@@ -131,8 +131,8 @@ class Dense(Layer):
             z = np.matmul(x, self.kernel.value, out=self._buffer("a", x, self.units))
         if self.use_bias:
             z += self.bias.value
-        if self.activation.derivative_from_input:  # gelu, swish: backward needs z, cached under "a"
-            a, saved = self.activation.forward(z), z
+        if self.activation.derivative_from_input:  # gelu, swish: backward needs z (and more), cached as "a"
+            a, saved = self.activation.forward_saving(z) if training else (self.activation.forward(z), None)
         else:
             a = saved = self.activation.forward(z, inplace=True)  # z is ours and not needed again: reuse it
         if training:
@@ -143,7 +143,7 @@ class Dense(Layer):
         a = self.cache.get("a")
         if a is None:
             a = self.read_cache("a")  # raises the explanatory StateError
-        grad_z = self.activation.backward_into(grad_output, a, self._buffer("grad_z", a, self.units))
+        grad_z = self.activation.backward_into(grad_output, a, self._buffer("grad_z", grad_output, self.units))
         return self.backward_preactivation(grad_z)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
