@@ -84,8 +84,57 @@ def recurrent_gemm_step(w: Workload, m: int, rng: np.random.Generator) -> Callab
     return step
 
 
+def gpt_gemm_step(w: Workload, rng: np.random.Generator) -> Callable[[], None]:
+    """W9's matrix products for one step, into preallocated float32 buffers. Rows R = batch * T.
+
+    Forward and backward of every projection X @ W (X.T @ dY and dY @ W.T in backward): the one-hot
+    embedding (no input gradient), per block the query/key/value projections (as one (E, 3E) product), the
+    attention output, the two feed-forward layers; the vocabulary head. Per block and head the batched
+    attention products Q K^T and P V forward, and dP = dO V^T, dV = P^T dO, dQ = dS K, dK = dS^T Q backward.
+    """
+    b, t, e, h, f, v = w.batch_size, w.seq_len, w.hidden[0], w.n_heads, w.ff_dim, w.n_in
+    rows, d = b * t, e // h
+
+    def r(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    # (input width, output width, input gradient needed) of every projection, in order
+    dense = [(v, e, False)] + [(e, 3 * e, True), (e, e, True), (e, f, True), (f, e, True)] * w.n_blocks
+    dense.append((e, v, True))
+    bufs = [(r(rows, a), r(a, c), r(rows, c), r(a, c), r(rows, c), r(rows, a), grad) for a, c, grad in dense]
+    q, k, vv, p = r(b, h, t, d), r(b, h, t, d), r(b, h, t, d), r(b, h, t, t)
+    s_out, o_out, g_o, g_p, g_v, g_q, g_k = r(b, h, t, t), r(b, h, t, d), r(b, h, t, d), r(b, h, t, t), \
+        r(b, h, t, d), r(b, h, t, d), r(b, h, t, d)
+
+    def step() -> None:
+        for x, weight, y, *_ in bufs:
+            np.matmul(x, weight, out=y)
+        for _ in range(w.n_blocks):
+            np.matmul(q, k.transpose(0, 1, 3, 2), out=s_out)
+            np.matmul(p, vv, out=o_out)
+        for x, weight, _, g_w, g_y, g_x, grad in reversed(bufs):
+            np.matmul(x.T, g_y, out=g_w)
+            if grad:
+                np.matmul(g_y, weight.T, out=g_x)
+        for _ in range(w.n_blocks):
+            np.matmul(g_o, vv.transpose(0, 1, 3, 2), out=g_p)
+            np.matmul(p.transpose(0, 1, 3, 2), g_o, out=g_v)
+            np.matmul(g_p, k, out=g_q)
+            np.matmul(g_p.transpose(0, 1, 3, 2), q, out=g_k)
+
+    return step
+
+
 def train(w: Workload, seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
+    if w.kind == "gpt":
+        step = gpt_gemm_step(w, rng)
+        for _ in range(3):
+            step()
+        start = time.perf_counter()
+        for _ in range(w.steps):
+            step()
+        return {"epoch_s": time.perf_counter() - start}
     if w.recurrent is not None:
         return _time_steps(w, lambda m: recurrent_gemm_step(w, m, rng))
     if w.model == "convnet":

@@ -31,7 +31,29 @@ def build_convnet(w: Workload, optimizer: str) -> gn.Sequential:
     return model
 
 
-def build(w: Workload, optimizer: str) -> gn.Sequential:
+def build_gpt(w: Workload, optimizer: str) -> Any:
+    """W9: one-hot tokens -> bias-free Dense (= an embedding lookup; glassnet's Embedding comes from the
+    recurrent branch) -> PositionalEmbedding -> pre-LN causal blocks -> LayerNorm -> Dense logits."""
+    L = gn.layers
+    d = w.hidden[0]
+    x_in = L.Input(shape=(w.seq_len, w.n_in))
+    h = L.PositionalEmbedding(w.seq_len, d)(L.Dense(d, use_bias=False)(x_in))
+    for _ in range(w.n_blocks):
+        h = L.TransformerDecoderBlock(w.n_heads, d // w.n_heads, w.ff_dim, activation={
+            "class_name": "GELU", "config": {"approximate": "tanh"}})(h)
+    model = gn.Model(inputs=x_in, outputs=L.Dense(w.n_out)(L.LayerNormalization(epsilon=1e-5)(h)))
+    model.compile(optimizer=_optimizer(w, optimizer), loss=gn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def one_hot(tokens: np.ndarray, vocabulary: int) -> np.ndarray:
+    """(n, T) int tokens -> (n, T, vocabulary) float32."""
+    return np.eye(vocabulary, dtype=np.float32)[tokens]
+
+
+def build(w: Workload, optimizer: str) -> Any:
+    if w.kind == "gpt":
+        return build_gpt(w, optimizer)
     if w.model == "convnet":
         return build_convnet(w, optimizer)
     if w.recurrent is not None:
@@ -67,6 +89,8 @@ def train(w: Workload, x: np.ndarray, y: np.ndarray, optimizer: str, seed: int) 
     if w.recurrent is not None:
         x = x.reshape(len(x), w.timesteps, w.n_in)  # a view: (samples, steps, features per step)
     gn.set_seed(seed)
+    if w.kind == "gpt":
+        x = one_hot(x, w.n_in)
     warm = build(w, optimizer)  # first-call costs (imports, page faults) kept out of the timing
     warm.fit(x[: 4 * w.batch_size], y[: 4 * w.batch_size], epochs=1, batch_size=w.batch_size, verbose=0, seed=seed)
     del warm

@@ -43,7 +43,33 @@ class RecurrentClassifier(nn.Module):
         return self.head(out[:, -1])  # type: ignore[no-any-return]
 
 
+class GPT(nn.Module):
+    """W9: nn.Embedding + learned positions -> pre-LN causal nn.TransformerEncoderLayer blocks (GELU tanh form)
+    -> LayerNorm -> Linear logits, as a user writes a small GPT in PyTorch."""
+
+    def __init__(self, w: Workload) -> None:
+        super().__init__()
+        d = w.hidden[0]
+        self.embedding = nn.Embedding(w.n_in, d)
+        self.positions = nn.Parameter(torch.zeros(w.seq_len, d))
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(d, w.n_heads, w.ff_dim, dropout=0.0, batch_first=True, norm_first=True,
+                                       activation=nn.GELU(approximate="tanh"))
+            for _ in range(w.n_blocks))
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, w.n_out)
+        self.register_buffer("causal", nn.Transformer.generate_square_subsequent_mask(w.seq_len))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.embedding(tokens) + self.positions
+        for block in self.blocks:
+            h = block(h, src_mask=self.causal, is_causal=True)
+        return self.head(self.norm(h)).flatten(0, 1)
+
+
 def build(w: Workload) -> nn.Module:
+    if w.kind == "gpt":
+        return GPT(w)
     if w.model == "convnet":
         return build_convnet(w)
     if w.recurrent is not None:
@@ -76,7 +102,7 @@ def _epoch(w: Workload, model: nn.Module, opt: Any, x: torch.Tensor, y: torch.Te
         index = perm[start : start + w.batch_size]
         xb, yb = x[index], y[index]
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
+        loss = loss_fn(model(xb), yb.flatten() if w.kind == "gpt" else yb)
         loss.backward()
         opt.step()
         total += loss.item() * len(xb)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bench import impl_glassnet
-from bench.impl_gemm import convnet_step, gemm_step
+from bench.impl_gemm import convnet_step, gemm_step, gpt_gemm_step
 from bench.workloads import WORKLOADS, load_data
 from glassnet.models.training import BatchIterator, prepare_xy
 
@@ -31,6 +31,8 @@ def _gemm_step(sizes: list[int], batch: int, rng: np.random.Generator) -> Callab
 def profile(key: str, steps: int) -> dict[str, float]:
     w = WORKLOADS[key]
     x, y, _ = load_data(w)
+    if w.kind == "gpt":
+        x = impl_glassnet.one_hot(x, w.n_in)
     model = impl_glassnet.build(w, w.optimizer)
     model.fit(x[: 4 * w.batch_size], y[: 4 * w.batch_size], batch_size=w.batch_size, verbose=0, seed=0)
     x, y = prepare_xy(model, x, y)
@@ -38,7 +40,9 @@ def profile(key: str, steps: int) -> dict[str, float]:
         k: [] for k in ("gather", "forward", "loss", "loss_grad", "backward", "optimizer", "gemm")
     }
     batches = iter(BatchIterator(x, y, w.batch_size, True, np.random.default_rng(0)))
-    if w.model == "convnet":
+    if w.kind == "gpt":
+        gemm = gpt_gemm_step(w, np.random.default_rng(0))
+    elif w.model == "convnet":
         gemm = convnet_step(w.batch_size, np.random.default_rng(0))
     else:
         gemm = _gemm_step(w.layer_sizes, w.batch_size, np.random.default_rng(0))

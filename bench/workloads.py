@@ -36,6 +36,11 @@ class Workload:
     model: str = "mlp"  # "mlp" (n_in, hidden, n_out) or "convnet" (Keras mnist_convnet on (n, 28, 28, 1) images)
     recurrent: str | None = None  # W8: "lstm" / "gru": n_in features per step, timesteps steps, one layer
     timesteps: int = 1
+    # W9 (kind "gpt"): n_in = n_out = vocabulary, hidden = (d_model,), these give the rest of the decoder
+    seq_len: int = 0
+    n_heads: int = 0
+    n_blocks: int = 0
+    ff_dim: int = 0
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -98,10 +103,15 @@ WORKLOADS: dict[str, Workload] = {
                  references=("torch", "gemm"), recurrent="lstm", timesteps=28),
         Workload("W8G", "mnist-gru", 28, (128,), 10, "multiclass", "adam", 1e-3, 128, 60_000, data="mnist",
                  references=("torch", "gemm"), recurrent="gru", timesteps=28),
+        # issue 14: a 2-layer pre-LN GPT (causal self-attention, GELU tanh form as in GPT-2, d = 128, 4 heads,
+        # T = 64, vocabulary 65) on random tokens; 40 steps of batch 32
+        Workload("W9", "gpt-train", 65, (128,), 65, "multiclass", "adam", 1e-3, 32, 40 * 32, data="tokens",
+                 kind="gpt", references=("torch", "torch_fused", "gemm"), seq_len=64, n_heads=4, n_blocks=2,
+                 ff_dim=512),
     ]
 }
 QUICK_SAMPLES = {"W1": 15_000, "W2": 12_500, "W3": 5_000, "W4": 7_680, "W5": 10_000, "W6": 7_680, "W7": 10_000,
-                 "W8": 7_680, "W8G": 7_680}
+                 "W8": 7_680, "W8G": 7_680, "W9": 15 * 32}
 
 
 def scaled(w: Workload, quick: bool) -> Workload:
@@ -143,6 +153,9 @@ def load_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _make_data(w: Workload, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    if w.data == "tokens":  # x: (n, T) int64 tokens, y: the next token at every position
+        tokens = np.random.default_rng(seed).integers(0, w.n_in, size=(w.n_samples, w.seq_len + 1))
+        return tokens[:, :-1].copy(), tokens[:, 1:].copy(), "synthetic tokens"
     if w.data == "mnist" and MNIST.exists():
         with np.load(MNIST) as d:
             key = "x_test" if w.kind == "inference" else "x_train"

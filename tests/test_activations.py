@@ -116,3 +116,56 @@ def test_activation_layer_cache_is_empty_after_inference(rng):
     assert set(layer.cache) == {"a"}
     layer.forward(rng.normal(size=(2, 3)))
     assert layer.cache == {}
+
+
+# -- gelu, swish/silu, softplus (the Transformer issue) ------------------------------------------------
+SMOOTH = {
+    "gelu": (lambda: gn.layers.GELU(), lambda torch, t: torch.nn.functional.gelu(t)),
+    "gelu_tanh": (lambda: gn.layers.GELU(approximate="tanh"),
+                  lambda torch, t: torch.nn.functional.gelu(t, approximate="tanh")),
+    "swish": (lambda: gn.layers.Swish(), lambda torch, t: torch.nn.functional.silu(t)),
+    "silu": (lambda: gn.layers.Activation("silu"), lambda torch, t: torch.nn.functional.silu(t)),
+    "softplus": (lambda: gn.layers.Softplus(), lambda torch, t: torch.nn.functional.softplus(t)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH))
+def test_smooth_activation_matches_pytorch_and_passes_gradient_check(name, rng, float64, torch):
+    x = rng.normal(size=(40, 5)) * 4  # both tails of gelu and swish, where a = f(z) is not invertible
+    g = rng.normal(size=x.shape)
+    layer = SMOOTH[name][0]()
+    y = layer.forward(x, training=True)
+    grad_x = layer.backward(g)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = SMOOTH[name][1](torch, xt)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(grad_x, xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+    assert check_layer(SMOOTH[name][0](), x[:8]).passed
+    assert layer.forward(x.astype(np.float32)).dtype == np.float32
+
+
+def test_erf_is_exact_to_rounding():
+    import math
+
+    x = np.concatenate([np.linspace(-7, 7, 2001), [0.0, 1e-300, -40.0, 40.0]])
+    expected = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(gn.activations.erf(x), expected, rtol=0, atol=2e-15)
+    assert gn.activations.erf(np.float32([0.5])).dtype == np.float32
+
+
+def test_dense_with_gelu_caches_its_input_for_backward(rng, float64):
+    """gelu(z) takes the same value at two z < 0, so Dense must keep z (not a) for the derivative."""
+    layer = gn.layers.Dense(4, activation="gelu")
+    report = check_layer(layer, rng.normal(size=(6, 3)) * 3)
+    assert report.passed, report
+    assert gn.activations.get({"class_name": "GELU", "config": {"approximate": "tanh"}}).approximate == "tanh"
+
+
+@pytest.mark.parametrize("act", [gn.activations.GELU(), gn.activations.GELU("tanh"), gn.activations.Swish()])
+def test_forward_saving_gives_the_same_values_and_derivative_as_from_the_input(act, rng, float64):
+    z = rng.normal(size=(5, 7)) * 3
+    g = rng.normal(size=z.shape)
+    a, saved = act.forward_saving(z)
+    np.testing.assert_allclose(a, act.forward(z), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(act.backward(g, saved), act.backward(g, z), rtol=1e-13, atol=1e-15)

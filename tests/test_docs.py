@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ["architecture.md"]
+PAGES = ["architecture.md", "transformer.md"]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -104,6 +104,21 @@ CASES: dict[str, list[dict[str, Any]]] = {
                            input_shape=(3, 2))],
     "TimeDistributed": [dict(factory=lambda: layers.TimeDistributed(layers.Dense(3, activation="tanh")),
                              input_shape=(4, 2))],
+    # transformers
+    "GELU": [dict(args={}, input_shape=(4,)), dict(args=dict(approximate="tanh"), input_shape=(2, 3))],
+    "Swish": [dict(args={}, input_shape=(4,))],
+    "Softplus": [dict(args={}, input_shape=(4,))],
+    "MultiHeadAttention": [dict(args=dict(num_heads=2, key_dim=3), input_shape=[(4, 5), (3, 5)]),
+                           dict(args=dict(num_heads=1, key_dim=2, value_dim=3, output_shape=4),
+                                input_shape=[(2, 3), (2, 3), (2, 3)])],
+    "PositionalEmbedding": [dict(args=dict(sequence_length=4, output_dim=3), input_shape=(4, 3))],
+    "SinusoidalPositionalEncoding": [dict(args={}, input_shape=(5, 4))],
+    "PatchEmbedding": [dict(args=dict(patch_size=2, output_dim=3), input_shape=(4, 4, 2))],
+    "TransformerEncoderBlock": [dict(args=dict(num_heads=2, key_dim=2, ff_dim=6), input_shape=(3, 4)),
+                                dict(args=dict(num_heads=1, key_dim=4, ff_dim=5, norm_first=False,
+                                               activation="relu"), input_shape=(3, 4))],
+    "TransformerDecoderBlock": [dict(args=dict(num_heads=2, key_dim=2, ff_dim=6), input_shape=(3, 4)),
+                                dict(args=dict(num_heads=2, key_dim=2, ff_dim=6), input_shape=[(3, 4), (5, 4)])],
 }
 
 NOT_LAYERS_UNDER_TEST = {"Input"}  # declares a shape, computes nothing

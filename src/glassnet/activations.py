@@ -11,10 +11,22 @@ Every derivative here is expressed through the output ``a = f(z)`` (not ``z``), 
     elu      a = z if z > 0 else alpha (e^z - 1)          da/dz = 1 if a > 0 else a + alpha
     selu     a = lam z if z > 0 else lam alpha (e^z - 1)  da/dz = lam if a > 0 else a + lam alpha
     softmax  a_i = e^{z_i} / sum_j e^{z_j}   dL/dz = a * (g - sum(g * a))   (Jacobian-vector product)
+    softplus a = log(1 + e^z)                da/dz = sigmoid(z) = 1 - e^{-a}
+
+GELU and swish are not monotone (a = f(z) has two solutions z for some a < 0), so their derivative is
+written from the input z: they set ``derivative_from_input = True`` and their ``backward(g, z)`` takes
+the input, which a layer then caches instead of the output (``Dense``, ``Activation`` do):
+
+    gelu     a = z Phi(z),  Phi(z) = (1 + erf(z / sqrt 2)) / 2          da/dz = Phi(z) + z phi(z)
+    gelu (approximate="tanh")  a = z (1 + tanh u) / 2,  u = sqrt(2/pi) (z + 0.044715 z^3)
+             da/dz = (1 + tanh u) / 2 + z (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 z^2) / 2
+    swish    a = z sigmoid(z)                da/dz = s (1 + z (1 - s)),  s = sigmoid(z)
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -28,12 +40,19 @@ class Activation:
     """Base class: ``forward(z) -> a`` and ``backward(grad_a, a) -> grad_z``."""
 
     name = "activation"
+    derivative_from_input = False  # True: ``backward(g, z)`` takes the input z, not the output a
 
     def forward(self, z: Array, inplace: bool = False) -> Array:
         raise NotImplementedError
 
     def backward(self, grad_output: Array, a: Array) -> Array:
         raise NotImplementedError
+
+    def forward_saving(self, z: Array) -> tuple[Array, Any]:
+        """(a, what ``backward(g, .)`` needs): a, or z where ``derivative_from_input`` (GELU and swish
+        override this to keep an intermediate as well, so backward does not recompute it)."""
+        a = self.forward(z)
+        return a, (z if self.derivative_from_input else a)
 
     def backward_into(self, grad_output: Array, a: Array, out: Array | None) -> Array:
         """``backward`` written into ``out`` when given (a buffer reused across batches); may return
@@ -226,10 +245,201 @@ class Softmax(Activation):
         return a * (grad_output - inner)
 
 
+def _erfc_scaled_log(s: Array) -> Array:
+    """log(erfc(z) / t) + z^2 at s = 2 t - 1, t = 2 / (2 + z): the smooth function ``erf`` fits.
+
+    Exact values from ``math.erfc``; beyond z = 20 (where erfc underflows soon) the asymptotic series
+    erfc(z) e^{z^2} = 1 / (z sqrt(pi)) (1 - 1/(2 z^2) + 1*3/(2 z^2)^2 - ...), exact to rounding there.
+    """
+    out = np.empty(len(s))
+    for i, si in enumerate(s):
+        t = (si + 1.0) / 2.0
+        if t <= 0.0:  # z = infinity: erfc(z) / t -> e^{-z^2} / (2 sqrt(pi))
+            out[i] = -math.log(2.0 * math.sqrt(math.pi))
+            continue
+        z = 2.0 / t - 2.0
+        if z < 20.0:
+            out[i] = math.log(math.erfc(z) / t) + z * z
+        else:
+            series, term = 1.0, 1.0
+            for n in range(1, 12):
+                term *= -(2 * n - 1) / (2.0 * z * z)
+                series += term
+            out[i] = math.log(series / math.sqrt(math.pi) * (2.0 + z) / (2.0 * z))
+    return out
+
+
+@functools.cache
+def _erf_coefficients(dtype: Any) -> tuple[Any, ...]:
+    """Power-series coefficients (highest first) of the degree-24 Chebyshev interpolant of
+    ``_erfc_scaled_log`` on [-1, 1]; |erf error| < 1e-15 over the real line (tests/test_transformer_activations)."""
+    coef = np.polynomial.chebyshev.cheb2poly(np.polynomial.chebyshev.chebinterpolate(_erfc_scaled_log, 24))
+    return tuple(np.dtype(dtype).type(c) for c in coef[::-1])
+
+
+def erf(x: Array) -> Array:
+    """The error function erf(x) = 2/sqrt(pi) int_0^x e^{-t^2} dt, elementwise, in x's float dtype.
+
+    NumPy has no erf, so it is computed as in Numerical Recipes (3rd ed., ``Erf.erfccheb``): with
+    z = |x| and t = 2 / (2 + z), erfc(z) = t exp(-z^2 + P(2t - 1)) where P is a polynomial fitted once
+    (from ``math.erfc``) to the smooth function log(erfc(z)/t) + z^2; then erf(x) = sign(x) (1 - erfc(z)).
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    z = np.abs(x)
+    t = z + 2.0
+    np.divide(2.0, t, out=t)
+    s = t * 2.0
+    s -= 1.0
+    coef = _erf_coefficients(x.dtype)
+    acc = np.full_like(s, coef[0])
+    for c in coef[1:]:
+        acc *= s
+        acc += c
+    np.square(z, out=z)
+    acc -= z
+    np.exp(acc, out=acc)
+    acc *= t  # erfc(|x|)
+    np.subtract(1.0, acc, out=acc)
+    return np.copysign(acc, x, out=acc)
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class GELU(Activation):
+    """Gaussian error linear unit (Hendrycks and Gimpel, 2016): a = z Phi(z), Phi the normal CDF.
+
+    Exact form: Phi(z) = (1 + erf(z / sqrt 2)) / 2,  da/dz = Phi(z) + z phi(z),  phi(z) = e^{-z^2/2} / sqrt(2 pi).
+    ``approximate="tanh"``: a = z (1 + tanh u) / 2 with u = sqrt(2/pi) (z + 0.044715 z^3),
+    da/dz = (1 + tanh u) / 2 + z (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 z^2) / 2.
+    ``backward(g, z)`` takes the input z (the function is not monotone for z < -0.75).
+    """
+
+    name = "gelu"
+    derivative_from_input = True
+
+    def __init__(self, approximate: str | bool = "none") -> None:
+        if approximate is True:
+            approximate = "tanh"
+        elif approximate is False:
+            approximate = "none"
+        if approximate not in ("none", "tanh"):
+            raise ConfigError(f"gelu approximate must be 'none' (exact erf form) or 'tanh', got {approximate!r}")
+        self.approximate = str(approximate)
+
+    def _tanh_u(self, z: Array) -> Array:
+        """tanh(u), u = sqrt(2/pi) z (1 + 0.044715 z^2), in a new array."""
+        u = z * z
+        u *= _SQRT_2_OVER_PI * _GELU_CUBIC
+        u += _SQRT_2_OVER_PI
+        u *= z
+        return np.tanh(u, out=u)
+
+    def _cdf2(self, z: Array) -> Array:
+        """1 + tanh(u) or 1 + erf(z / sqrt 2), that is 2 Phi(z) (a new array)."""
+        phi2 = self._tanh_u(z) if self.approximate == "tanh" else erf(z * _SQRT_HALF)
+        phi2 += 1.0
+        return phi2
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        phi2 = self._cdf2(z)
+        phi2 *= 0.5
+        return np.multiply(z, phi2, out=z if inplace else phi2)
+
+    def forward_saving(self, z: Array) -> tuple[Array, Any]:
+        """a and (z, 2 Phi(z)): backward then needs no second tanh or erf (6 to 50 passes saved)."""
+        phi2 = self._cdf2(z)
+        a = z * phi2
+        a *= 0.5
+        return a, (z, phi2)
+
+    def backward(self, grad_output: Array, a: Any) -> Array:
+        """``a`` is the input z (derivative_from_input), or ``(z, 2 Phi(z))`` from ``forward_saving``."""
+        z, phi2 = a if isinstance(a, tuple) else (a, self._cdf2(a))
+        if self.approximate == "tanh":  # (1 + th + (1 - th^2) z sqrt(2/pi) (1 + 3 c z^2)) / 2, th = phi2 - 1
+            inner = z * z
+            inner *= 3.0 * _GELU_CUBIC * _SQRT_2_OVER_PI
+            inner += _SQRT_2_OVER_PI
+            inner *= z
+            sech2 = 2.0 - phi2  # 1 - th^2 = (1 - th)(1 + th) = (2 - phi2) phi2
+            sech2 *= phi2
+            inner *= sech2
+            inner += phi2
+            inner *= 0.5
+            return np.multiply(grad_output, inner, out=inner)
+        density = z * z  # Phi(z) + z phi(z)
+        density *= -0.5
+        np.exp(density, out=density)
+        density *= _INV_SQRT_2PI
+        density *= z
+        density += 0.5 * phi2
+        return np.multiply(grad_output, density, out=density)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"approximate": self.approximate}
+
+
+class Swish(Activation):
+    """Swish / SiLU (Ramachandran et al., 2017; Elfwing et al., 2018): a = z sigmoid(z).
+
+    da/dz = s + z s (1 - s) = s (1 + z (1 - s)) with s = sigmoid(z); ``backward(g, z)`` takes the input z
+    (the function has a minimum at z = -1.278..., so a does not determine z).
+    """
+
+    name = "swish"
+    derivative_from_input = True
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        s = Sigmoid().forward(z)
+        return np.multiply(z, s, out=z if inplace else s)
+
+    def forward_saving(self, z: Array) -> tuple[Array, Any]:
+        """a and (z, sigmoid(z)), so backward needs no second sigmoid."""
+        s = Sigmoid().forward(z)
+        return z * s, (z, s)
+
+    def backward(self, grad_output: Array, a: Any) -> Array:
+        """``a`` is the input z (derivative_from_input), or ``(z, sigmoid(z))`` from ``forward_saving``."""
+        z, s = a if isinstance(a, tuple) else (a, Sigmoid().forward(a))
+        d = 1.0 - s
+        d *= z
+        d += 1.0
+        d *= s
+        return np.multiply(grad_output, d, out=d)
+
+
+class Softplus(Activation):
+    """a = log(1 + e^z), computed as max(z, 0) + log1p(e^{-|z|}) (no overflow);
+    da/dz = sigmoid(z) = 1 - e^{-a}, written from the output (softplus is monotone)."""
+
+    name = "softplus"
+
+    def forward(self, z: Array, inplace: bool = False) -> Array:
+        tail = np.abs(z)
+        np.negative(tail, out=tail)
+        np.exp(tail, out=tail)
+        np.log1p(tail, out=tail)
+        out = np.maximum(z, 0, out=z if inplace else None)
+        out += tail
+        return out
+
+    def backward(self, grad_output: Array, a: Array) -> Array:
+        d = np.negative(a)
+        np.expm1(d, out=d)
+        np.negative(d, out=d)  # 1 - e^{-a} without cancellation for small a
+        return np.multiply(grad_output, d, out=d)
+
+
 ACTIVATIONS = family("activation", Activation)
-for _cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softmax):
+for _cls in (Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, SELU, Softmax, GELU, Swish, Softplus):
     ACTIVATIONS.register(_cls, _cls.name)
 ACTIVATIONS.alias("leakyrelu", LeakyReLU)
+ACTIVATIONS.alias("silu", Swish)
 
 
 def get(identifier: Any) -> Activation:
@@ -244,4 +454,5 @@ def names() -> list[str]:
     return ACTIVATIONS.names()
 
 
-__all__ = ["Activation", "ELU", "LeakyReLU", "Linear", "ReLU", "SELU", "Sigmoid", "Softmax", "Tanh", "get", "names"]
+__all__ = ["ELU", "GELU", "SELU", "Activation", "LeakyReLU", "Linear", "ReLU", "Sigmoid", "Softmax", "Softplus",
+           "Swish", "Tanh", "erf", "get", "names"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._registry import family
-from .activation import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activation import ELU, GELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Softplus, Swish, Tanh
+from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv1D, Conv2D
 from .conv_transpose import Conv2DTranspose
@@ -16,6 +17,7 @@ from .gru import GRU
 from .lstm import LSTM
 from .merge import Add, Concatenate, Multiply
 from .normalization import BatchNormalization, LayerNormalization
+from .patch import PatchEmbedding
 from .pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -26,9 +28,11 @@ from .pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from .positional import PositionalEmbedding, SinusoidalPositionalEncoding
 from .reshaping import Flatten, Permute, RepeatVector, Reshape
 from .simple_rnn import SimpleRNN
 from .spatial import SpatialDropout2D, UpSampling2D, ZeroPadding2D
+from .transformer import TransformerDecoderBlock, TransformerEncoderBlock
 from .wrappers import Bidirectional, TimeDistributed
 
 LAYERS = family("layer", Layer)
@@ -52,6 +56,9 @@ _CNN_LAYERS = (Conv1D, Conv2D, Conv2DTranspose, MaxPooling1D, MaxPooling2D, Aver
                ZeroPadding2D, SpatialDropout2D, Flatten, Reshape, Permute, RepeatVector)
 for _cls in _CNN_LAYERS:  # convolutional and reshaping layers (issue 12)
     register_layer(_cls)
+for _cls in (GELU, Swish, Softplus, MultiHeadAttention, PositionalEmbedding, SinusoidalPositionalEncoding,
+             PatchEmbedding, TransformerEncoderBlock, TransformerDecoderBlock):  # the Transformer issue (#14)
+    register_layer(_cls)
 
 
 def serialize_layer(layer: Layer) -> dict[str, Any]:
@@ -70,3 +77,5 @@ __all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenat
            "deserialize_layer", "register_layer", "serialize_layer",
            "GRU", "LSTM", "SimpleRNN", "Embedding", "Bidirectional", "TimeDistributed"]
 __all__ += [cls.__name__ for cls in _CNN_LAYERS]
+__all__ += ["GELU", "MultiHeadAttention", "PatchEmbedding", "PositionalEmbedding", "SinusoidalPositionalEncoding",
+            "Softplus", "Swish", "TransformerDecoderBlock", "TransformerEncoderBlock"]

@@ -27,9 +27,10 @@ class Activation(Layer):
         return self.activation.name
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        a = self.activation.forward(x)
-        if training:
-            self.cache = {"a": a}
+        if not training:
+            return self.activation.forward(x)
+        a, saved = self.activation.forward_saving(x)  # the output, or the input (and more) for gelu/swish
+        self.cache = {"a": saved}
         return a
 
     def backward(self, grad_output: Array) -> Array:
@@ -102,6 +103,27 @@ class ELU(_Fixed):
 
     def __init__(self, alpha: float = 1.0, name: str | None = None) -> None:
         super().__init__(name=name, alpha=alpha)
+
+
+class GELU(_Fixed):
+    """y = x Phi(x) (exact erf form) or its tanh approximation (``approximate="tanh"``)."""
+
+    function = activations.GELU
+
+    def __init__(self, approximate: str = "none", name: str | None = None) -> None:
+        super().__init__(name=name, approximate=approximate)
+
+
+class Swish(_Fixed):
+    """y = x sigmoid(x) (also called SiLU)."""
+
+    function = activations.Swish
+
+
+class Softplus(_Fixed):
+    """y = log(1 + exp(x))."""
+
+    function = activations.Softplus
 
 
 class PReLU(Layer):

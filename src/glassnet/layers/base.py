@@ -143,6 +143,13 @@ class Layer:
         for layer in getattr(self, "layers", ()):  # a model's layers follow it
             layer.trainable = self._trainable
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave out ``cache``: it holds one batch's intermediate values (and may hold
+        closures), which the next training forward pass rebuilds."""
+        state = dict(self.__dict__)
+        state["cache"] = {}
+        return state
+
     # -- naming ---------------------------------------------------------------------------------
     @property
     def name(self) -> str:

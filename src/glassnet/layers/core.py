@@ -126,19 +126,25 @@ class Dense(Layer):
         return ws.get(name, like.shape[0], width, dtype)
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        z = np.matmul(x, self.kernel.value, out=self._buffer("a", x, self.units))
+        if x.ndim > 2:  # one 2-D GEMM: matmul on 3-D x runs a GEMM per leading index (see layers.attention._mm)
+            z = np.matmul(x.reshape(-1, x.shape[-1]), self.kernel.value).reshape(x.shape[:-1] + (self.units,))
+        else:
+            z = np.matmul(x, self.kernel.value, out=self._buffer("a", x, self.units))
         if self.use_bias:
             z += self.bias.value
-        a = self.activation.forward(z, inplace=True)  # z is ours and not needed again: reuse its memory
+        if self.activation.derivative_from_input:  # gelu, swish: backward needs z (and more), cached as "a"
+            a, saved = self.activation.forward_saving(z) if training else (self.activation.forward(z), None)
+        else:
+            a = saved = self.activation.forward(z, inplace=True)  # z is ours and not needed again: reuse it
         if training:
-            self.cache = {"x": x, "a": a}
+            self.cache = {"x": x, "a": saved}
         return a
 
     def backward(self, grad_output: Array) -> Array | None:
         a = self.cache.get("a")
         if a is None:
             a = self.read_cache("a")  # raises the explanatory StateError
-        grad_z = self.activation.backward_into(grad_output, a, self._buffer("grad_z", a, self.units))
+        grad_z = self.activation.backward_into(grad_output, a, self._buffer("grad_z", grad_output, self.units))
         return self.backward_preactivation(grad_z)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
@@ -155,6 +161,8 @@ class Dense(Layer):
             np.add.reduce(g2, axis=0, out=self.bias.grad)  # = g2.sum(axis=0), without np.sum's dispatch
         if not self.input_grad_required:
             return None
+        if grad_z.ndim > 2:
+            return np.matmul(g2, self.kernel.value.T).reshape(grad_z.shape[:-1] + (self.kernel.shape[0],))
         return np.matmul(grad_z, self.kernel.value.T, out=self._buffer("grad_x", grad_z, self.kernel.shape[0]))
 
     def get_config(self) -> dict[str, Any]:

@@ -65,8 +65,12 @@ def is_symbolic(x: Any) -> bool:
 
 def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
     """Record ``layer(x)`` for symbolic ``x``: build the layer for x's shape, return its output tensor."""
-    multi = bool(getattr(layer, "takes_input_list", False))
-    if isinstance(x, (list, tuple)) and not multi:
+    # takes_input_list: always a list (merge layers); accepts_input_list: one tensor or a list (attention
+    # with an optional key or mask, a decoder block with an optional encoder output)
+    listed = isinstance(x, (list, tuple))
+    multi = bool(getattr(layer, "takes_input_list", False)) or (listed and bool(getattr(layer, "accepts_input_list",
+                                                                                         False)))
+    if listed and not multi:
         raise ConfigError(
             f"layer {layer.name!r} ({type(layer).__name__}) takes one input, got a list of {len(x)}; hint: merge "
             "them first (Concatenate()([...])), or give the layer takes_input_list = True"
