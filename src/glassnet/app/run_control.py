@@ -1,8 +1,10 @@
 """Control of a running ``glassnet train``: stop cleanly on a signal, survive a closed pipe, resume.
 
-* ``StopOnSignal``: the first SIGINT (Ctrl-C) or SIGTERM sets ``model.stop_training``; ``fit`` finishes
+* ``StopOnSignal``: the first SIGINT (Ctrl-C) or SIGTERM sets ``model.interrupted``; ``fit`` finishes
   the batch in progress and returns, and the run folder is written for the epochs done. A second signal
-  acts as usual (Ctrl-C twice stops at once).
+  acts as usual (Ctrl-C twice stops at once). It is not ``model.stop_training``: that flag is the run's
+  own decision to end (EarlyStopping), which the backup records so a resume does not train on; a signal
+  landing in the last batch or around the backup must leave a backup that resumes.
 * ``PipeSafeStream``: when the reader of stdout goes away (``glassnet train | head -2``), the output is
   dropped and training goes on, so the run folder is still complete.
 * ``resume_setup_source``: what ``glassnet train --resume RUN_DIR`` needs from a run folder.
@@ -25,7 +27,7 @@ SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
 
 class StopOnSignal:
-    """Inside the block, SIGINT/SIGTERM ask ``model`` to stop after the current batch."""
+    """Inside the block, SIGINT/SIGTERM ask ``model`` to stop after the current batch (``model.interrupted``)."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -33,6 +35,7 @@ class StopOnSignal:
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopOnSignal:
+        self.model.interrupted = False
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNAL_NAMES:
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -40,7 +43,7 @@ class StopOnSignal:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.signum = signum
-        self.model.stop_training = True
+        self.model.interrupted = True
         self._restore()  # a second signal is not caught: it stops at once
 
     def _restore(self) -> None:
@@ -50,6 +53,7 @@ class StopOnSignal:
 
     def __exit__(self, *exc: Any) -> None:
         self._restore()
+        self.model.interrupted = False  # a later fit of this model is not stopped by this block's signal
 
     @property
     def exit_code(self) -> int:

@@ -66,6 +66,9 @@ class Model(Layer):
         self.loss: losses.Loss | None = None
         self.metrics: list[metrics_module.Metric] = []
         self.stop_training = False
+        # Set from outside the run (StopOnSignal: SIGINT/SIGTERM): stop after the current batch. Unlike
+        # stop_training it is not the run's own decision, so a backup of a completed epoch still resumes.
+        self.interrupted = False
         self.history: History | None = None
         self._pack: ParameterPack | None = None
         self._heads: list[OutputHead] = []

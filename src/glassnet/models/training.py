@@ -221,6 +221,8 @@ def fit(
     initial_epoch = cbs.restore_run(FitState(rng, history, initial_epoch, epochs))  # BackupAndRestore
     with model.training_session():
         for epoch in range(initial_epoch, epochs):
+            if _interrupted(model):  # asked to stop before the epoch began: nothing of it runs
+                break
             logs = _run_epoch(model, batches, cbs, epoch)
             if x_val is not None:
                 val = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0)
@@ -229,12 +231,17 @@ def fit(
                 logs["learning_rate"] = model.optimizer.last_learning_rate
             cbs.on_epoch_end(epoch, logs)
             cbs.after_epoch(epoch)
-            if model.stop_training:
+            if model.stop_training or _interrupted(model):
                 break
     cbs.on_train_end()
     if diagnose:
         diagnosis.print_findings(history)
     return history
+
+
+def _interrupted(model: Model) -> bool:
+    """Whether something outside the run (a signal, see ``app.run_control.StopOnSignal``) asked it to stop."""
+    return bool(getattr(model, "interrupted", False))
 
 
 def _check_batch_size(batch_size: int | None, n: int) -> int:
@@ -262,7 +269,7 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
         seen += m
         if report:
             cbs.on_batch_end(step, {"loss": loss_total / seen, **_metric_logs(model)})
-        if model.stop_training:  # a callback (e.g. TerminateOnNaN) asked to stop now
+        if model.stop_training or _interrupted(model):  # a callback (TerminateOnNaN) or a signal asked to stop
             break
     return {"loss": loss_total / max(seen, 1), **_metric_logs(model)}
 
