@@ -10,7 +10,9 @@ from .base import Layer
 from .core import Dense, Input
 from .dropout import Dropout
 from .merge import Add, Concatenate, Multiply
+from .noise import GaussianNoise
 from .normalization import BatchNormalization, LayerNormalization
+from .sampling import Sampling
 
 LAYERS = family("layer", Layer)
 
@@ -25,7 +27,7 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
-             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply):
+             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply, Sampling, GaussianNoise):
     register_layer(_cls)
 
 
@@ -40,6 +42,6 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
     return LAYERS.from_config(config)  # type: ignore[no-any-return]
 
 
-__all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",
-           "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
-           "deserialize_layer", "register_layer", "serialize_layer"]
+__all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout",
+           "GaussianNoise", "Input", "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU",
+           "Sampling", "Sigmoid", "Softmax", "Tanh", "deserialize_layer", "register_layer", "serialize_layer"]
