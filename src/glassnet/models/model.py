@@ -86,6 +86,7 @@ class Model(Layer):
         self.compile_options: dict[str, Any] = {}
         self._compiled = False
         self._last_added: dict[str, float] = {}
+        self._last_output_loss = 0.0
 
     # -- structure -------------------------------------------------------------------------------
     @property
@@ -166,7 +167,9 @@ class Model(Layer):
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         return self._public_backward(grad_z, True)
 
-    def _public_backward(self, grad: Any, from_preactivation: Any) -> Any:
+    def _public_backward(self, grad: Any, from_preactivation: bool) -> Any:
+        if isinstance(grad, list) and len(self._output_layers()) > 1:  # several outputs: one flag each
+            from_preactivation = [from_preactivation] * len(grad)  # type: ignore[assignment]
         if self.input_grad_required or Model._backward_depth:
             return self._run_backward(grad, from_preactivation)
         flags = [(layer, layer.input_grad_required) for layer in [self, *_all_layers(self)]]
@@ -365,6 +368,7 @@ class Model(Layer):
                 return self.compute_loss_and_gradients(x, y, update_metrics)
         y_pred = self.forward(x, training=True)
         loss = self._loss_value(y, y_pred, update_metrics)
+        self._last_output_loss = loss
         terms = steps.loss_terms(self)  # add_loss terms: their gradients come from the layers' backward
         self._last_added = steps.sum_terms(terms) if terms else {}
         if self._several_outputs:
