@@ -50,7 +50,6 @@ from .._typing import Array, Shape
 from ..errors import ShapeError, StateError
 from ..parameter import Parameter
 
-
 _LOSSES_ADDED = False  # becomes True at the first add_loss: until then models skip collecting terms
 
 

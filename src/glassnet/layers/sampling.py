@@ -62,7 +62,7 @@ class Sampling(Layer):
         self.seed = seed if isinstance(seed, (int, np.integer)) else None
         self.rng = backend.make_generator(seed)
 
-    def build(self, input_shape: list[tuple[int, ...]]) -> None:
+    def build(self, input_shape: list[tuple[int, ...]]) -> None:  # type: ignore[override]
         if len(input_shape) != 2 or tuple(input_shape[0]) != tuple(input_shape[1]):
             raise ShapeError(f"layer {self.name!r} (Sampling) takes [z_mean, z_log_var] of one shape, got "
                              f"{input_shape}; hint: the encoder needs two outputs of the latent size")
@@ -77,7 +77,7 @@ class Sampling(Layer):
         """eps ~ N(0, I) of ``shape`` and ``dtype`` from the layer's generator."""
         return self.rng.standard_normal(shape, dtype=np.dtype(dtype).type)  # type: ignore[call-overload]
 
-    def forward(self, x: list[Array], training: bool = False) -> Array:
+    def forward(self, x: list[Array], training: bool = False) -> Array:  # type: ignore[override]
         z_mean, z_log_var = x
         if not training and not self.sample:
             return z_mean
@@ -90,7 +90,7 @@ class Sampling(Layer):
                 self.add_loss(self.kl_weight * kl_divergence(z_mean, z_log_var), name="kl_loss")
         return z_mean + scaled
 
-    def backward(self, grad_output: Array) -> list[Array]:
+    def backward(self, grad_output: Array) -> list[Array]:  # type: ignore[override]
         z_mean, std, scaled = self.read_cache("z_mean", "std", "scaled")
         half = grad_output.dtype.type(0.5)
         grad_mean = grad_output.copy()

@@ -32,6 +32,9 @@ class Autoencoder(Sequential):
     ``compile(optimizer, loss="mse")`` as usual; ``fit(x)`` (targets = inputs) or ``fit(x_noisy, x)``.
     """
 
+    encoder: Any
+    decoder: Any
+
     def __init__(self, encoder: Layer, decoder: Layer, name: str | None = None) -> None:
         super().__init__([encoder, decoder], name=name)
         self.encoder, self.decoder = encoder, decoder
@@ -87,6 +90,11 @@ class VAE(Model):
         seed: Seed of the sampling noise (``fit(seed=...)`` re-seeds it).
         name: Model name.
     """
+
+    encoder: Any
+    decoder: Any
+    sampling: Sampling
+    seed: int | None
 
     def __init__(self, encoder: Model, decoder: Layer, kl_weight: float = 1.0, seed: int | None = None,
                  name: str | None = None) -> None:

@@ -46,6 +46,11 @@ class GAN(Model):
     ``predict(z)`` is G(z); ``sample(n, seed)`` draws z and returns G(z).
     """
 
+    generator: Any
+    discriminator: Any
+    d_optimizer: Any  # set by compile
+    g_optimizer: Any
+
     def __init__(self, generator: Layer, discriminator: Layer, latent_dim: int, label_smoothing: float = 0.0,
                  d_steps: int = 1, seed: int | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -157,9 +162,11 @@ class GAN(Model):
         logits_real = self.discriminator.forward(real, training=False)
         logits_fake = self.discriminator.forward(self.generator.forward(z, training=False), training=False)
         ones, zeros = np.ones_like(logits_real), np.zeros_like(logits_fake)
-        d_loss = 0.5 * (self.loss_fn(ones * (1.0 - self.label_smoothing), logits_real) + self.loss_fn(zeros, logits_fake))
+        real_loss = self.loss_fn(ones * (1.0 - self.label_smoothing), logits_real)
+        d_loss = 0.5 * (real_loss + self.loss_fn(zeros, logits_fake))
         return {"d_loss": d_loss, "g_loss": self.loss_fn(ones, logits_fake),
-                "d_accuracy_real": float(np.mean(logits_real > 0)), "d_accuracy_fake": float(np.mean(logits_fake < 0))}
+                "d_accuracy_real": float(np.mean(logits_real > 0)),
+                "d_accuracy_fake": float(np.mean(logits_fake < 0))}
 
     def sample(self, n: int, seed: int | None = None) -> Any:
         """G(z) for n draws z ~ N(0, I) from ``np.random.default_rng(seed)``."""

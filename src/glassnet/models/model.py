@@ -274,9 +274,9 @@ class Model(Layer):
         return metrics_module.get(identifier)
 
     def require_compiled(self, what: str) -> None:
-        if self._default_step() or not getattr(self, "_compiled", False):
-            if self.loss is None or self.optimizer is None:
-                raise StateError(f"call model.compile(optimizer=..., loss=...) before model.{what}()")
+        custom_ready = not self._default_step() and getattr(self, "_compiled", False)
+        if not custom_ready and (self.loss is None or self.optimizer is None):
+            raise StateError(f"call model.compile(optimizer=..., loss=...) before model.{what}()")
 
     # -- training ----------------------------------------------------------------------------------
     @contextmanager
