@@ -42,9 +42,12 @@ def main() -> None:
     judge_accuracy = judge.evaluate(x_test, y_test)["accuracy"]
     generator = gn.Sequential([L.Input(shape=(100,)), L.Dense(256), L.LeakyReLU(0.2), L.Dense(512), L.LeakyReLU(0.2),
                                L.Dense(784, activation="tanh" if args.tanh else "sigmoid")], name="generator")
-    drop = [L.Dropout(args.dropout)] if args.dropout else []
-    discriminator = gn.Sequential([L.Input(shape=(784,)), L.Dense(512), L.LeakyReLU(0.2), *drop, L.Dense(256),
-                                   L.LeakyReLU(0.2), *drop, L.Dense(1)], name="discriminator")
+
+    def drop() -> list:
+        return [L.Dropout(args.dropout)] if args.dropout else []
+
+    discriminator = gn.Sequential([L.Input(shape=(784,)), L.Dense(512), L.LeakyReLU(0.2), *drop(), L.Dense(256),
+                                   L.LeakyReLU(0.2), *drop(), L.Dense(1)], name="discriminator")
     gan = gn.models.GAN(generator, discriminator, latent_dim=100, label_smoothing=0.1, seed=args.seed)
     gan.compile()
     start = time.perf_counter()
