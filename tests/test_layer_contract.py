@@ -41,6 +41,17 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "SELU": [dict(args={}, input_shape=(4,))],
     "Softmax": [dict(args={}, input_shape=(4,)), dict(args={}, input_shape=(2, 3))],
     "Dropout": [dict(args=dict(rate=0.5, seed=0), input_shape=(6,)), dict(args=dict(rate=0.0), input_shape=(3,))],
+    "GaussianNoise": [
+        dict(args=dict(stddev=0.3, seed=0), input_shape=(5,)),
+        dict(args=dict(stddev=0.0), input_shape=(3,)),
+    ],
+    "Sampling": [  # the harness re-seeds before every pass (fixed noise) and differentiates the KL term too
+        dict(args=dict(seed=0), input_shape=[(3,), (3,)]),
+        # sample=True draws in inference too, which the two unseeded inference comparisons cannot allow for
+        dict(args=dict(kl_weight=0.25, sample=True), input_shape=[(2, 4), (2, 4)],
+             check=dict(skip=["functional", "save_load"])),
+        dict(args=dict(kl_weight=0.0), input_shape=[(2,), (2,)]),
+    ],
     "BatchNormalization": [
         dict(args={}, input_shape=(4,)),
         dict(args=dict(momentum=0.9, center=False), input_shape=(2, 3)),

@@ -111,7 +111,7 @@ def test_three_layer_mlp_trains_like_pytorch_step_by_step(rng, float64, torch):
     with model.training_session():
         for step in range(20):
             batch = slice((step * 10) % 40, (step * 10) % 40 + 10)
-            ours.append(model.train_step(x[batch], y[batch]))
+            ours.append(model.train_step((x[batch], y[batch]))["loss"])
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(ref(torch.tensor(x[batch])), torch.tensor(y[batch]))
             loss.backward()

@@ -218,7 +218,7 @@ def test_train_step_applies_exactly_compute_loss_and_gradients(rng):
     expected = model.loss(y, model.forward(x)) + model.regularization_penalty()
     assert loss == pytest.approx(expected, rel=1e-6)
     with model.training_session():
-        assert model.train_step(x, y) == pytest.approx(loss, rel=1e-6)
+        assert model.train_step((x, y))["loss"] == pytest.approx(loss, rel=1e-6)
     for w, w0, g in zip(model.get_weights(), before, grads):
         np.testing.assert_allclose(w, w0 - 0.1 * g, rtol=1e-5, atol=1e-7)
         assert w.dtype == np.float32

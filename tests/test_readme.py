@@ -14,7 +14,7 @@ from glassnet.layers import LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-DOCS = ["docs/custom_layers.md"]
+DOCS = ["docs/custom_layers.md", "docs/generative.md"]
 
 
 def _python_blocks(path: Path) -> str:

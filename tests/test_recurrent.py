@@ -349,7 +349,7 @@ def test_lstm_classifier_trains_like_torch(float64, torch, rng):
     with model.training_session():
         for step in range(10):
             xb, yb = x[step * batch : (step + 1) * batch], y[step * batch : (step + 1) * batch]
-            loss = model.train_step(xb, yb)
+            loss = model.train_step((xb, yb))["loss"]
             opt.zero_grad()
             seq, _ = net(torch.tensor(xb))
             theirs = torch.nn.functional.cross_entropy(head(seq[:, -1]), torch.tensor(yb))

@@ -240,4 +240,37 @@ SCALERS = family("scaler", _Scaler)
 SCALERS.register(MinMaxScaler, "min_max", "minmax", "min_max_scaler")
 SCALERS.register(StandardScaler, "standard", "standard_scaler")
 
-__all__ = ["SCALERS", "MinMaxScaler", "StandardScaler", "to_categorical", "train_test_split"]
+def add_noise(x: Any, kind: str = "gaussian", amount: float = 0.1, seed: int | np.random.Generator | None = None,
+              clip: tuple[float, float] | None = (0.0, 1.0)) -> Array:
+    """A noisy copy of ``x`` for denoising autoencoders (the original is not changed).
+
+        kind="gaussian"  x' = x + amount * eps, eps ~ N(0, 1) per entry
+        kind="masking"   x' = x * m, each entry zeroed (m = 0) with probability ``amount``
+
+    then clipped to ``clip`` (``None``: not clipped). Floats keep their dtype, other inputs become
+    ``floatx()``. ``seed``: an int or ``np.random.Generator`` (``None`` draws from glassnet's default).
+    """
+    array = np.asarray(x)
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(backend.floatx())
+    amount = float(amount)
+    rng = backend.make_generator(seed)
+    if kind == "gaussian":
+        if not (math.isfinite(amount) and amount >= 0):
+            raise ConfigError(f"add_noise: amount (the noise stddev) must be a finite number >= 0, got {amount!r}")
+        noisy = rng.standard_normal(array.shape, dtype=array.dtype.type)
+        noisy *= array.dtype.type(amount)
+        noisy += array
+    elif kind == "masking":
+        if not 0.0 <= amount <= 1.0:
+            raise ConfigError(f"add_noise: amount (the fraction of entries zeroed) must be in [0, 1], got {amount!r}")
+        noisy = array * (rng.random(array.shape) >= amount)
+    else:
+        raise ConfigError(f"add_noise: unknown kind {kind!r}; valid: 'gaussian', 'masking'")
+    if clip is not None:
+        low, high = clip
+        np.clip(noisy, low, high, out=noisy)
+    return noisy.astype(array.dtype, copy=False)
+
+
+__all__ = ["SCALERS", "MinMaxScaler", "StandardScaler", "add_noise", "to_categorical", "train_test_split"]

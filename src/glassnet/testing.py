@@ -7,8 +7,9 @@ random inputs drawn from a seeded generator:
 check               what must hold
 ==================  ==============================================================================
 ``gradient``        float64 ``backward`` equals central differences for every float input and every
-                    trainable parameter, on the scalar L = sum_k sum(r_k * y_k) (a fixed random
-                    projection r_k of each output y_k, so dL/dy_k = r_k); tensors of more than
+                    trainable parameter, on the scalar L = sum_k sum(r_k * y_k) + the layer's
+                    ``add_loss`` terms (a fixed random projection r_k of each output y_k, so
+                    dL/dy_k = r_k); tensors of more than
                     ``max_entries`` values are checked along random directions d instead:
                     (L(t + eps d) - L(t - eps d)) / (2 eps) = <dL/dt, d>
 ``grad_output``     ``backward`` leaves its argument unchanged
@@ -298,7 +299,8 @@ def _check_gradient(case: _Case) -> None:
 
         def loss() -> float:
             ys = _forward(case, layer, x, True)
-            return float(sum(np.sum(r * y, dtype=np.float64) for r, y in zip(projections, ys)))
+            added = sum(layer.added_losses().values())  # terms of add_loss: backward includes their gradient
+            return float(sum(np.sum(r * y, dtype=np.float64) for r, y in zip(projections, ys))) + added
 
         grads, analytic = _analytic(case, layer, x, projections)
         if not case.int_inputs:

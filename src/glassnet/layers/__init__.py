@@ -16,6 +16,7 @@ from .embedding import Embedding
 from .gru import GRU
 from .lstm import LSTM
 from .merge import Add, Concatenate, Multiply
+from .noise import GaussianNoise
 from .normalization import BatchNormalization, LayerNormalization
 from .patch import PatchEmbedding
 from .pooling import (
@@ -30,6 +31,7 @@ from .pooling import (
 )
 from .positional import PositionalEmbedding, SinusoidalPositionalEncoding
 from .reshaping import Flatten, Permute, RepeatVector, Reshape
+from .sampling import Sampling
 from .simple_rnn import SimpleRNN
 from .spatial import SpatialDropout2D, UpSampling2D, ZeroPadding2D
 from .transformer import TransformerDecoderBlock, TransformerEncoderBlock
@@ -48,7 +50,7 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 
 for _cls in (Input, Dense, Activation, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, SELU, Softmax, Dropout,
-             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply,
+             BatchNormalization, LayerNormalization, Add, Concatenate, Multiply, Sampling, GaussianNoise,
              SimpleRNN, LSTM, GRU, Embedding, Bidirectional, TimeDistributed):
     register_layer(_cls)
 _CNN_LAYERS = (Conv1D, Conv2D, Conv2DTranspose, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
@@ -74,7 +76,7 @@ def deserialize_layer(config: dict[str, Any]) -> Layer:
 
 __all__ = ["ELU", "SELU", "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Input",
            "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh",
-           "deserialize_layer", "register_layer", "serialize_layer",
+           "GaussianNoise", "Sampling", "deserialize_layer", "register_layer", "serialize_layer",
            "GRU", "LSTM", "SimpleRNN", "Embedding", "Bidirectional", "TimeDistributed"]
 __all__ += [cls.__name__ for cls in _CNN_LAYERS]
 __all__ += ["GELU", "MultiHeadAttention", "PatchEmbedding", "PositionalEmbedding", "SinusoidalPositionalEncoding",

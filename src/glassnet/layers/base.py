@@ -28,6 +28,12 @@ Optional hooks, each with a safe default (a layer that ignores them is still cor
   declares the same ``fused_activation`` (sigmoid + binary, softmax + categorical cross-entropy), the
   model hands it the stable dL/dz = (p - y) / N instead of multiplying the two Jacobians; see
   ``can_fuse`` and ``glassnet.models.Model``. A layer without the hook is simply not fused.
+* **Added losses** (Keras' ``add_loss``, activity regularization). A layer may add a term R to the
+  training objective: in ``forward(x, training=True)``, after setting ``self.cache``, it calls
+  ``self.add_loss(R, name="kl_loss")``, and its ``backward`` returns dL/dx + dR/dx (the term's
+  derivative lives beside its forward, like every other derivative). The model adds every term to the
+  loss it reports and differentiates, and logs each by name (``added_losses()``); the contract
+  harness puts the terms into the function it differentiates, so a forgotten dR/dx fails there.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from .._registry import snake_case
 from .._typing import Array, Shape
 from ..errors import ShapeError, StateError
 from ..parameter import Parameter
+
+_LOSSES_ADDED = False  # becomes True at the first add_loss: until then models skip collecting terms
 
 
 def _wrap_build(build: Callable[..., None]) -> Callable[..., None]:
@@ -253,6 +261,26 @@ class Layer:
 
     def reseed(self, rng: np.random.Generator) -> None:
         """Take a new random generator (layers with random behaviour override this)."""
+
+    # -- added losses ---------------------------------------------------------------------------
+    def add_loss(self, value: float, name: str | None = None) -> None:
+        """Add ``value`` to the training objective (call it in a training ``forward``, after setting
+        ``self.cache``; ``backward`` must then include the term's gradient, see the module doc).
+
+        Terms with the same ``name`` (default ``"<layer>_loss"``) add up; a call outside training or
+        before ``self.cache`` is set is lost with the next forward pass.
+        """
+        global _LOSSES_ADDED
+        _LOSSES_ADDED = True
+        terms = self.cache.setdefault("added_losses", [])
+        terms.append((name or f"{self.name}_loss", float(value)))
+
+    def added_losses(self) -> dict[str, float]:
+        """The terms added by the last training forward pass, by name (empty if none)."""
+        totals: dict[str, float] = {}
+        for name, value in self.cache.get("added_losses", ()):
+            totals[name] = totals.get(name, 0.0) + value
+        return totals
 
     # -- parameters -----------------------------------------------------------------------------
     def parameters(self, trainable_only: bool = False) -> list[Parameter]:

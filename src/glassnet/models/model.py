@@ -21,7 +21,7 @@ from ..errors import ConfigError, StateError
 from ..layers.base import Layer
 from ..layers.workspace import Workspace
 from ..parameter import Parameter, ParameterPack, pack_parameters
-from . import training
+from . import steps, training
 from .outputs import OutputHead, make_heads
 
 
@@ -49,7 +49,15 @@ class Model(Layer):
     A probability loss on an output that ends in an explicit linear activation (raw scores) is refused
     with a ``ConfigError`` at ``compile`` and when training starts: it would train to a meaningless,
     near-zero loss. Use ``from_logits=True``, or end the output in a sigmoid/softmax.
+
+    **Custom training steps** (Keras 3 style; docs/generative.md): a subclass overrides
+    ``train_step(self, data) -> dict[str, float]`` (and optionally ``test_step``); ``fit`` calls it for
+    every batch, ``data`` being ``(x, y)`` or ``x`` alone (``fit(x)`` without targets), and logs the
+    batch-size-weighted epoch mean of every returned key. ``compile(**options)`` stores extra keyword
+    arguments (``d_optimizer=...``) in ``compile_options`` and as attributes.
     """
+
+    _backward_depth = 0  # model backward passes running now: a nested model called by its parent keeps its flags
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -78,6 +86,10 @@ class Model(Layer):
         self._trainable_params: list[Parameter] = []
         self._regularized: list[Parameter] = []
         self._session_first_trainable: int | None = None
+        self.compile_options: dict[str, Any] = {}
+        self._compiled = False
+        self._last_added: dict[str, float] = {}
+        self._last_output_loss = 0.0
 
     # -- structure -------------------------------------------------------------------------------
     @property
@@ -146,11 +158,37 @@ class Model(Layer):
         self._pack = pack_parameters(self.parameters(trainable_only=True))
 
     def backward(self, grad_output: Any) -> Any:
-        """dL/dx from dL/dy (a list with one gradient per output for a model with several outputs)."""
-        return self._backward(grad_output, from_preactivation=False)
+        """dL/dx from dL/dy (a list with one gradient per output for a model with several outputs); fills
+        every parameter's ``.grad``, overwriting it.
+
+        Called from outside (a custom ``train_step``, a script) it always returns dL/dx, even inside
+        ``fit``, where the first trainable layer otherwise skips it; called by a parent model's backward
+        it follows the ``require_input_grad`` flags the parent set.
+        """
+        return self._public_backward(grad_output, False)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
-        return self._backward(grad_z, from_preactivation=True)
+        return self._public_backward(grad_z, True)
+
+    def _public_backward(self, grad: Any, from_preactivation: bool) -> Any:
+        if isinstance(grad, list) and len(self._output_layers()) > 1:  # several outputs: one flag each
+            from_preactivation = [from_preactivation] * len(grad)  # type: ignore[assignment]
+        if self.input_grad_required or Model._backward_depth:
+            return self._run_backward(grad, from_preactivation)
+        flags = [(layer, layer.input_grad_required) for layer in [self, *_all_layers(self)]]
+        self.require_input_grad(True)
+        try:
+            return self._run_backward(grad, from_preactivation)
+        finally:
+            for layer, flag in flags:
+                layer.input_grad_required = flag
+
+    def _run_backward(self, grad: Any, from_preactivation: Any) -> Any:
+        Model._backward_depth += 1
+        try:
+            return self._backward(grad, from_preactivation)
+        finally:
+            Model._backward_depth -= 1
 
     def _backward(self, grad: Any, from_preactivation: Any) -> Any:
         """Backward from the output gradient(s); ``from_preactivation`` (one bool per output when there are
@@ -170,17 +208,31 @@ class Model(Layer):
 
     # -- compile ---------------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
-                loss_weights: Any = None) -> None:
+                loss_weights: Any = None, **options: Any) -> None:
         """Choose the optimizer, the loss(es) and the metrics (by name or object).
 
         With several outputs, ``loss`` and ``metrics`` may be one setting for every output, a list in
         output order or a dict by output name (``metrics={"head": ["accuracy"]}``); ``loss_weights`` (a
         list or dict, 1 by default) weighs each output's loss in the total (see ``glassnet.models.outputs``).
+
+        A model with its own ``train_step`` may leave ``loss`` out and pass extra keyword ``options``:
+        they are kept in ``compile_options`` and set as attributes (``self.d_optimizer``); an option whose
+        name ends in ``_optimizer`` is resolved like ``optimizer`` (``"adam"`` or an object).
         """
-        if loss is None:
+        custom = not self._default_step()
+        if loss is None and not custom:
             raise ConfigError("compile needs a loss, e.g. loss='sparse_categorical_crossentropy'; "
                               f"valid names: {', '.join(losses.names())}")
-        self.optimizer = optimizers.get(optimizer)
+        if options and not custom:
+            raise ConfigError(f"compile got unexpected option(s) {sorted(options)}; hint: extra options are for "
+                              "models that override train_step (see docs/generative.md)")
+        self._set_compile_options(options)
+        self.optimizer = optimizers.get(optimizer) if optimizer is not None else None
+        self._compiled = True
+        if loss is None:
+            self.loss, self.metrics, self._heads, self._several_outputs = None, [], [], False
+            self.compiled_config = {"optimizer": optimizer, "loss": None, "metrics": metrics, **options}
+            return
         self._heads = make_heads(self, loss, loss_weights, metrics)
         self._several_outputs = len(self._heads) > 1
         if self._several_outputs:
@@ -189,7 +241,24 @@ class Model(Layer):
         else:
             self.loss, self.metrics = self._heads[0].loss, self._heads[0].metrics
         self._check_probability_outputs()
-        self.compiled_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics, "loss_weights": loss_weights}
+        self.compiled_config = {"optimizer": optimizer, "loss": loss, "metrics": metrics, "loss_weights": loss_weights,
+                                **options}
+
+    def _set_compile_options(self, options: dict[str, Any]) -> None:
+        """Keep the extra compile options, each also as an attribute (never over one the model already has)."""
+        for key in self.compile_options:
+            self.__dict__.pop(key, None)
+        resolved = {k: optimizers.get(v) if k.endswith("_optimizer") else v for k, v in options.items()}
+        clash = sorted(k for k in resolved if hasattr(self, k))
+        if clash:
+            raise ConfigError(f"model {self.name!r}: compile option(s) {clash} would replace attributes of the "
+                              "model; hint: choose other names")
+        self.compile_options = resolved
+        self.__dict__.update(resolved)
+
+    def _default_step(self) -> bool:
+        """True when ``train_step`` is the built-in one (so ``compile`` needs a loss)."""
+        return type(self).train_step is Model.train_step
 
     def compile_settings(self) -> dict[str, Any]:
         """The loss(es), loss weights and metric names as saved with the model (``models.saving``)."""
@@ -208,7 +277,8 @@ class Model(Layer):
         return metrics_module.get(identifier)
 
     def require_compiled(self, what: str) -> None:
-        if self.loss is None or self.optimizer is None:
+        custom_ready = not self._default_step() and getattr(self, "_compiled", False)
+        if not custom_ready and (self.loss is None or self.optimizer is None):
             raise StateError(f"call model.compile(optimizer=..., loss=...) before model.{what}()")
 
     # -- training ----------------------------------------------------------------------------------
@@ -260,11 +330,34 @@ class Model(Layer):
                 layer.input_grad_required = flag
             self._session_first_trainable = None
 
-    def train_step(self, x: Any, y: Any) -> float:
-        """One step: ``compute_loss_and_gradients`` (updating the metrics), then the optimizer update."""
+    def train_step(self, data: Any) -> dict[str, float]:
+        """One step on ``data = (x, y)``: ``compute_loss_and_gradients`` (updating the metrics), then the
+        optimizer update. Returns ``{"loss": J, <added loss>: ..., <metric>: ...}`` (what ``fit`` logs).
+
+        Override it for another kind of training (docs/generative.md); ``fit`` calls it for every batch.
+        """
+        x, y = steps.unpack_data(data)
+        if y is None:
+            raise ConfigError(f"model {self.name!r}: fit needs targets y for the built-in train_step; hint: pass "
+                              "fit(x, y), or override train_step for training without targets")
         loss = self.compute_loss_and_gradients(x, y, update_metrics=True)
-        self.optimizer.step(self._trainable_params)
-        return loss
+        self.optimizer.step(self._trainable_params if self._in_session else self.parameters(trainable_only=True))
+        logs = {"loss": loss, **self._last_added} if self._last_added else {"loss": loss}
+        for metric in self.metrics:
+            logs[metric.name] = metric.result()
+        return logs
+
+    def test_step(self, data: Any) -> dict[str, float]:
+        """One evaluation batch, ``data = (x, y)``: inference forward, ``{"loss": sum_k w_k L_k, <metric>: ...}``
+        (metrics updated). ``evaluate`` uses its own loop with the same result unless this is overridden."""
+        x, y = steps.unpack_data(data)
+        loss = self._loss_value(y, self.forward(x, training=False), update_metrics=True)
+        return {"loss": loss, **{metric.name: metric.result() for metric in self.metrics}}
+
+    def added_losses(self) -> dict[str, float]:
+        """The terms layers added with ``add_loss`` in the last training forward pass, by name (e.g.
+        ``{"kl_loss": ...}`` for a ``Sampling`` layer); part of the objective ``fit`` minimizes."""
+        return steps.sum_terms(steps.loss_terms(self))
 
     def compute_loss_and_gradients(self, x: Any, y: Any, update_metrics: bool = False) -> float:
         """What ``fit`` differentiates, on one batch: training-mode forward, each output's (fused) loss
@@ -278,13 +371,16 @@ class Model(Layer):
                 return self.compute_loss_and_gradients(x, y, update_metrics)
         y_pred = self.forward(x, training=True)
         loss = self._loss_value(y, y_pred, update_metrics)
+        self._last_output_loss = loss
+        terms = steps.loss_terms(self)  # add_loss terms: their gradients come from the layers' backward
+        self._last_added = steps.sum_terms(terms) if terms else {}
         if self._several_outputs:
-            self._backward(self._output_gradients(y, y_pred), self._fused)  # type: ignore[arg-type]
+            self._run_backward(self._output_gradients(y, y_pred), self._fused)
         elif self._fused[0]:
-            self._backward(self.loss.fused_gradient(y, y_pred), from_preactivation=True)  # type: ignore[union-attr]
+            self._run_backward(self.loss.fused_gradient(y, y_pred), True)  # type: ignore[union-attr]
         else:
-            self._backward(self.loss.gradient(y, y_pred), from_preactivation=False)  # type: ignore[union-attr]
-        return loss + self._add_regularization()
+            self._run_backward(self.loss.gradient(y, y_pred), False)  # type: ignore[union-attr]
+        return loss + sum(value for _, value in terms) + self._add_regularization()
 
     def training_objective(self, x: Any, y: Any) -> float:
         """J at the current weights, as the function whose gradient ``compute_loss_and_gradients`` gives:
@@ -297,7 +393,7 @@ class Model(Layer):
         total = 0.0
         for head, fused, y_k, p_k in zip(self._heads, self._fused, ys, preds):
             total += head.weight * (head.loss.fused_value(y_k, p_k) if fused else head.loss(y_k, p_k))
-        return total + self.regularization_penalty()
+        return total + sum(value for _, value in steps.loss_terms(self)) + self.regularization_penalty()
 
     def _loss_value(self, y: Any, y_pred: Any, update_metrics: bool) -> float:
         """sum_k w_k L_k as reported (one output: ``loss(y, y_pred)``); updates the metrics if asked."""
@@ -334,7 +430,7 @@ class Model(Layer):
         """Sum of every parameter's regularization penalty at the current weights."""
         return float(sum(p.regularizer.penalty(p.value) for p in self.parameters() if p.regularizer is not None))
 
-    def fit(self, x: Any, y: Any, epochs: int = 1, batch_size: int | None = 32, validation_split: float = 0.0,
+    def fit(self, x: Any, y: Any = None, epochs: int = 1, batch_size: int | None = 32, validation_split: float = 0.0,
             validation_data: tuple[Any, Any] | None = None, shuffle: bool = True,
             callbacks: list[Any] | None = None, verbose: Any = 1, seed: int | None = None,
             initial_epoch: int = 0, diagnose: bool = False) -> History:
@@ -343,14 +439,15 @@ class Model(Layer):
         ``seed`` makes shuffling, dropout masks and (for an unbuilt model) the initial weights
         reproducible bit for bit. ``validation_split`` holds out the last fraction of the data.
         ``diagnose=True`` adds a ``GradientMonitor`` (record in ``history.diagnostics``) and prints the
-        findings of ``glassnet.diagnostics.diagnose`` at the end.
+        findings of ``glassnet.diagnostics.diagnose`` at the end. ``y=None`` is for models whose
+        ``train_step`` needs no targets (autoencoders, GANs).
         """
         return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                             validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
                             verbose=verbose, seed=seed, initial_epoch=initial_epoch,
                             diagnose=diagnose)
 
-    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: Any = 0) -> dict[str, float]:
+    def evaluate(self, x: Any, y: Any = None, batch_size: int | None = 32, verbose: Any = 0) -> dict[str, float]:
         """``{"loss": ..., <metric>: ...}`` over the data, in inference mode (several outputs: also
         ``<output>_loss`` and ``<output>_<metric>``, see ``glassnet.models.outputs``)."""
         return training.evaluate(self, x, y, batch_size=batch_size)

@@ -8,6 +8,10 @@ plain views when ``shuffle=False``.
 A model with several inputs (``Functional``) takes ``x`` as a list of arrays, one per input; ``x`` then
 stays a Python list of arrays throughout, and ``_count``/``_rows`` apply the single-array code to each.
 Targets of a model with several outputs are a list in the same way (one array per output).
+
+Every batch goes through ``model.train_step(data)`` with ``data = (x, y)``, or ``x`` alone when ``fit``
+got no targets; the epoch's logs are the batch-size-weighted means of the keys it returns, except the
+model's compiled metrics, which keep their own running result (``metric.result()``).
 """
 
 from __future__ import annotations
@@ -43,16 +47,16 @@ class BatchIterator:
     """Yields ``(x_batch, y_batch)``; shuffled batches are gathered into reused buffers.
 
     ``x`` (and ``y``) may be a list of arrays (one per model input or output): each is gathered with the
-    same sample order.
+    same sample order. ``y=None`` (no targets) yields ``(x_batch, None)``.
     """
 
-    def __init__(self, x: Array | list[Array], y: Array | list[Array], batch_size: int, shuffle: bool,
+    def __init__(self, x: Array | list[Array], y: Array | list[Array] | None, batch_size: int, shuffle: bool,
                  rng: np.random.Generator) -> None:
         self.x, self.y, self.batch_size, self.shuffle, self.rng = x, y, batch_size, shuffle, rng
-        self.n = _count(y)
+        self.n = _count(x)
         size = min(batch_size, self.n)
         xs = x if isinstance(x, list) else [x]
-        ys = y if isinstance(y, list) else [y]
+        ys = [] if y is None else y if isinstance(y, list) else [y]
         self._x_buffers = [np.empty((size,) + a.shape[1:], dtype=a.dtype) for a in xs] if shuffle else None
         self._y_buffers = [np.empty((size,) + a.shape[1:], dtype=a.dtype) for a in ys] if shuffle else None
 
@@ -63,24 +67,22 @@ class BatchIterator:
         n, size = self.n, self.batch_size
         if not self.shuffle:
             for start in range(0, n, size):
-                yield _rows(self.x, slice(start, start + size)), _rows(self.y, slice(start, start + size))
+                part = slice(start, start + size)
+                yield _rows(self.x, part), None if self.y is None else _rows(self.y, part)
             return
         assert self._x_buffers is not None and self._y_buffers is not None
         order = self.rng.permutation(n)
         several = isinstance(self.x, list)
         xs = self.x if several else [self.x]
         several_y = isinstance(self.y, list)
-        ys = self.y if several_y else [self.y]
+        ys = self.y if several_y else [] if self.y is None else [self.y]
         for start in range(0, n, size):
             index = order[start : start + size]
             m = len(index)
             # mode="clip" skips the bounds check: the permutation is in range by construction.
             xb = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(xs, self._x_buffers)]
-            if several_y:
-                yb: Any = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(ys, self._y_buffers)]
-            else:
-                yb = np.take(self.y, index, axis=0, out=self._y_buffers[0][:m], mode="clip")
-            yield (xb if several else xb[0]), yb
+            yb = [np.take(a, index, axis=0, out=buf[:m], mode="clip") for a, buf in zip(ys, self._y_buffers)]
+            yield (xb if several else xb[0]), (yb if several_y else yb[0] if yb else None)
 
 
 def check_finite(name: str, array: Array) -> None:
@@ -144,6 +146,8 @@ def _split_validation(x: Any, y: Any, split: float) -> tuple[Any, Any, Any, Any]
         raise ConfigError(f"validation_split={split} leaves no validation sample out of {_count(x)}")
     cut = _count(x) - n_val  # Keras: the last fraction, taken before shuffling
     head, tail = slice(None, cut), slice(cut, None)
+    if y is None:
+        return _rows(x, head), None, _rows(x, tail), None
     return _rows(x, head), _rows(y, head), _rows(x, tail), _rows(y, tail)
 
 
@@ -156,6 +160,8 @@ def prepare_xy(model: Model, x: Any, y: Any, name: str = "") -> tuple[Any, Any]:
     x = as_inputs(model, x, f"{name}x")
     for k, array in enumerate(x if isinstance(x, list) else [x]):
         check_finite(f"{name}x[{k}]" if isinstance(x, list) else f"{name}x", array)
+    if y is None or not model._heads:  # no targets, or a custom train_step without a compiled loss
+        return x, _plain_targets(model, x, y, name)
     several = len(model._heads) > 1
     ys = target_list(model, y, f"{name}y") if several else [y]
     shapes = model.output_shape if several else [model.output_shape]
@@ -170,6 +176,24 @@ def prepare_xy(model: Model, x: Any, y: Any, name: str = "") -> tuple[Any, Any]:
             check_finite(label, y_arr)
         prepared.append(head.loss.prepare_targets(y_arr, tuple(shape), model.dtype))  # type: ignore[arg-type]
     return x, prepared if several else prepared[0]
+
+
+def _plain_targets(model: Model, x: Any, y: Any, name: str) -> Any:
+    """Targets for a model without a compiled loss: arrays (float ones in the model's dtype), checked for
+    the sample count and finiteness; ``None`` stays ``None``."""
+    if y is None:
+        return None
+    out = []
+    for k, y_k in enumerate(y if isinstance(y, list) else [y]):
+        label = f"{name}y[{k}]" if isinstance(y, list) else f"{name}y"
+        arr = np.asarray(y_k)
+        if len(arr) != _count(x):
+            raise ShapeError(f"{name}x has {_count(x)} samples but {label} has {len(arr)}; they must match")
+        if np.issubdtype(arr.dtype, np.floating):
+            arr = arr.astype(model.dtype, copy=False)
+            check_finite(label, arr)
+        out.append(arr)
+    return out if isinstance(y, list) else out[0]
 
 
 def fit(
@@ -195,13 +219,15 @@ def fit(
             model.build(np.shape(x)[1:])
     x, y = prepare_xy(model, x, y)
     if validation_data is not None:
-        if len(validation_data) != 2:
-            raise ConfigError("validation_data must be a pair (x_val, y_val)")
-        x_val, y_val = prepare_xy(model, *validation_data, name="val_")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (1, 2):
+            raise ConfigError("validation_data must be a pair (x_val, y_val), or (x_val,) without targets")
+        x_val, y_val = prepare_xy(model, *validation_data, name="val_") if len(validation_data) == 2 else (
+            prepare_xy(model, validation_data[0], None, name="val_"))
     elif validation_split:
         x, y, x_val, y_val = _split_validation(x, y, validation_split)
+        validation_data = (x_val, y_val)
     else:
-        x_val = y_val = None  # type: ignore[assignment]
+        x_val = y_val = None
     batch_size = _check_batch_size(batch_size, _count(x))
     if diagnose:
         # registered by glassnet.diagnostics, which sits above this module (see docs/architecture.md)
@@ -224,10 +250,10 @@ def fit(
             if _interrupted(model):  # asked to stop before the epoch began: nothing of it runs
                 break
             logs = _run_epoch(model, batches, cbs, epoch)
-            if x_val is not None:
+            if validation_data is not None:
                 val = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0)
                 logs.update({f"val_{k}": v for k, v in val.items()})
-            if model.optimizer.last_learning_rate is not None:
+            if model.optimizer is not None and model.optimizer.last_learning_rate is not None:
                 logs["learning_rate"] = model.optimizer.last_learning_rate
             cbs.on_epoch_end(epoch, logs)
             cbs.after_epoch(epoch)
@@ -258,20 +284,30 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
     cbs.on_epoch_begin(epoch)
     for metric in model.metrics:
         metric.reset()
-    loss_total, seen = 0.0, 0
+    stateful = {metric.name for metric in model.metrics}  # running results, not averaged again
+    totals: dict[str, float] = {}
+    seen = 0
     report = cbs.wants_batches
+    train_step = model.train_step
     for step, (xb, yb) in enumerate(batches):
         if report:
             cbs.on_batch_begin(step)
-        loss = model.train_step(xb, yb)
-        m = len(yb[0]) if type(yb) is list else len(yb)
-        loss_total += loss * m
+        logs = train_step(xb if yb is None else (xb, yb))
+        m = len(xb[0]) if type(xb) is list else len(xb)
+        for key, value in logs.items():
+            if key not in stateful:
+                totals[key] = totals.get(key, 0.0) + float(value) * m
         seen += m
         if report:
-            cbs.on_batch_end(step, {"loss": loss_total / seen, **_metric_logs(model)})
+            cbs.on_batch_end(step, _mean_logs(model, totals, seen))
         if model.stop_training or _interrupted(model):  # a callback (TerminateOnNaN) or a signal asked to stop
             break
-    return {"loss": loss_total / max(seen, 1), **_metric_logs(model)}
+    return _mean_logs(model, totals, seen)
+
+
+def _mean_logs(model: Model, totals: dict[str, float], seen: int) -> dict[str, float]:
+    """Each returned key's mean over the samples seen, then the compiled metrics' running results."""
+    return {**{key: total / max(seen, 1) for key, total in totals.items()}, **_metric_logs(model)}
 
 
 def _metric_logs(model: Model) -> dict[str, float]:
@@ -279,8 +315,13 @@ def _metric_logs(model: Model) -> dict[str, float]:
 
 
 def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[str, float]:
-    """Mean loss (plus regularization penalties, as in training) and metrics over ``(x, y)``."""
+    """Mean loss (plus regularization penalties, as in training) and metrics over ``(x, y)``; a model that
+    overrides ``test_step`` gets the batch-size-weighted means of what it returns."""
     model.require_compiled("evaluate")
+    from .model import Model  # a runtime import: model.py imports this module
+
+    if type(model).test_step is not Model.test_step:
+        return _evaluate_custom(model, x, y, batch_size)
     x, y = prepare_xy(model, x, y)
     n = _count(y)
     batch_size = _check_batch_size(batch_size, n)
@@ -294,6 +335,21 @@ def evaluate(model: Model, x: Any, y: Any, batch_size: int | None = 32) -> dict[
     logs = {"loss": total / n + model.regularization_penalty()}
     logs.update(_metric_logs(model))
     return logs
+
+
+def _evaluate_custom(model: Model, x: Any, y: Any, batch_size: int | None) -> dict[str, float]:
+    x, y = prepare_xy(model, x, y)
+    batch_size = _check_batch_size(batch_size, _count(x))
+    for metric in model.metrics:
+        metric.reset()
+    stateful = {metric.name for metric in model.metrics}
+    totals: dict[str, float] = {}
+    for xb, yb in BatchIterator(x, y, batch_size, False, backend.generator()):
+        m = _count(xb)
+        for key, value in model.test_step(xb if yb is None else (xb, yb)).items():
+            if key not in stateful:
+                totals[key] = totals.get(key, 0.0) + float(value) * m
+    return _mean_logs(model, totals, _count(x))
 
 
 PREDICT_BATCH = 1024  # default rows per forward pass in predict (see Model.predict)
