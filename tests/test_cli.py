@@ -107,6 +107,7 @@ def test_report_is_html_and_inlines_every_plot(default_run):
     assert parser.headings[0] == "Summary" and {"Final metrics", "Config"} <= set(parser.headings)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_history(tmp_path):
     for name in ("a", "b"):
         glassnet("train", "--epochs", 2, "--seed", 5, "--quiet", "--out", tmp_path / name, cwd=tmp_path)
@@ -244,6 +245,7 @@ def test_without_matplotlib_training_works_and_the_report_says_how(tmp_path):
     assert 'pip install "glassnet[plot]"' in (run_dir / "report.html").read_text().replace("&quot;", '"')
 
 
+@pytest.mark.slow
 def test_default_run_reaches_95_percent_on_digits(tmp_path):
     """The README's first command: full default run (time is reported in the notes, not asserted)."""
     glassnet("train", "--quiet", "--out", tmp_path, cwd=tmp_path)
@@ -256,6 +258,7 @@ def _write_idx(path, array):
     path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes(), compresslevel=1))
 
 
+@pytest.mark.slow
 def test_train_on_mnist_idx_files(shared_data, tmp_path):
     source = shared_data / "mnist.npz"
     if not source.is_file():
@@ -288,6 +291,7 @@ def test_train_on_mnist_idx_files(shared_data, tmp_path):
     assert metrics["test"]["accuracy"] >= 0.85
 
 
+@pytest.mark.slow
 def test_csv_run_then_predict_and_evaluate_on_the_csv(tmp_path):
     x, y = gn.datasets.make_moons(n_samples=120, noise=0.1, seed=0)
     table = tmp_path / "moons.csv"

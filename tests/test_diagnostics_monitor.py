@@ -178,3 +178,28 @@ def test_a_model_without_trainable_parameters_records_activations_only(rng):
     history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0, callbacks=[GradientMonitor(probe=x)])
     assert history.diagnostics.gradients == [] and len(history.diagnostics.activations) == 2 * 4
     assert gn.diagnostics.diagnose(history) == []
+
+
+def test_fit_diagnose_keeps_a_seeded_graph_run_with_dropout_identical(rng, capsys):
+    """The same for a two-input Functional graph with Dropout: the probe pass runs in inference mode
+    and draws no random numbers, so the dropout masks of the seeded run are unchanged."""
+
+    def graph() -> gn.Model:
+        with gn.backend.using_generator(np.random.default_rng(0)):
+            a, b = Input(shape=(6,), name="a"), Input(shape=(2,), name="b")
+            h = gn.layers.Dropout(0.4)(Dense(8, activation="relu")(a))
+            joined = gn.layers.Concatenate()([h, Dense(3, activation="tanh")(b)])
+            model = gn.Model(inputs=[a, b], outputs=Dense(3, activation="softmax")(gn.layers.Dropout(0.2)(joined)))
+        model.compile(optimizer=gn.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+        return model
+
+    x, y = _data(rng)
+    xs = [x, rng.normal(size=(len(x), 2)).astype(np.float32)]
+    plain, diagnosed, monitored = graph(), graph(), graph()
+    plain.fit(xs, y, epochs=3, batch_size=16, verbose=0, seed=3)
+    history = diagnosed.fit(xs, y, epochs=3, batch_size=16, verbose=0, seed=3, diagnose=True)
+    monitored.fit(xs, y, epochs=3, batch_size=16, verbose=0, seed=3, callbacks=[GradientMonitor()])
+    assert "Diagnosis:" in capsys.readouterr().out and history.diagnostics.epochs() == [0, 1, 2]
+    for a, b, c in zip(plain.get_weights(), diagnosed.get_weights(), monitored.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)

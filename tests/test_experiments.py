@@ -72,6 +72,7 @@ def test_robust_losses_ignore_the_outliers(out):
     assert max(mae[3], huber[3]) < 0.1 * mse[3]
 
 
+@pytest.mark.slow
 def test_activations_on_the_same_deep_net(out):
     result = _run("activations", out)
     rows = {row[0]: row for row in result.rows}

@@ -1,11 +1,24 @@
-"""The README's Python examples run as written (together, in order, as a reader would paste them)."""
+"""The README's Python examples run as written (together, in order, as a reader would paste them), and so
+do those of the documentation pages in ``DOCS``."""
 
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+import pytest
+
+from glassnet.layers import LAYERS
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ["docs/custom_layers.md"]
+
+
+def _python_blocks(path: Path) -> str:
+    return "\n".join(re.findall(r"```python\n(.*?)```", path.read_text(), re.S))
 
 
 def test_readme_python_blocks_run(capsys):
@@ -15,3 +28,16 @@ def test_readme_python_blocks_run(capsys):
     exec(compile("\n".join(blocks), str(README), "exec"), namespace)
     assert namespace["model"].count_params() == 47
     assert "Diagnosis:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("page", DOCS)
+def test_doc_python_blocks_run(page, monkeypatch):
+    """A page's blocks run as one module (so its classes pickle); layers it registers are removed after."""
+    path = ROOT / page
+    source = _python_blocks(path)
+    assert source.strip(), f"{page} has no python blocks"
+    module = types.ModuleType(f"doc_{path.stem}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(LAYERS, "_classes", dict(LAYERS._classes))
+    monkeypatch.setattr(LAYERS, "_aliases", dict(LAYERS._aliases))
+    exec(compile(source, str(path), "exec"), module.__dict__)

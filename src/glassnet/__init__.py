@@ -33,6 +33,8 @@ from .errors import (
     StateError,
     UnknownNameError,
 )
+from .export import export_onnx
+from .layers import register_layer
 from .models import Model, Sequential
 from .models.perceptron import Perceptron
 from .models.saving import load_model
@@ -57,6 +59,7 @@ __all__ = [
     "datasets",
     "diagnostics",
     "ewma",
+    "export_onnx",
     "floatx",
     "initializers",
     "layers",
@@ -65,6 +68,7 @@ __all__ = [
     "metrics",
     "optimizers",
     "preprocessing",
+    "register_layer",
     "regularizers",
     "schedules",
     "set_floatx",

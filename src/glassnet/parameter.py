@@ -83,6 +83,23 @@ class Parameter:
         """Set the gradient to zero in place."""
         self.grad.fill(0)
 
+    # -- copying --------------------------------------------------------------------------------
+    # ``copy.deepcopy`` and ``pickle`` copy a view as an independent array, so a packed parameter would
+    # lose its link to the pack's flat buffers and the optimizer (which updates the flat buffer) would
+    # no longer move it. A packed parameter therefore travels without its arrays; whichever of it and
+    # its pack is restored last binds the views again (see ``ParameterPack.__setstate__``).
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self._pack is not None:
+            del state["_value"], state["_grad"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        pack = self._pack
+        if pack is not None and "values" in pack.__dict__:
+            pack._bind(self)
+
     def __repr__(self) -> str:
         kind = "" if self.trainable else ", trainable=False"
         return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype.name}{kind})"
@@ -105,17 +122,35 @@ class ParameterPack:
         self.values: Array = np.empty(total, dtype=dtype)
         self.grads: Array = np.zeros(total, dtype=dtype)  # calloc: pages cost memory only once written
         self.offsets: list[int] = []
+        self.shapes: list[tuple[int, ...]] = []
         offset = 0
         for p in self.params:
             n = p.size
             self.values[offset : offset + n] = p.value.ravel()
             if p._grad is not None:
                 self.grads[offset : offset + n] = p._grad.ravel()
-            p._value = self.values[offset : offset + n].reshape(p.shape)
-            p._grad = self.grads[offset : offset + n].reshape(p.shape)
-            p._pack = self
             self.offsets.append(offset)
+            self.shapes.append(p.shape)
+            p._pack = self
+            self._bind(p, len(self.offsets) - 1)
             offset += n
+
+    def _bind(self, param: Parameter, k: int | None = None) -> None:
+        """Make ``param.value`` and ``param.grad`` views into the flat buffers (``k``: its index here)."""
+        if k is None:
+            k = next(i for i, p in enumerate(self.params) if p is param)
+        lo, shape = self.offsets[k], self.shapes[k]
+        hi = lo + int(np.prod(shape, dtype=np.int64))
+        param._value = self.values[lo:hi].reshape(shape)
+        param._grad = self.grads[lo:hi].reshape(shape)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """After a copy or unpickling: re-bind the parameters that belong to this pack (or whose own state
+        is not restored yet; ``Parameter.__setstate__`` re-binds those to their own pack)."""
+        self.__dict__.update(state)
+        for k, p in enumerate(self.params):
+            if p.__dict__.get("_pack", self) is self:
+                self._bind(p, k)
 
     def covers(self, params: Sequence[Parameter]) -> bool:
         """True if ``params`` are exactly this pack's parameters, in order, and still bound to it."""

@@ -34,7 +34,7 @@ TRAINING_KEYS = {
     "metrics": None,
     "diagnose": True,
 }
-DATA_NAMES = ("digits", "xor", "moons", "circles", "spirals", "blobs", "regression", "csv", "idx")
+DATA_NAMES = ("digits", "xor", "moons", "circles", "spirals", "blobs", "regression", "csv", "idx", "npz")
 DEFAULT_OPTIMIZER = {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}
 
 

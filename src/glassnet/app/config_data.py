@@ -2,10 +2,14 @@
 
 [data]           name = "digits" | "xor" | "moons" | "circles" | "spirals" | "blobs" | "regression"
                          | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
-                         optional test_images, test_labels);
+                         optional test_images, test_labels) | "npz" (path of an .npz with x_train,
+                         y_train, x_test, y_test: MNIST, Fashion-MNIST, MNIST-1D);
                  synthetic sets take their ``make_*`` arguments (n_samples, noise, ...);
                  test_size (0.2, ignored when test files are given), limit (max samples per split),
-                 task ("classification" or "regression"; inferred from the targets)
+                 task ("classification" or "regression"; inferred from the targets),
+                 flatten (each sample as one feature vector; default: yes, unless the first layer
+                 declares an ``input_rank``: a Conv2D gets images (h, w, 1), a recurrent layer rows as
+                 time steps (h, w)), shape (each sample reshaped to this; filled in when resolved)
 [preprocessing]  rescale (x *= rescale first; 1/16 for digits, 1/255 for uint8 IDX images, else 1),
                  scaler = "none" or a scaler of ``glassnet.preprocessing`` ("standard", "min_max", ...)
 """
@@ -26,11 +30,12 @@ from ..errors import ConfigError, UnknownNameError
 from ..preprocessing import SCALERS
 from .config import DATA_NAMES, check_keys, number
 
-COMMON_KEYS = ("name", "test_size", "limit", "task", "seed")
+COMMON_KEYS = ("name", "test_size", "limit", "task", "seed", "flatten", "shape")
 SOURCE_KEYS = {
     "digits": (),
     "csv": ("path", "target", "delimiter"),
     "idx": ("train_images", "train_labels", "test_images", "test_labels"),
+    "npz": ("path",),
 }
 
 
@@ -77,9 +82,14 @@ def resolve_data_table(table: dict[str, Any], seed: int) -> dict[str, Any]:
     number(table, "seed", "data", 0, integer=True)
     if "limit" in table:
         number(table, "limit", "data", 1, integer=True)
+    if "flatten" in table and not isinstance(table["flatten"], bool):
+        raise ConfigError(f"data.flatten must be true or false, got {table['flatten']!r}")
+    shape = table.get("shape", [1])
+    if not (isinstance(shape, list) and shape and all(isinstance(s, int) and s > 0 for s in shape)):
+        raise ConfigError(f"data.shape must be a list of positive integers such as [28, 28, 1], got {table['shape']!r}")
     if table.get("task", "classification") not in ("classification", "regression"):
         raise ConfigError(f'data.task must be "classification" or "regression", got {table["task"]!r}')
-    for key in {"csv": ("path",), "idx": ("train_images", "train_labels")}.get(name, ()):
+    for key in {"csv": ("path",), "npz": ("path",), "idx": ("train_images", "train_labels")}.get(name, ()):
         if not isinstance(table.get(key), str):
             raise ConfigError(f"data.{key} is required for name = {name!r}: the path of the file")
     if name == "idx" and ("test_images" in table) != ("test_labels" in table):
@@ -104,6 +114,8 @@ def _load_arrays(table: dict[str, Any]) -> tuple[Array, Array, Array | None, Arr
         if "test_images" in table:
             return (x, y, *datasets.load_idx(table["test_images"], table["test_labels"]))
         return x, y, None, None
+    if name == "npz":
+        return datasets.load_npz(table["path"])
     kwargs = {k: v for k, v in table.items() if k in _source_keys(name)}
     try:
         x, y = datasets.SYNTHETIC[name](**kwargs, seed=table["seed"])
@@ -161,7 +173,7 @@ def make_scaler(spec: Any) -> Any:
 
 def resolve_preprocessing(table: dict[str, Any], data_table: dict[str, Any], x: Array) -> dict[str, Any]:
     default_rescale = {"digits": 1.0 / 16.0}.get(data_table["name"], 1.0)
-    if data_table["name"] == "idx" and x.dtype == np.uint8:
+    if data_table["name"] in ("idx", "npz") and x.dtype == np.uint8:
         default_rescale = 1.0 / 255.0
     table = {"rescale": default_rescale, "scaler": "none", **table}
     check_keys(table, ("rescale", "scaler"), "preprocessing")
@@ -171,11 +183,30 @@ def resolve_preprocessing(table: dict[str, Any], data_table: dict[str, Any], x: 
     return table
 
 
-def make_transform(prep_table: dict[str, Any], dtype: str, fit_on: Array | None = None) -> Callable[[Array], Array]:
-    """x -> flatten to (n, features), cast to ``dtype``, multiply by ``rescale``, then the scaler.
+def sample_shape(raw: tuple[int, ...], flatten: bool | None, input_rank: int | None) -> tuple[int, ...]:
+    """The shape each sample is given: one feature vector when flattening (the default unless the first
+    layer declares ``input_rank``), else the raw shape with trailing axes merged or a channel axis
+    of 1 added until it has ``input_rank`` axes (images get one channel when no rank is declared)."""
+    if flatten is None:
+        flatten = input_rank is None
+    if flatten:
+        return (int(np.prod(raw)),)
+    shape = tuple(int(s) for s in raw)
+    rank = input_rank if input_rank is not None else (3 if len(shape) == 2 else len(shape))
+    if len(shape) > rank:
+        shape = shape[: rank - 1] + (int(np.prod(shape[rank - 1 :])),)
+    return shape + (1,) * (rank - len(shape))
 
-    The scaler is fitted on ``fit_on`` (the training inputs); without a scaler no data is needed.
+
+def make_transform(
+    prep_table: dict[str, Any], dtype: str, fit_on: Array | None = None, shape: Any = None
+) -> Callable[[Array], Array]:
+    """x -> flatten to (n, features), cast to ``dtype``, multiply by ``rescale``, then the scaler, then
+    each sample reshaped to ``shape`` (if given).
+
+    The scaler is fitted on ``fit_on`` (the training inputs, per feature); without a scaler no data is needed.
     """
+    target = None if shape is None else tuple(int(s) for s in shape)
     scaler = make_scaler(prep_table["scaler"])
     rescale = float(prep_table["rescale"])
 
@@ -192,16 +223,32 @@ def make_transform(prep_table: dict[str, Any], dtype: str, fit_on: Array | None 
 
     def transform(a: Array) -> Array:
         a = flat(a)
-        return np.asarray(scaler.transform(a), dtype=dtype) if scaler is not None else a
+        a = np.asarray(scaler.transform(a), dtype=dtype) if scaler is not None else a
+        if target is None:
+            return a
+        if int(np.prod(target)) != a.shape[1]:
+            raise ConfigError(f"data.shape {list(target)} holds {int(np.prod(target))} values but each sample has "
+                              f"{a.shape[1]}; hint: remove data.shape to let glassnet choose it")
+        return a.reshape((len(a), *target))
 
     return transform
 
 
-def prepare(data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str) -> tuple[dict[str, Any], PreparedData]:
-    """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays."""
+def prepare(
+    data_table: dict[str, Any], prep_table: dict[str, Any], dtype: str, input_rank: int | None = None
+) -> tuple[dict[str, Any], PreparedData]:
+    """Load, split and preprocess the data; returns the resolved [preprocessing] table and the arrays.
+
+    ``data_table`` gets its ``shape`` filled in (see ``sample_shape``), so a run's config reproduces it.
+    """
     x, y, x_test, y_test = load_split(data_table)
     prep_table = resolve_preprocessing(prep_table, data_table, x)
-    transform = make_transform(prep_table, dtype, x)
+    if "shape" not in data_table:
+        shape = sample_shape(x.shape[1:], data_table.get("flatten"), input_rank)
+        data_table["shape"] = list(shape) if len(shape) > 1 else None
+        if data_table["shape"] is None:
+            del data_table["shape"]
+    transform = make_transform(prep_table, dtype, x, data_table.get("shape"))
     task = _task(data_table, y)
     n_classes = None
     if task == "classification":
@@ -222,5 +269,6 @@ __all__ = [
     "make_scaler",
     "make_transform",
     "prepare",
+    "sample_shape",
     "resolve_data_table",
 ]

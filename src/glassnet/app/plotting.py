@@ -123,6 +123,37 @@ def plot_confusion_matrix(y_true: Array, y_pred: Array, n_classes: int | None = 
     return fig
 
 
+def _grid_classes(predict: Callable[[Array], Array], points: Array, resolution: int, dtype: Any) -> tuple[Array, ...]:
+    """A ``resolution``-square grid padded 10% around ``points`` and the class ``predict`` gives each node."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    pad = 0.1 * np.maximum(high - low, 1e-3)
+    g0, g1 = np.meshgrid(
+        np.linspace(low[0] - pad[0], high[0] + pad[0], resolution),
+        np.linspace(low[1] - pad[1], high[1] + pad[1], resolution),
+    )
+    out = np.asarray(predict(np.stack([g0.ravel(), g1.ravel()], axis=1).astype(dtype)))
+    if out.ndim == 2 and out.shape[1] > 1:
+        out = out.argmax(axis=1)
+    elif out.ndim == 2:
+        out = (out[:, 0] > 0.5).astype(np.int64)
+    return g0, g1, out
+
+
+def _class_legend(ax: Any, classes: Array, colour: Callable[[int], Any], has_test: bool) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], marker="s", linestyle="", markersize=8, color=colour(i), label=f"class {c}")
+        for i, c in enumerate(classes)
+    ]
+    if has_test:
+        handles += [
+            Line2D([], [], marker=m, linestyle="", markersize=6, markerfacecolor="white", color="k", label=name)
+            for m, name in (("o", "train"), ("^", "test"))
+        ]
+    ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.8)
+
+
 def plot_decision_boundary(
     predict: Callable[[Array], Array],
     x: Array,
@@ -143,18 +174,7 @@ def plot_decision_boundary(
         raise ShapeError(f"plot_decision_boundary needs 2-D inputs (n, 2), got shape {x.shape}")
     has_test = x_test is not None and y_test is not None and len(x_test) > 0
     points = np.concatenate([x, np.asarray(x_test)]) if has_test else x
-    low, high = points.min(axis=0), points.max(axis=0)
-    pad = 0.1 * np.maximum(high - low, 1e-3)
-    g0, g1 = np.meshgrid(
-        np.linspace(low[0] - pad[0], high[0] + pad[0], resolution),
-        np.linspace(low[1] - pad[1], high[1] + pad[1], resolution),
-    )
-    grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(x.dtype)
-    out = np.asarray(predict(grid))
-    if out.ndim == 2 and out.shape[1] > 1:
-        out = out.argmax(axis=1)
-    elif out.ndim == 2:
-        out = (out[:, 0] > 0.5).astype(np.int64)
+    g0, g1, out = _grid_classes(predict, points, resolution, x.dtype)
     labels = [np.asarray(y).reshape(-1), np.asarray(y_test).reshape(-1) if has_test else np.zeros(0, np.int64)]
     classes = np.unique(np.concatenate([out.reshape(-1), *labels]))  # e.g. {0, 1} or {-1, +1}
 
@@ -163,7 +183,6 @@ def plot_decision_boundary(
 
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm
-    from matplotlib.lines import Line2D
 
     k = len(classes)
     cmap = colormaps["coolwarm"] if k <= 2 else colormaps["tab10"].resampled(max(k, 2))
@@ -177,20 +196,7 @@ def plot_decision_boundary(
     if has_test:
         xt = np.asarray(x_test)
         ax.scatter(xt[:, 0], xt[:, 1], c=index(labels[1]), s=26, marker="^", **style)
-
-    def colour(i: int) -> Any:
-        return cmap(float(i)) if norm is None else cmap(int(norm(i)))
-
-    handles = [
-        Line2D([], [], marker="s", linestyle="", markersize=8, color=colour(i), label=f"class {c}")
-        for i, c in enumerate(classes)
-    ]
-    if has_test:
-        handles += [
-            Line2D([], [], marker=m, linestyle="", markersize=6, markerfacecolor="white", color="k", label=name)
-            for m, name in (("o", "train"), ("^", "test"))
-        ]
-    ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.8)
+    _class_legend(ax, classes, lambda i: cmap(float(i)) if norm is None else cmap(int(norm(i))), has_test)
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     ax.set_title(title)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import backend, losses
+from .. import backend, layers, losses
 from .._version import __version__
-from ..errors import ConfigError, UnknownNameError
+from ..diagnostics import FitDiagnosis, GradientMonitor
+from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
@@ -37,10 +38,23 @@ class RunSetup:
     name: str
 
 
+def first_layer_input_rank(model_table: dict[str, Any]) -> int | None:
+    """The ``input_rank`` the first configured layer's class declares (axes per sample, e.g. 3 for
+    Conv2D), or None (Dense and the default model take one feature vector)."""
+    specs = model_table.get("layers") or []
+    kind = specs[0].get("type") if specs and isinstance(specs[0], dict) else None
+    try:
+        cls = layers.LAYERS.lookup_class(kind)
+    except GlassnetError:
+        return None  # reported with its position when the model is built
+    return getattr(cls, "input_rank", None)
+
+
 def resolve_data(config: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict[str, Any], PreparedData]:
     """Resolved [data] and [preprocessing] tables and the prepared arrays."""
     data_table = resolve_data_table(dict(config.get("data", {})), seed)
-    prep_table, data = prepare(data_table, dict(config.get("preprocessing", {})), backend.floatx())
+    rank = first_layer_input_rank(config.get("model", {}))
+    prep_table, data = prepare(data_table, dict(config.get("preprocessing", {})), backend.floatx(), rank)
     data_table["task"] = data.task
     return data_table, prep_table, data
 
@@ -58,7 +72,7 @@ def setup(
     train_seed = number({**TRAINING_KEYS, **training_raw}, "seed", "training", 0, integer=True)
     data_table, prep_table, data = resolve_data(config, train_seed)
     training = resolve_training({"training": training_raw}, data.task)
-    model_table, model = build_model(dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_mlp")
+    model_table, model = build_model(dict(config.get("model", {})), data, train_seed, f"{data_table['name']}_model")
     loss_table, loss = build_loss(dict(config.get("loss", {})), data)
     opt_table, optimizer = build_optimizer(dict(config.get("optimizer", {})), DEFAULT_OPTIMIZER)
     check_output_width(model, loss, data, len(model_table["layers"]) - 1)
@@ -154,11 +168,9 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     write_text(run_dir / "config.toml", dumps(run.config))
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
-    diagnose = training["diagnose"] and not any(type(cb).__name__ == "GradientMonitor" for cb in callbacks)
+    diagnose = training["diagnose"] and not any(isinstance(cb, GradientMonitor) for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
-        from ..diagnostics.shortcut import make_monitor
-
-        callbacks.append(make_monitor(run.data.x_train, training["seed"]))
+        callbacks.append(FitDiagnosis.for_fit(run.data.x_train, training["seed"]))
     start = time.perf_counter()
     history = run.model.fit(
         run.data.x_train,

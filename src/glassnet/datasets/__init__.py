@@ -22,7 +22,7 @@ import numpy as np
 
 from .._typing import Array
 from ..errors import ConfigError
-from .files import load_csv, load_idx, read_idx
+from .files import load_csv, load_idx, load_npz, read_idx
 
 
 def load_digits() -> tuple[Array, Array]:
@@ -176,6 +176,7 @@ __all__ = [
     "load_csv",
     "load_digits",
     "load_idx",
+    "load_npz",
     "make_blobs",
     "make_circles",
     "make_moons",

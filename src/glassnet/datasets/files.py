@@ -83,6 +83,32 @@ def load_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike
     return images, labels.astype(np.int64)
 
 
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load_npz(path: str | os.PathLike[str]) -> tuple[Array, Array, Array, Array]:
+    """An ``.npz`` holding ``x_train, y_train, x_test, y_test`` (the layout of Keras' ``mnist.npz`` and
+    of the shared MNIST, Fashion-MNIST and MNIST-1D files) -> those four arrays; integer labels become
+    int64. Read with ``allow_pickle=False``: a file cannot run code."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in NPZ_KEYS if k not in data.files]
+            if missing:
+                raise ConfigError(f"{path}: missing array(s) {missing}; an npz data file holds {list(NPZ_KEYS)}, "
+                                  f"this one holds {sorted(data.files)}")
+            x, y, x_test, y_test = (data[k] for k in NPZ_KEYS)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable .npz file ({exc})") from None
+    for name, (a, b) in {"train": (x, y), "test": (x_test, y_test)}.items():
+        if len(a) != len(b):
+            raise ConfigError(f"{path}: x_{name} has {len(a)} samples but y_{name} has {len(b)}")
+    if np.issubdtype(y.dtype, np.integer):
+        y, y_test = y.astype(np.int64), y_test.astype(np.int64)
+    return x, y, x_test, y_test
+
+
 def _numeric(column: Array, name: str, path: Any) -> Array:
     try:
         return column.astype(np.float64)

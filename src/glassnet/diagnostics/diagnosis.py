@@ -19,7 +19,14 @@ SGD, momentum, Adam, RMSprop, Adagrad; plain, batch-normalized and dropout MLPs 
                           than half (healthy runs: median ratios 2.1e-4 to 2.6e-2 per layer, against the
                           rule of thumb 1e-3)
 
-The output layer is left out of the dead and saturated checks: a softmax or sigmoid output is
+In a graph (branches, several inputs or outputs, nested models) "first" and "last" are taken per
+path: every trainable layer with no trainable layer upstream (the first of its branch) is compared with
+every trainable layer downstream of it that has no trainable layer after it (the last before an
+output), and the worst ratio is reported, naming both. An MLP has one such pair, its first and last
+layer. The data flow comes from the monitor's probe pass (``Diagnostics.feeds``); a record without it
+is read as a chain, ``layers`` in order.
+
+The output layers are left out of the dead and saturated checks: a softmax or sigmoid output is
 supposed to approach 0 and 1 on a well-fitted sample.
 """
 
@@ -110,34 +117,14 @@ def diagnose(history: Any) -> list[Finding]:
 
 def _gradient_flow(record: Diagnostics) -> list[Finding]:
     norms = record.layer_series("grad_norm")
-    first, last = record.layers[0], record.layers[-1]
+    first = record.layers[0]
     nonfinite = [v for series in norms.values() for v in series if not math.isfinite(v)]
     bad_loss = [v for v in record.loss if not math.isfinite(v)]
     if bad_loss or nonfinite:
         where = next((n for n in record.layers if any(not math.isfinite(v) for v in norms[n])), first)
         what = "the loss" if bad_loss else "the gradient norm"
         return [_finding("exploding gradients", where, f"{what} became NaN or Inf during training")]
-    findings: list[Finding] = []
-    if len(record.layers) >= 2:
-        ratio = _median(norms[first]) / max(_median(norms[last]), 1e-300)
-        if ratio < VANISHING_RATIO:
-            findings.append(
-                _finding(
-                    "vanishing gradients",
-                    first,
-                    f"its gradient norm {_median(norms[first]):.2e} is {ratio:.1e} times "
-                    f"the last layer's ({last!r}, {_median(norms[last]):.2e})",
-                )
-            )
-        elif ratio > EXPLODING_RATIO:
-            findings.append(
-                _finding(
-                    "exploding gradients",
-                    first,
-                    f"its gradient norm {_median(norms[first]):.2e} is {ratio:.1e} times "
-                    f"the last layer's ({last!r}); gradients grow layer by layer",
-                )
-            )
+    findings = [f for first, lasts in _first_and_last_layers(record).items() for f in _path_ratio(norms, first, lasts)]
     total = np.sqrt(np.sum(np.square([norms[n] for n in record.layers]), axis=0))
     growth = float(total.max() / max(total[0], 1e-300))
     if growth > EXPLODING_GROWTH and record.loss and record.loss[-1] >= record.loss[0]:
@@ -153,11 +140,61 @@ def _gradient_flow(record: Diagnostics) -> list[Finding]:
     return findings
 
 
+def _path_ratio(norms: dict[str, list[float]], first: str, lasts: list[str]) -> list[Finding]:
+    """Vanishing or exploding gradients between ``first`` and the worst of ``lasts`` (median norms)."""
+    ratios = {last: _median(norms[first]) / max(_median(norms[last]), 1e-300) for last in lasts}
+    ratios = {last: r for last, r in ratios.items() if not math.isnan(r)}
+    if not ratios:
+        return []
+    smallest, largest = min(ratios, key=ratios.__getitem__), max(ratios, key=ratios.__getitem__)
+    head = f"its gradient norm {_median(norms[first]):.2e} is"
+    if ratios[smallest] < VANISHING_RATIO:
+        last = smallest
+        evidence = f"{head} {ratios[last]:.1e} times the last layer's ({last!r}, {_median(norms[last]):.2e})"
+        return [_finding("vanishing gradients", first, evidence)]
+    if ratios[largest] > EXPLODING_RATIO:
+        last = largest
+        evidence = f"{head} {ratios[last]:.1e} times the last layer's ({last!r}); gradients grow layer by layer"
+        return [_finding("exploding gradients", first, evidence)]
+    return []
+
+
+def _first_and_last_layers(record: Diagnostics) -> dict[str, list[str]]:
+    """Per trainable layer with no trainable layer upstream, the trainable layers downstream of it with
+    no trainable layer after them (see the module docstring); a chain without ``feeds``."""
+    layers = record.layers
+    if not record.feeds:
+        return {layers[0]: [layers[-1]]} if len(layers) >= 2 else {}
+    trainable = set(layers)
+    below = {name: _downstream(record.feeds, name) & trainable for name in layers}
+    above = {name: {other for other in layers if name in below[other]} for name in layers}
+    pairs = {}
+    for first in layers:
+        lasts = [last for last in layers if last in below[first] and not below[last]]
+        if not above[first] and lasts:
+            pairs[first] = lasts
+    return pairs
+
+
+def _downstream(feeds: dict[str, list[str]], start: str) -> set[str]:
+    """Every layer that ``start``'s output reaches, through any layers in between."""
+    found: set[str] = set()
+    stack = list(feeds.get(start, []))
+    while stack:
+        name = stack.pop()
+        if name not in found:
+            found.add(name)
+            stack.extend(feeds.get(name, []))
+    return found
+
+
 def _activation_findings(record: Diagnostics) -> list[Finding]:
     if not record.activations:
         return []
     last_epoch = record.activations[-1]["epoch"]
-    rows = [r for r in record.activations if r["epoch"] == last_epoch][:-1]  # output layer left out
+    rows = [r for r in record.activations if r["epoch"] == last_epoch]
+    # the output layers left out (a record without ``outputs`` is a chain: its last row)
+    rows = [r for r in rows if r["layer"] not in record.outputs] if record.outputs else rows[:-1]
     findings = []
     for row in rows:
         if row["activation"] in RELU_FAMILY and row["dead_fraction"] > DEAD_FRACTION:

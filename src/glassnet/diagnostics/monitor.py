@@ -1,4 +1,4 @@
-"""``GradientMonitor``: what training does inside, per layer and epoch.
+"""``GradientMonitor``: what training does inside, per layer and epoch, for any model.
 
 Per monitored epoch and per trainable layer it records
 
@@ -6,13 +6,20 @@ Per monitored epoch and per trainable layer it records
     update_ratio  ||w_after - w_before|| / ||w_before|| of each step, mean over batches
                   (a rule of thumb puts a healthy ratio near 1e-3)
 
-and, at the end of the epoch, on a fixed probe batch of up to 256 training samples run through the
-layers in inference mode, each layer's output
+and, at the end of the epoch, on a fixed probe batch of up to 256 training samples (one array per
+model input) run through the model's own ``forward`` in inference mode, each layer's output
 
-    mean, std         over every probe sample and unit
-    dead_fraction     ReLU-family units that output exactly 0 for every probe sample
+    mean, std         over every probe sample, position and unit
+    dead_fraction     ReLU-family units that output exactly 0 for every probe sample and position; a
+                      unit is one index of the last axis (a feature, or a channel of (batch, T, C))
     saturated_fraction  sigmoid/tanh outputs within 1% of their bounds (sigmoid a < 0.01 or a > 0.99,
                         tanh |a| > 0.99), where the derivative is under 4% of its maximum
+
+"Layer" means every layer that computes, found by walking the model (``diagnostics.probe``): a model
+nested in another is expanded, its layers named by their path ("inner/dense"), in the model's
+topological order (input side first). The probe pass also records which layer feeds which and which
+layers produce the model's outputs, so that ``diagnose`` can follow the paths of a graph. A layer's
+nonlinearity is the name it declares as ``output_activation`` (Dense, the activation layers, PReLU).
 
 The gradient read is the one the optimizer used (``on_batch_end`` runs after the step, so a clipping
 optimizer's gradients are the clipped ones).
@@ -32,6 +39,8 @@ from .._typing import Array
 from ..callbacks import CALLBACKS
 from ..callbacks.base import Callback, Logs
 from ..errors import ConfigError
+from ..layers.recording import attach_record, detach_record
+from .probe import model_layers, probe_count, probe_rows, run_probe, trainable_groups
 
 RELU_FAMILY = ("relu", "leaky_relu", "prelu", "elu", "selu")
 SATURATING = ("sigmoid", "tanh")
@@ -56,13 +65,18 @@ class Diagnostics:
     ``gradients``: rows ``{epoch, layer, parameter, grad_norm, update_ratio}``; ``parameter`` is ``"*"``
     for the layer's parameters taken together. ``activations``: rows ``{epoch, layer, activation, mean,
     std, dead_fraction, saturated_fraction}``. ``loss``: the training loss of every epoch.
-    ``layers``: the trainable layers' names, input side first.
+    ``layers``: the trainable layers' names, input side first (the model's topological order).
+    ``feeds``: per layer, the layers that take its output; ``outputs``: the layers whose output is a
+    model output (both from the probe pass; empty when none ran: ``diagnose`` then reads ``layers``
+    as a chain).
     """
 
     layers: list[str] = field(default_factory=list)
     gradients: list[dict[str, Any]] = field(default_factory=list)
     activations: list[dict[str, Any]] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
+    feeds: dict[str, list[str]] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
 
     def epochs(self) -> list[int]:
         return sorted({row["epoch"] for row in self.gradients})
@@ -97,16 +111,19 @@ class Diagnostics:
 
 
 def activation_name(layer: Any) -> str | None:
-    """The name of the nonlinearity a layer applies last (``"prelu"`` for PReLU), or None."""
-    if type(layer).__name__ == "PReLU":
-        return "prelu"
-    function = getattr(layer, "activation", None)
-    return getattr(function, "name", None)
+    """The name of the nonlinearity a layer applies last, as the layer declares it (``output_activation``:
+    ``"relu"`` for ``Dense(8, activation="relu")``, ``"prelu"`` for PReLU), or None."""
+    name = getattr(layer, "output_activation", None)
+    return name if isinstance(name, str) else None
 
 
 def activation_stats(a: Array, name: str | None) -> dict[str, float]:
-    """mean, std, dead_fraction (ReLU family) and saturated_fraction (sigmoid/tanh) of outputs ``a``."""
-    units = a.reshape(len(a), -1)
+    """mean, std, dead_fraction (ReLU family) and saturated_fraction (sigmoid/tanh) of outputs ``a``.
+
+    A unit is one index of the last axis: of ``(batch, T, C)`` outputs, channel c is dead when
+    a[n, t, c] == 0 for every n and t.
+    """
+    units = a.reshape(-1, a.shape[-1]) if a.ndim >= 2 else a.reshape(-1, 1)
     stats = {
         "mean": float(units.mean()),
         "std": float(units.std()),
@@ -127,8 +144,10 @@ class GradientMonitor(Callback):
 
     Args:
         every: Monitor every ``every``-th epoch (1: all); unmonitored epochs cost nothing.
-        probe: Inputs for the activation statistics (up to ``probe_size`` are used). ``None``: the
-            first ``probe_size`` training inputs the first layer sees (from its cache) are kept.
+        probe: Inputs for the activation statistics (up to ``probe_size`` rows are used): an array, or
+            for a model with several inputs a list with one array per input. ``None``: the first
+            ``probe_size`` training inputs the model receives are kept (copied as the model's
+            ``forward`` is called, through ``layers.recording``, until enough are held).
         probe_size: At most this many probe samples (default 256).
     """
 
@@ -138,23 +157,26 @@ class GradientMonitor(Callback):
             raise ConfigError(f"GradientMonitor: every must be a positive integer, got {every!r}")
         self.every = every
         self.probe_size = int(probe_size)
-        self._given_probe = None if probe is None else np.asarray(probe)[: self.probe_size]
+        self._given_probe = probe
+        self.probe: Any = probe  # as the model takes it once training begins
         self.diagnostics = Diagnostics()
         self._active = False
+        self._capturing = False
 
     # -- setup --------------------------------------------------------------------------------------
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        groups = [(layer.name, layer.parameters(trainable_only=True)) for layer in self.model.layers]
-        groups = [(name, params) for name, params in groups if params]
+        self._layers = model_layers(self.model)
+        groups = trainable_groups(self.model, self._layers)
         self.diagnostics = Diagnostics(layers=[name for name, _ in groups])
-        self.probe = self._given_probe
-        self._probe_parts: list[Array] = []
+        self.probe = self._prepare_probe(self._given_probe)
+        self._probe_parts: list[list[Array]] = []
+        self._probe_is_list = False
         self._params = [p for _, params in groups for p in params]
         self._keys = [(layer, p.name) for layer, params in groups for p in params] + [(n, "*") for n, _ in groups]
-        sizes = np.array([p.size for p in self._params])
-        self._param_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        counts = np.array([len(params) for _, params in groups])
-        self._layer_starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        sizes = np.array([p.size for p in self._params], dtype=np.int64)
+        self._param_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        counts = np.array([len(params) for _, params in groups], dtype=np.int64)
+        self._layer_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         pack = getattr(self.model, "_pack", None)
         self._pack = pack if pack is not None and pack.covers(self._params) else None
         self._squares = np.empty((3, int(sizes.sum())))  # float64 scratch: g^2, step^2, w_before^2
@@ -162,6 +184,15 @@ class GradientMonitor(Callback):
         if history is not None:
             history.diagnostics = self.diagnostics
         self._first_epoch: int | None = None
+
+    def _prepare_probe(self, probe: Any) -> Any:
+        """The given probe as the model takes it (a list of arrays for a list-input model), cut to size."""
+        if probe is None:
+            return None
+        if getattr(self.model, "takes_input_list", False):
+            arrays = [np.asarray(a) for a in (probe if isinstance(probe, (list, tuple)) else [probe])]
+            return probe_rows(arrays, slice(self.probe_size))
+        return np.asarray(probe)[: self.probe_size]
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         if self._first_epoch is None:
@@ -179,12 +210,14 @@ class GradientMonitor(Callback):
 
     # -- per batch ------------------------------------------------------------------------------------
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        if self.probe is None and not self._capturing:
+            attach_record(self.model, self._keep_probe_rows)  # for this step's forward only
+            self._capturing = True
         if self._active:
             np.copyto(self._squares[2], self._flat("value"))
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        if self.probe is None:
-            self._collect_probe()
+        self._stop_capturing()
         if not self._active:
             return
         sq = self._squares
@@ -203,14 +236,30 @@ class GradientMonitor(Callback):
         self._sums[1] += ratio
         self._batches += 1
 
-    def _collect_probe(self) -> None:
-        """Keep copies of the first layer's cached training inputs until ``probe_size`` are held."""
-        x = self.model.layers[0].cache.get("x") if self.model.layers else None
-        if x is None:
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        self._stop_capturing()
+
+    def _stop_capturing(self) -> None:
+        if self._capturing:
+            detach_record(self.model, self._keep_probe_rows)
+            self._capturing = False
+
+    def _keep_probe_rows(self, model: Any, x: Any, output: Any) -> None:
+        """Keep copies of the model's training inputs (every input's same rows) until ``probe_size`` are held."""
+        if self.probe is not None:
             return
-        self._probe_parts.append(np.array(x[: self.probe_size - sum(len(p) for p in self._probe_parts)]))
-        if sum(len(p) for p in self._probe_parts) >= self.probe_size:
-            self.probe = np.concatenate(self._probe_parts)
+        self._probe_is_list = isinstance(x, (list, tuple))
+        xs = list(x) if self._probe_is_list else [x]
+        held = sum(len(part[0]) for part in self._probe_parts)
+        self._probe_parts.append([np.array(a[: self.probe_size - held]) for a in xs])
+        if held + len(self._probe_parts[-1][0]) >= self.probe_size:
+            self.probe = self._joined_probe()
+
+    def _joined_probe(self) -> Any:
+        if not self._probe_parts:
+            return None
+        arrays = [np.concatenate(column) for column in zip(*self._probe_parts)]
+        return arrays if self._probe_is_list else arrays[0]
 
     # -- per epoch -------------------------------------------------------------------------------------
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
@@ -228,28 +277,21 @@ class GradientMonitor(Callback):
                     "update_ratio": float(ratio),
                 }
             )
-        probe = self.probe if self.probe is not None else _concat(self._probe_parts)
-        if probe is not None and len(probe):
+        probe = self.probe if self.probe is not None else self._joined_probe()
+        if probe is not None and probe_count(probe):
             self._record_activations(epoch, probe)
 
-    def _record_activations(self, epoch: int, probe: Array) -> None:
-        x = probe.astype(self.model.dtype, copy=False)
-        size = 32
-        with np.errstate(all="ignore"):
-            for layer in self.model.layers:
-                # in training-sized chunks: one 256-row product wakes BLAS threads that, on a loaded
-                # machine, cost milliseconds per epoch to schedule (measured: 5 ms vs 0.05 ms); each
-                # chunk copied, since inside fit a layer may return the same reused buffer every call
-                x = np.concatenate(
-                    [np.array(layer.forward(x[i : i + size], training=False)) for i in range(0, len(x), size)]
-                )
-                name = activation_name(layer)
-                row = {"epoch": epoch, "layer": layer.name, "activation": name or "linear"}
-                self.diagnostics.activations.append({**row, **activation_stats(x, name)})
-
-
-def _concat(parts: list[Array]) -> Array | None:
-    return np.concatenate(parts) if parts else None
+    def _record_activations(self, epoch: int, probe: Any) -> None:
+        dtype = self.model.dtype
+        x = [a.astype(dtype, copy=False) for a in probe] if isinstance(probe, list) else probe.astype(dtype, copy=False)
+        seen = run_probe(self.model, x, self._layers)
+        self.diagnostics.feeds, self.diagnostics.outputs = seen.feeds, seen.model_outputs
+        layer_of = dict(self._layers)
+        for path, a in seen.outputs.items():
+            name = activation_name(layer_of[path])
+            row = {"epoch": epoch, "layer": path, "activation": name or "linear"}
+            with np.errstate(all="ignore"):
+                self.diagnostics.activations.append({**row, **activation_stats(a, name)})
 
 
 CALLBACKS.register(GradientMonitor)

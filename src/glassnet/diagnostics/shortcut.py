@@ -15,30 +15,27 @@ from .._typing import Array
 from ..callbacks import CALLBACKS
 from .diagnosis import diagnose
 from .monitor import GradientMonitor
+from .probe import probe_count
 
 PROBE_SIZE = 256
 
 
 class FitDiagnosis(GradientMonitor):
     """A ``GradientMonitor`` whose probe is up to 256 training inputs, drawn with their own generator
-    (``seed`` or 0) so that diagnosing does not change the shuffling of a seeded fit."""
+    (``seed`` or 0) so that diagnosing does not change the shuffling of a seeded fit. For a model with
+    several inputs ``x`` is a list of arrays, and the same rows are drawn from each."""
 
     @classmethod
-    def for_fit(cls, x: Array, seed: int | None) -> FitDiagnosis:
+    def for_fit(cls, x: Array | list[Array], seed: int | None) -> FitDiagnosis:
         rng = np.random.default_rng(0 if seed is None else seed)
-        index = np.sort(rng.permutation(len(x))[:PROBE_SIZE])
-        return cls(probe=x[index])
+        index = np.sort(rng.permutation(probe_count(x))[:PROBE_SIZE])
+        return cls(probe=[a[index] for a in x] if isinstance(x, list) else x[index])
 
     def print_findings(self, history: Any, print_fn: Callable[[str], Any] = print) -> None:
         print_findings(history, print_fn)
 
 
 CALLBACKS.register(FitDiagnosis)
-
-
-def make_monitor(x: Array, seed: int | None) -> GradientMonitor:
-    """The monitor ``fit(diagnose=True)`` attaches (see ``FitDiagnosis``)."""
-    return FitDiagnosis.for_fit(x, seed)
 
 
 def print_findings(history: Any, print_fn: Callable[[str], Any] = print) -> None:

@@ -115,6 +115,11 @@ class PReLU(Layer):
             alpha_initializer = initializers.Constant(alpha_initializer)
         self.alpha_initializer = _resolve(initializers.get, alpha_initializer, "PReLU", "alpha_initializer")
 
+    @property
+    def output_activation(self) -> str:
+        """The nonlinearity this layer ends with (read by diagnostics; no loss fuses with it)."""
+        return "prelu"
+
     def build(self, input_shape: Shape) -> None:
         self.alpha = self.add_parameter("alpha", self.alpha_initializer(input_shape, self.dtype))
 

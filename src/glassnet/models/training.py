@@ -192,9 +192,6 @@ def fit(
         x_val = y_val = None  # type: ignore[assignment]
     batch_size = _check_batch_size(batch_size, _count(x))
     if diagnose:
-        if isinstance(x, list):
-            raise ConfigError("fit(diagnose=True) supports models with one input array; hint: attach a "
-                              "GradientMonitor callback with a probe instead")
         # registered by glassnet.diagnostics, which sits above this module (see docs/architecture.md)
         diagnosis = CALLBACKS.lookup_class("FitDiagnosis").for_fit(x, seed)  # type: ignore[attr-defined]
         callbacks = [*(callbacks or []), diagnosis]

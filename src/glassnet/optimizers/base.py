@@ -159,6 +159,15 @@ class Optimizer:
             self._flat_slots[(pack, name)] = buffer
         return buffer
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """After ``copy.deepcopy`` or unpickling, make the per-parameter slots views of the flat slots again
+        (a copy turns views into independent arrays, which ``get_state`` would then report stale)."""
+        self.__dict__.update(state)
+        for (pack, name), buffer in self._flat_slots.items():
+            for p, offset, shape in zip(pack.params, pack.offsets, pack.shapes, strict=True):
+                view = buffer[offset : offset + int(np.prod(shape, dtype=np.int64))].reshape(shape)
+                self.state.setdefault(_key(p), {})[name] = view
+
     def get_state(self) -> dict[str, Array]:
         """Flat mapping ``"<param>:<slot>" -> array`` plus ``"iterations"``, for saving."""
         out = {

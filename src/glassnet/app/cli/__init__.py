@@ -4,6 +4,7 @@
     glassnet evaluate RUN_DIR_OR_MODEL [--data CONFIG_OR_CSV]
     glassnet predict MODEL INPUT.csv [-o OUT.csv]
     glassnet summary CONFIG_OR_MODEL
+    glassnet export RUN_DIR_OR_MODEL --onnx OUT.onnx
     glassnet perceptron [--out DIR]
 
 Exit codes: 0 success, 2 bad usage or configuration, 1 failure while running (e.g. during training).
@@ -27,11 +28,12 @@ from ..._version import __version__
 from ...errors import ConfigError, MissingDependencyError, UnknownNameError
 from .base import Command, UsageError
 from .diagnostics import add_subcommands
+from .export import EXPORT
 from .model_commands import EVALUATE, PREDICT, SUMMARY
 from .perceptron import PERCEPTRON
 from .train import TRAIN
 
-COMMANDS: list[Command] = [TRAIN, EVALUATE, PREDICT, SUMMARY, PERCEPTRON]
+COMMANDS: list[Command] = [TRAIN, EVALUATE, PREDICT, SUMMARY, EXPORT, PERCEPTRON]
 PARSER_EXTENSIONS: list[Callable[[Any], None]] = [add_subcommands]  # gradcheck, experiment
 
 

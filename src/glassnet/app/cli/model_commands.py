@@ -47,7 +47,8 @@ def _run_transform(config: dict[str, Any] | None) -> Callable[[Array], Array]:
 
     prep = config.get("preprocessing", {})
     if prep.get("scaler", "none") == "none" and "rescale" in prep:
-        return make_transform(prep, floatx())  # nothing fitted: no need to load the data again
+        # nothing fitted: no need to load the data again
+        return make_transform(prep, floatx(), shape=config.get("data", {}).get("shape"))
     return resolve_data(config, int(config.get("training", {}).get("seed", 0)))[2].transform
 
 
