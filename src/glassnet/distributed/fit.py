@@ -39,7 +39,7 @@ from ..callbacks.progress import make_progress
 from ..errors import ConfigError, ShapeError
 from ..layers.dropout import Dropout
 from ..layers.normalization import BatchNormalization
-from ..models.training import as_inputs, prepare_xy
+from ..models.training import prepare_xy
 from .comm import Communicator, report_and_abort, world
 
 
@@ -142,7 +142,8 @@ def _reduce_logs(comm: Communicator, model: Any, loss_sum: float, seen: int) -> 
     return {"loss": float(buf[0] / max(buf[1], 1.0)), **_metric_logs(model)}
 
 
-def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = 32, comm: Communicator | None = None) -> dict[str, float]:
+def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = 32,
+             comm: Communicator | None = None) -> dict[str, float]:
     """``Model.evaluate`` with the samples split over the ranks (contiguous parts) and the sums reduced."""
     comm = world() if comm is None else comm
     model.require_compiled("evaluate")
