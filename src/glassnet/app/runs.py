@@ -11,13 +11,14 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import backend, layers, losses
+from .. import backend, distributed, layers, losses
 from .._version import __version__
 from ..diagnostics import FitDiagnosis, GradientMonitor
 from ..errors import ConfigError, GlassnetError, UnknownNameError
@@ -164,15 +165,19 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     """Train ``run.model`` as configured and write the run folder; returns where and the final numbers."""
     from .run_report import write_plots_and_report
 
-    run_dir = make_run_dir(Path(out), run.name)
-    write_text(run_dir / "config.toml", dumps(run.config))
+    comm = distributed.world()  # under mpiexec: data-parallel over the ranks, files from rank 0 only
+    lead = comm.rank == 0
+    run_dir = comm.bcast_object(make_run_dir(Path(out), run.name) if lead else None)
+    if lead:
+        write_text(run_dir / "config.toml", dumps(run.config))
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
     diagnose = training["diagnose"] and not any(isinstance(cb, GradientMonitor) for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
         callbacks.append(FitDiagnosis.for_fit(run.data.x_train, training["seed"]))
     start = time.perf_counter()
-    history = run.model.fit(
+    fit = run.model.fit if comm.size == 1 else functools.partial(distributed.fit, run.model, comm=comm)
+    history = fit(
         run.data.x_train,
         run.data.y_train,
         epochs=training["epochs"],
@@ -184,7 +189,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
         seed=training["seed"],
     )
     wall = time.perf_counter() - start
-    if diagnose and verbose:
+    if diagnose and verbose and lead:
         from ..diagnostics.shortcut import print_findings
 
         print_findings(history)
@@ -202,6 +207,10 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
             "diverged_at_epoch": diverged_at(history.history),
         }
     )
+    if comm.size > 1:
+        metrics["distributed"] = distributed_summary(history.distributed)  # type: ignore[attr-defined]
+    if not lead:
+        return RunResult(run_dir, metrics, history.history)
     run.model.save(run_dir / "model.glassnet")
     write_history_csv(run_dir / "history.csv", history.history)
     write_json(run_dir / "metrics.json", metrics)
@@ -209,10 +218,22 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1) -> RunResul
     return RunResult(run_dir, metrics, history.history)
 
 
+def distributed_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """Ranks and, per rank, the mean step time and the gradient Allreduce's part of it (milliseconds)."""
+    steps = max(int(record["steps"]), 1)
+    return {
+        "ranks": record["ranks"],
+        "step_time_ms": [round(1e3 * s / steps, 3) for s in record["step_s"]],
+        "comm_time_ms": [round(1e3 * s / steps, 3) for s in record["comm_s"]],
+        "gradient_bytes": record["gradient_bytes"],
+    }
+
+
 __all__ = [
     "RunResult",
     "RunSetup",
     "check_output_width",
+    "distributed_summary",
     "diverged_at",
     "divergence_message",
     "final_metrics",

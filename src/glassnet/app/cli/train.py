@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ... import distributed
 from .. import plotting
 from ..config import examples
 from ..report import format_number, format_seconds, plural
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     raw: dict[str, Any] = config_module.load(config_module.find(args.config)) if args.config else {}
     name = args.name or (Path(args.config).stem if args.config else None)
     setup = runs.setup(raw, epochs=args.epochs, seed=args.seed, name=name)
-    data, quiet = setup.data, args.quiet
+    data, quiet = setup.data, args.quiet or distributed.rank() != 0  # under mpiexec rank 0 speaks
     if not quiet:
         print(
             f"glassnet: training {setup.model.name} on {setup.config['data']['name']} ({data.task}: "
@@ -89,6 +90,7 @@ TRAIN = Command(
         "glassnet train --epochs 5 --out /tmp/runs --quiet",
         "glassnet train moons --seed 1",
         "glassnet train my_config.toml --out runs/",
+        "mpiexec -n 2 glassnet train my_config.toml   # data-parallel on 2 processes (glassnet[mpi])",
     ),
     configure=configure,
     run=run,
