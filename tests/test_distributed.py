@@ -45,12 +45,14 @@ def _float64_restored():
     gn.set_floatx(before)
 
 
-def _run_ranks(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _run_ranks(args: list[str], timeout: float = 120, script: list[str] | None = None,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``mpiexec -n 2 python worker.py ARGS`` (or ``python SCRIPT ARGS``), 1 BLAS thread per rank."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(gn.__file__).parents[1]),
                                                          os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [_require_mpi(), "-n", "2", sys.executable, str(HERE / "worker.py"), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    cmd = [_require_mpi(), "-n", "2", sys.executable, *(script or [str(HERE / "worker.py")]), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 def _one_process(case: str) -> dict[str, np.ndarray]:
@@ -175,3 +177,22 @@ def test_a_failure_on_one_rank_ends_both(tmp_path: Path) -> None:
     assert "planted failure on rank 1" in done.stderr and "rank 1 of 2 failed" in done.stderr
     assert elapsed < 30
     assert not (tmp_path / "w.npz").exists()
+
+
+def test_cli_under_mpiexec_trains_on_two_ranks(tmp_path: Path) -> None:
+    """``mpiexec -n 2 glassnet train``: one run folder (rank 0 writes), the report shows the ranks, and the
+    test loss is the one-process run's (float32: within 1e-5 relative)."""
+    done = _run_ranks(["train", "--epochs", "2", "--out", str(tmp_path / "two"), "--quiet"],
+                      script=["-m", "glassnet"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == ""  # --quiet on rank 0, and the other rank never prints
+    (run_dir,) = (tmp_path / "two").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["distributed"]["ranks"] == 2 and len(metrics["distributed"]["step_time_ms"]) == 2
+    assert "2 (MPI)" in (run_dir / "report.html").read_text()
+    from glassnet.app.cli import main
+
+    assert main(["train", "--epochs", "2", "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    (one_dir,) = (tmp_path / "one").iterdir()
+    alone = json.loads((one_dir / "metrics.json").read_text())
+    assert metrics["test"]["loss"] == pytest.approx(alone["test"]["loss"], rel=1e-5)
