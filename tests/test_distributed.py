@@ -179,6 +179,7 @@ def test_a_failure_on_one_rank_ends_both(tmp_path: Path) -> None:
     assert not (tmp_path / "w.npz").exists()
 
 
+@pytest.mark.slow
 def test_cli_under_mpiexec_trains_on_two_ranks(tmp_path: Path) -> None:
     """``mpiexec -n 2 glassnet train``: one run folder (rank 0 writes), the report shows the ranks, and the
     test loss is the one-process run's (float32: within 1e-5 relative)."""
@@ -196,3 +197,14 @@ def test_cli_under_mpiexec_trains_on_two_ranks(tmp_path: Path) -> None:
     (one_dir,) = (tmp_path / "one").iterdir()
     alone = json.loads((one_dir / "metrics.json").read_text())
     assert metrics["test"]["loss"] == pytest.approx(alone["test"]["loss"], rel=1e-5)
+
+
+def test_cli_failure_on_rank_zero_ends_both(tmp_path: Path) -> None:
+    """Rank 0 cannot make the run folder while rank 1 waits for its name: abort, not a hang."""
+    (tmp_path / "file").write_text("")
+    start = time.perf_counter()
+    done = _run_ranks(["train", "--epochs", "1", "--out", str(tmp_path / "file" / "runs"), "--quiet"],
+                      script=["-m", "glassnet"], cwd=tmp_path, timeout=60)
+    assert done.returncode != 0
+    assert "rank 0 of 2 failed" in done.stderr and "NotADirectoryError" in done.stderr
+    assert time.perf_counter() - start < 30

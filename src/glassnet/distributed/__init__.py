@@ -24,6 +24,7 @@ from .comm import (
     init,
     launched_under_mpi,
     rank,
+    report_and_abort,
     size,
     world,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "init",
     "launched_under_mpi",
     "rank",
+    "report_and_abort",
     "shard_bounds",
     "size",
     "world",

@@ -41,6 +41,16 @@ def _describe_metrics(values: dict[str, float] | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    comm = distributed.world()
+    if comm.size == 1:
+        return _train(args)
+    try:  # under mpiexec a failure on one rank (a missing file, say) must end all of them, not hang them
+        return _train(args)
+    except Exception as exc:
+        distributed.report_and_abort(comm, exc)
+
+
+def _train(args: argparse.Namespace) -> int:
     from .. import config as config_module
     from .. import runs
 
