@@ -3,12 +3,14 @@ with timeouts) 2 ranks equal 1 process within 1e-12 relative, and a failure on o
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -136,6 +138,81 @@ def test_launcher_variables_select_mpi(monkeypatch) -> None:
         assert not gn.distributed.launched_under_mpi()
     monkeypatch.setenv("PMI_SIZE", "2")
     assert gn.distributed.launched_under_mpi()
+
+
+class _ThreadRanks:
+    """``size`` ranks as threads of this process (the Communicator seam without MPI), for tests."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.barrier = threading.Barrier(size, timeout=60)
+        self.slots: list = [None] * size
+
+    def comm(self, rank: int) -> gn.distributed.Communicator:
+        group = self
+
+        class Comm(gn.distributed.Communicator):
+            def __init__(self) -> None:
+                self.rank, self.size = rank, group.size
+
+            def _exchange(self, value):
+                group.slots[rank] = value
+                group.barrier.wait()
+                values = list(group.slots)
+                group.barrier.wait()
+                return values
+
+            def allreduce_(self, buffer):
+                values = self._exchange(buffer.copy())
+                buffer[...] = functools.reduce(np.add, values)
+                return buffer
+
+            def bcast_(self, buffer, root=0):
+                buffer[...] = self._exchange(buffer.copy())[root]
+                return buffer
+
+            def bcast_object(self, obj, root=0):
+                return self._exchange(obj)[root]
+
+            def gather_object(self, obj, root=0):
+                values = self._exchange(obj)
+                return values if rank == root else None
+
+            def barrier(self) -> None:
+                self._exchange(None)
+
+            def abort(self, code=1):
+                group.barrier.abort()
+                raise SystemExit(code)
+
+        return Comm()
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_thread_ranks_equal_one_process_with_synced_batch_norm(size: int) -> None:
+    """The exactness argument without MPI: 2 and 3 ranks as threads (uneven shards: 32 = 11 + 11 + 10)."""
+    reference = _one_process("mlp_uneven")
+    group = _ThreadRanks(size)
+    built = [cases.make("mlp_uneven") for _ in range(size)]
+    errors: list = []
+
+    def train(rank: int) -> None:
+        model, x, y, fit_args = built[rank]
+        try:
+            gn.distributed.fit(model, x, y, verbose=0, comm=group.comm(rank), abort_on_error=False, **fit_args)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            group.barrier.abort()
+
+    threads = [threading.Thread(target=train, args=(r,)) for r in range(size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    for model, *_ in built:
+        for p in model.parameters():
+            assert _relative_gap(reference[p.name], p.value) <= 1e-12, p.name
 
 
 # -- two ranks under mpiexec -----------------------------------------------------------------------
