@@ -71,24 +71,25 @@ class Dropout(Layer):
         if self.shard is None:
             bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
         else:
-            bits = self._shard_bits(n, shape[0]).reshape(shape)
+            bits = self._shard_bits(shape).reshape(shape)
         np.greater_equal(bits, self._threshold, out=self._keep)
         # a fresh array: backward still needs it while the next forward refills the boolean buffer
         return np.multiply(self._keep, dtype.type(1.0 / (1.0 - self.rate)), dtype=dtype)
 
-    def _shard_bits(self, n: int, rows: int) -> Array:
+    def _shard_bits(self, shape: tuple[int, ...]) -> Array:
         """The 32-bit draws of rows lo:hi of the mask one process would draw for all ``shard[2]`` rows.
 
-        With u = n / rows units per row, they are draws lo*u .. hi*u - 1 of the global N = shard[2]*u; the
-        generator skips the 64-bit words before and after them (``advance``; bit generators without it
+        With u units per row (the product of ``shape[1:]``), they are draws lo*u .. hi*u - 1 of the
+        global N = shard[2] * u; the generator skips the 64-bit words before and after them (``advance``; bit generators without it
         draw the whole global mask), so it ends where the one-process generator ends.
         """
         assert self.shard is not None
         lo, hi, total_rows = self.shard
+        rows, units = shape[0], int(np.prod(shape[1:]))
+        n = rows * units
         if hi - lo != rows:
             raise ShapeError(f"layer {self.name!r} (Dropout): shard {self.shard} has {hi - lo} rows but the "
                              f"batch has {rows}; hint: set Dropout.shard only around a step on that shard")
-        units = n // rows if rows else 0
         start, total = lo * units, (total_rows * units + 1) // 2  # first uint32, 64-bit words drawn in all
         bg = self.rng.bit_generator
         if not hasattr(bg, "advance"):
