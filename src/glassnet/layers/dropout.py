@@ -80,8 +80,8 @@ class Dropout(Layer):
         """The 32-bit draws of rows lo:hi of the mask one process would draw for all ``shard[2]`` rows.
 
         With u units per row (the product of ``shape[1:]``), they are draws lo*u .. hi*u - 1 of the
-        global N = shard[2] * u; the generator skips the 64-bit words before and after them (``advance``; bit generators without it
-        draw the whole global mask), so it ends where the one-process generator ends.
+        global N = shard[2] * u; the generator skips the 64-bit words before and after them (``advance``;
+        bit generators without it draw the whole global mask), so it ends where the one-process one ends.
         """
         assert self.shard is not None
         lo, hi, total_rows = self.shard
