@@ -215,6 +215,53 @@ def test_thread_ranks_equal_one_process_with_synced_batch_norm(size: int) -> Non
             assert _relative_gap(reference[p.name], p.value) <= 1e-12, p.name
 
 
+def _thread_fit(size: int, case: str, callbacks_of=lambda rank: None, **overrides):
+    """Train ``case`` on ``size`` thread ranks; returns [(model, history)] by rank."""
+    group = _ThreadRanks(size)
+    built = [cases.make(case) for _ in range(size)]
+    results: list = [None] * size
+    errors: list = []
+
+    def train(rank: int) -> None:
+        model, x, y, fit_args = built[rank]
+        try:
+            history = gn.distributed.fit(model, x, y, verbose=0, comm=group.comm(rank), abort_on_error=False,
+                                         callbacks=callbacks_of(rank), **{**fit_args, **overrides})
+            results[rank] = (model, history)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            group.barrier.abort()
+
+    threads = [threading.Thread(target=train, args=(r,)) for r in range(size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
+def test_rank_zero_callbacks_steer_every_rank(tmp_path: Path) -> None:
+    """Callbacks run on rank 0 only: its learning-rate changes and its early stop reach rank 1, only rank 0
+    writes the CSV log, and every rank's History holds the one-process logs (loss, metrics, validation)."""
+    def callbacks_of(rank: int):
+        return [gn.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5),
+                gn.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0),
+                gn.callbacks.CSVLogger(str(tmp_path / f"log{rank}.csv"))]
+
+    results = _thread_fit(2, "mlp_uneven", callbacks_of, epochs=5)
+    model, x, y, fit_args = cases.make("mlp_uneven")
+    fit_args.pop("sync_batch_norm")
+    alone = model.fit(x, y, verbose=0, callbacks=callbacks_of(9), **{**fit_args, "epochs": 5})
+    assert (tmp_path / "log0.csv").exists() and not (tmp_path / "log1.csv").exists()
+    for rank_model, history in results:
+        assert history.epoch == alone.epoch == [0, 1]  # EarlyStopping: no improvement by 10 after epoch 0
+        assert rank_model.optimizer.learning_rate == model.optimizer.learning_rate == 0.0025
+        assert sorted(history.history) == sorted(alone.history)
+        for key, values in alone.history.items():
+            np.testing.assert_allclose(history.history[key], values, rtol=1e-12, err_msg=key)
+
+
 # -- two ranks under mpiexec -----------------------------------------------------------------------
 @pytest.mark.parametrize("case", ["mlp", "mlp_uneven", "conv_standin"])
 def test_two_ranks_equal_one_process(case: str, tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ The result does not depend on p beyond the order of floating-point sums:
 
 Logs: the loss and every metric's ``total``/``count`` are summed over ranks (one small Allreduce per
 epoch, or per step when a callback has batch hooks); validation data is split over ranks the same way.
-Callbacks, the progress bar and everything they write run on rank 0 only; rank 0 then broadcasts the
-logs, ``stop_training`` and the learning rate (callbacks may change them), and at the end its weights.
+Callbacks, the progress bar and everything they write run on rank 0 only; after each hook rank 0
+broadcasts ``stop_training`` and the learning rate (callbacks may change them), after each epoch its
+logs (every rank's ``History`` is the same), and at the end its weights.
 """
 
 from __future__ import annotations
@@ -273,7 +274,9 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
     timing = {"step_s": 0.0, "comm_s": 0.0, "steps": 0}
     model.stop_training = False
     model.history = history
-    cbs.on_train_begin()
+    if lead:
+        cbs.on_train_begin()
+    _follow_lead_settings(model, comm)
     with model.training_session():
         pack = model._pack
         flat = pack is not None and pack.covers(model._trainable_params)
@@ -293,7 +296,8 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
             _follow_lead(model, comm, history, epoch, logs, lead)
             if model.stop_training:
                 break
-    cbs.on_train_end()
+    if lead:
+        cbs.on_train_end()
     broadcast_state(model, comm, optimizer=False)  # a callback on rank 0 may have changed its weights
     per_rank = comm.gather_object({"step_s": timing["step_s"], "comm_s": timing["comm_s"]})
     history.distributed = comm.bcast_object({  # type: ignore[attr-defined]
@@ -304,6 +308,17 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
         "comm_s": [r["comm_s"] for r in per_rank] if per_rank else None,
     })
     return history
+
+
+def _follow_lead_settings(model: Any, comm: Communicator) -> None:
+    """Rank 0's ``stop_training`` and learning rate on every rank (after callbacks that may change them)."""
+    if comm.size == 1:
+        return
+    lr = model.optimizer.learning_rate
+    stop, rate = comm.bcast_object((model.stop_training, None if callable(lr) else lr))
+    model.stop_training = stop
+    if rate is not None:
+        model.optimizer.learning_rate = rate
 
 
 def _follow_lead(model: Any, comm: Communicator, history: History, epoch: int, logs: dict[str, Any],
@@ -336,6 +351,7 @@ def _run_epoch(model: Any, batches: _ShardedBatches, cbs: CallbackList, epoch: i
     lead = comm.rank == 0
     if lead:
         cbs.on_epoch_begin(epoch)
+    _follow_lead_settings(model, comm)  # e.g. LearningRateScheduler sets the rate here
     for metric in model.metrics:
         metric.reset()
     loss_sum, seen = 0.0, 0
@@ -384,7 +400,7 @@ def _run_epoch(model: Any, batches: _ShardedBatches, cbs: CallbackList, epoch: i
             _set_metric_state(model, np.array(state))  # keep the local sums; the epoch end reduces them
             if lead:
                 cbs.on_batch_end(step, logs)
-            model.stop_training = bool(comm.bcast_object(model.stop_training))
+            _follow_lead_settings(model, comm)
         if model.stop_training:
             break
     return _reduce_logs(comm, model, loss_sum, seen)
