@@ -332,3 +332,12 @@ def test_cli_failure_on_rank_zero_ends_both(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "rank 0 of 2 failed" in done.stderr and "NotADirectoryError" in done.stderr
     assert time.perf_counter() - start < 30
+
+
+def test_import_glassnet_does_not_start_mpi() -> None:
+    """mpi4py.MPI initialises MPI on import: only init() under a launcher (or init("mpi")) may load it."""
+    code = "import sys, glassnet as gn; gn.distributed.size(); print('mpi4py' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k not in gn.distributed.comm.LAUNCHER_VARIABLES}
+    env["PYTHONPATH"] = str(Path(gn.__file__).parents[1])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert done.stdout.strip() == "False", done.stderr
