@@ -249,9 +249,9 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
     elif validation_split:
         if not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        cut = _count(x) - int(_count(x) * validation_split)
-        x, y, x_val, y_val = _rows(x, slice(None, cut)), _rows(y, slice(None, cut)), _rows(x, slice(cut, None)), \
-            _rows(y, slice(cut, None))
+        cut = _count(x) - int(_count(x) * validation_split)  # Keras: the last fraction, before shuffling
+        head, tail = slice(None, cut), slice(cut, None)
+        x, y, x_val, y_val = _rows(x, head), _rows(y, head), _rows(x, tail), _rows(y, tail)
     else:
         x_val = y_val = None
     n = _count(x)
