@@ -110,6 +110,10 @@ def summary_rows(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> dict[
         f"validation split {training['validation_split']})",
         "wall time": format_seconds(metrics["wall_time_s"]),
     }
+    if metrics.get("distributed"):  # data-parallel under mpiexec (glassnet.distributed)
+        d = metrics["distributed"]
+        rows["ranks"] = (f"{d['ranks']} (MPI); step {' / '.join(f'{t:.2f}' for t in d['step_time_ms'])} ms per rank, "
+                         f"of which allreduce {' / '.join(f'{t:.2f}' for t in d['comm_time_ms'])} ms")
     for name, value in (metrics.get("test") or {}).items():
         rows[f"test {name}"] = float(value)
     rows["seed"] = training["seed"]

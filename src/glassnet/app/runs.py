@@ -14,6 +14,7 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import time
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import backend, layers, losses
+from .. import backend, distributed, layers, losses
 from .._version import __version__
 from ..callbacks.backup import BackupAndRestore
 from ..callbacks.backup import read_state as read_backup_state
@@ -179,13 +180,17 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
     """
     from .run_report import write_plots_and_report
 
+    comm = distributed.world()  # under mpiexec: data-parallel over the ranks, files from rank 0 only
+    lead = comm.rank == 0
     if resume is not None:
         run_dir = Path(resume)
     else:
-        run_dir = make_run_dir(Path(out), run.name)
-        write_text(run_dir / "config.toml", dumps(run.config))
-    write_json(run_dir / "metrics.json", {"status": "running", "glassnet_version": __version__})
-    write_inputs(run_dir, run.config["data"])  # predict matches CSV columns by these names
+        run_dir = comm.bcast_object(make_run_dir(Path(out), run.name) if lead else None)
+        if lead:
+            write_text(run_dir / "config.toml", dumps(run.config))
+    if lead:
+        write_json(run_dir / "metrics.json", {"status": "running", "glassnet_version": __version__})
+        write_inputs(run_dir, run.config["data"])  # predict matches CSV columns by these names
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
     callbacks.append(BackupAndRestore(run_dir / "backup", delete_checkpoint=False))
@@ -193,10 +198,11 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
         callbacks.append(FitDiagnosis.for_fit(run.data.x_train, training["seed"]))
     start = time.perf_counter()
+    fit = run.model.fit if comm.size == 1 else functools.partial(distributed.fit, run.model, comm=comm)
     stopper = StopOnSignal(run.model)
     try:
         with stopper:
-            history = run.model.fit(
+            history = fit(
                 run.data.x_train,
                 run.data.y_train,
                 epochs=training["epochs"],
@@ -208,10 +214,11 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
                 seed=training["seed"],
             )
     except BaseException as exc:
-        write_json(run_dir / "metrics.json", failed_metrics(exc, run_dir))
+        if lead:
+            write_json(run_dir / "metrics.json", failed_metrics(exc, run_dir))
         raise
     wall = time.perf_counter() - start
-    if diagnose and verbose:
+    if diagnose and verbose and lead:
         from ..diagnostics.shortcut import print_findings
 
         print_findings(history)
@@ -230,6 +237,10 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
         }
     )
     metrics.update(run_status(stopper, metrics, training["epochs"], run_dir))
+    if comm.size > 1:
+        metrics["distributed"] = distributed_summary(history.distributed)  # type: ignore[attr-defined]
+    if not lead:
+        return RunResult(run_dir, metrics, history.history)
     run.model.save(run_dir / "model.glassnet")
     write_history_csv(run_dir / "history.csv", history.history)
     write_json(run_dir / "metrics.json", metrics)
@@ -266,10 +277,22 @@ def failed_metrics(exc: BaseException, run_dir: Path) -> dict[str, Any]:
     }
 
 
+def distributed_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """Ranks and, per rank, the mean step time and the gradient Allreduce's part of it (milliseconds)."""
+    steps = max(int(record["steps"]), 1)
+    return {
+        "ranks": record["ranks"],
+        "step_time_ms": [round(1e3 * s / steps, 3) for s in record["step_s"]],
+        "comm_time_ms": [round(1e3 * s / steps, 3) for s in record["comm_s"]],
+        "gradient_bytes": record["gradient_bytes"],
+    }
+
+
 __all__ = [
     "RunResult",
     "RunSetup",
     "check_output_width",
+    "distributed_summary",
     "diverged_at",
     "divergence_message",
     "failed_metrics",

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backend
 from .._typing import Array
-from ..errors import ConfigError
+from ..errors import ConfigError, ShapeError
 from .base import Layer
 
 
@@ -50,6 +50,9 @@ class Dropout(Layer):
         self.rng = backend.make_generator(seed)
         self._threshold = np.uint32(min(round(rate * 2.0**32), 2**32 - 1))
         self._keep: Array | None = None  # boolean buffer reused between batches
+        # Set by glassnet.distributed around each step: (lo, hi, n) says this process holds rows lo:hi of
+        # a global batch of n rows; the mask is then exactly those rows of the one-process mask.
+        self.shard: tuple[int, int, int] | None = None
 
     def build(self, input_shape: tuple[int, ...]) -> None:
         """No parameters; defined so the base class records the shapes (``summary()`` shows them)."""
@@ -67,10 +70,37 @@ class Dropout(Layer):
         n = int(np.prod(shape))
         if self._keep is None or self._keep.shape != shape:
             self._keep = np.empty(shape, dtype=bool)
-        bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+        if self.shard is None:
+            bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+        else:
+            bits = self._shard_bits(shape).reshape(shape)
         np.greater_equal(bits, self._threshold, out=self._keep)
         # a fresh array: backward still needs it while the next forward refills the boolean buffer
         return np.multiply(self._keep, dtype.type(1.0 / (1.0 - self.rate)), dtype=dtype)
+
+    def _shard_bits(self, shape: tuple[int, ...]) -> Array:
+        """The 32-bit draws of rows lo:hi of the mask one process would draw for all ``shard[2]`` rows.
+
+        With u units per row (the product of ``shape[1:]``), they are draws lo*u .. hi*u - 1 of the
+        global N = shard[2] * u; the generator skips the 64-bit words before and after them (``advance``;
+        bit generators without it draw the whole global mask), so it ends where the one-process one ends.
+        """
+        assert self.shard is not None
+        lo, hi, total_rows = self.shard
+        rows, units = shape[0], int(np.prod(shape[1:]))
+        n = rows * units
+        if hi - lo != rows:
+            raise ShapeError(f"layer {self.name!r} (Dropout): shard {self.shard} has {hi - lo} rows but the "
+                             f"batch has {rows}; hint: set Dropout.shard only around a step on that shard")
+        start, total = lo * units, (total_rows * units + 1) // 2  # first uint32, 64-bit words drawn in all
+        bg = self.rng.bit_generator
+        if not hasattr(bg, "advance"):
+            return bg.random_raw(total).view(np.uint32)[start : start + n]
+        first, last = start // 2, (start + n + 1) // 2
+        bg.advance(first)
+        bits = bg.random_raw(last - first).view(np.uint32)[start - 2 * first : start - 2 * first + n]
+        bg.advance(total - last)
+        return bits
 
     def forward(self, x: Array, training: bool = False) -> Array:
         if not training or self.rate == 0.0:

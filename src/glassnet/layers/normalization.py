@@ -89,7 +89,15 @@ class BatchNormalization(_Normalization):
     each of shape (channels,).
 
     Shapes: x (batch, ..., channels) -> y (batch, ..., channels).
+
+    **Synchronized statistics** (``glassnet.distributed.fit(..., sync_batch_norm=True)``): ``sync`` is then
+    an object whose ``sum_(a)`` sums ``a`` over every process in place and whose ``share`` = m / N is
+    this process's part of the step's N samples. mu_B, var_B and n are those of the global batch, and the
+    two backward sums are summed over processes after the upstream gradient is put on the global scale
+    (times ``share``: a mean loss on m rows scales it by N / m); dL/dx goes back on the local scale.
     """
+
+    sync: Any = None  # see "Synchronized statistics"; None: this process's batch only
 
     def __init__(
         self,
@@ -126,15 +134,22 @@ class BatchNormalization(_Normalization):
         x2 = x.reshape(-1, x.shape[-1])
         n = float(x2.shape[0])
         mean = np.add.reduce(x2, axis=0)
+        sync = self.sync
+        if sync is not None:  # the global sum and count, in one reduction
+            stats = np.append(mean, mean.dtype.type(n))
+            sync.sum_(stats)
+            mean, n = stats[:-1], float(stats[-1])
         mean *= 1.0 / n
         x_c = np.subtract(x2, mean)
         var = np.einsum("ij,ij->j", x_c, x_c)
+        if sync is not None:
+            sync.sum_(var)
         var *= 1.0 / n  # biased variance
         var_eps = var + self.epsilon
         inv_std = np.sqrt(var_eps, out=var_eps)
         np.divide(1.0, inv_std, out=inv_std)
         self._update_moving(mean, var)
-        self.cache = {"x_c": x_c, "inv_std": inv_std}
+        self.cache = {"x_c": x_c, "inv_std": inv_std, "n": n}
         scale = inv_std * self.gamma.value if self.scale else inv_std
         y = np.multiply(x_c, scale)
         if self.center:
@@ -167,11 +182,17 @@ class BatchNormalization(_Normalization):
 
         four passes after the two column sums.
         """
-        x_c, inv_std = self.read_cache("x_c", "inv_std")
+        x_c, inv_std, n = self.read_cache("x_c", "inv_std", "n")
         g = grad_output.reshape(x_c.shape)
-        n = float(g.shape[0])
+        sync = self.sync
+        if sync is not None:
+            g = g * g.dtype.type(sync.share)  # on the scale of the global batch
         sum_g = np.add.reduce(g, axis=0)
         sum_g_xhat = np.einsum("ij,ij->j", g, x_c)
+        if sync is not None:  # both sums over every process, in one reduction
+            sums = np.concatenate([sum_g, sum_g_xhat])
+            sync.sum_(sums)
+            sum_g, sum_g_xhat = sums[: len(sum_g)], sums[len(sum_g) :]
         sum_g_xhat *= inv_std
         if self.scale:
             self.gamma.grad[...] = sum_g_xhat
@@ -189,6 +210,8 @@ class BatchNormalization(_Normalization):
         shift = scale * sum_g
         shift *= 1.0 / n
         grad_input -= shift
+        if sync is not None:
+            grad_input *= grad_input.dtype.type(1.0 / sync.share)  # back on this process's scale
         return grad_input.reshape(grad_output.shape)
 
     def get_config(self) -> dict[str, Any]:

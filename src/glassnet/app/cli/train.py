@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ... import distributed
 from .. import plotting
 from ..config import examples
 from ..report import format_number, format_seconds, plural
@@ -45,6 +46,16 @@ def _describe_metrics(values: dict[str, float] | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    comm = distributed.world()
+    if comm.size == 1:
+        return _train(args)
+    try:  # under mpiexec a failure on one rank (a missing file, say) must end all of them, not hang them
+        return _train(args)
+    except Exception as exc:
+        distributed.report_and_abort(comm, exc)
+
+
+def _train(args: argparse.Namespace) -> int:
     from .. import config as config_module
     from .. import runs
     from ..run_control import PipeSafeStream, resume_source
@@ -64,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     setup = runs.setup(raw, epochs=args.epochs, seed=args.seed, name=name)
     if not isinstance(sys.stdout, PipeSafeStream):
         sys.stdout = PipeSafeStream(sys.stdout)  # type: ignore[assignment]  # `| head` must not kill the run
-    data, quiet = setup.data, args.quiet
+    data, quiet = setup.data, args.quiet or distributed.rank() != 0  # under mpiexec rank 0 speaks
     if not quiet:
         print(
             f"glassnet: training {setup.model.name} on {setup.config['data']['name']} ({data.task}: "
@@ -112,6 +123,7 @@ TRAIN = Command(
         "glassnet train moons --seed 1",
         "glassnet train my_config.toml --out runs/",
         "glassnet train --resume runs/digits-20261201-120000",
+        "mpiexec -n 2 glassnet train my_config.toml   # data-parallel on 2 processes (glassnet[mpi])",
     ),
     configure=configure,
     run=run,
