@@ -21,13 +21,15 @@ def _python_blocks(path: Path) -> str:
     return "\n".join(re.findall(r"```python\n(.*?)```", path.read_text(), re.S))
 
 
-def test_readme_python_blocks_run(capsys):
+def test_readme_python_blocks_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write files (model.onnx) where a reader would: the current folder
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
     assert len(blocks) >= 3
     namespace: dict = {}
     exec(compile("\n".join(blocks), str(README), "exec"), namespace)
     assert namespace["model"].count_params() == 47
     assert "Diagnosis:" in capsys.readouterr().out
+    assert (tmp_path / "model.onnx").stat().st_size > 0
 
 
 @pytest.mark.parametrize("page", DOCS)
