@@ -336,7 +336,7 @@ class Model(Layer):
 
         Override it for another kind of training (docs/generative.md); ``fit`` calls it for every batch.
         """
-        x, y = steps.unpack_data(data)
+        x, y = data if type(data) is tuple and len(data) == 2 else steps.unpack_data(data)
         if y is None:
             raise ConfigError(f"model {self.name!r}: fit needs targets y for the built-in train_step; hint: pass "
                               "fit(x, y), or override train_step for training without targets")
@@ -380,7 +380,8 @@ class Model(Layer):
             self._run_backward(self.loss.fused_gradient(y, y_pred), True)  # type: ignore[union-attr]
         else:
             self._run_backward(self.loss.gradient(y, y_pred), False)  # type: ignore[union-attr]
-        return loss + sum(value for _, value in terms) + self._add_regularization()
+        penalty = self._add_regularization() if self._regularized else 0.0
+        return loss + sum(value for _, value in terms) + penalty if terms else loss + penalty
 
     def training_objective(self, x: Any, y: Any) -> float:
         """J at the current weights, as the function whose gradient ``compute_loss_and_gradients`` gives:

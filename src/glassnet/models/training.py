@@ -295,8 +295,10 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
         logs = train_step(xb if yb is None else (xb, yb))
         m = len(xb[0]) if type(xb) is list else len(xb)
         for key, value in logs.items():
-            if key not in stateful:
-                totals[key] = totals.get(key, 0.0) + float(value) * m
+            if key in totals:
+                totals[key] += value * m
+            elif key not in stateful:
+                totals[key] = float(value) * m
         seen += m
         if report:
             cbs.on_batch_end(step, _mean_logs(model, totals, seen))
