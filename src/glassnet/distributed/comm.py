@@ -124,6 +124,7 @@ class MPICommunicator(Communicator):
     def abort(self, code: int = 1) -> NoReturn:
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(0.2)  # let mpiexec forward the message before Abort tears every rank down
         self.comm.Abort(code)
         raise SystemExit(code)  # not reached: Abort ends the process
 
