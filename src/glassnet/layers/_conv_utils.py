@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import backend
 from .._typing import Array
 from ..errors import ConfigError
 
@@ -27,10 +28,11 @@ Pads = tuple[tuple[int, int], tuple[int, int]]
 
 
 def keras_name(class_name: str) -> str:
-    """Keras' default layer name: ``"Conv2D"`` -> ``"conv2d"``, ``"MaxPooling2D"`` -> ``"max_pooling2d"``
+    """Keras' default layer name, numbered per process like every layer's (``backend.unique_name``):
+    ``"Conv2D"`` -> ``"conv2d"``, then ``"conv2d_1"``; ``"MaxPooling2D"`` -> ``"max_pooling2d"``
     (glassnet's ``snake_case`` would split the digit from the D)."""
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", class_name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return backend.unique_name(re.sub("([a-z])([A-Z])", r"\1_\2", name).lower())
 
 
 def normalize_tuple(value: Any, rank: int, name: str, layer: str, allow_zero: bool = False) -> tuple[int, ...]:
