@@ -72,3 +72,20 @@ def test_flatten_false_and_explicit_shape(tmp_path):
         runs.setup({"data": {"name": "digits", "limit": 50, "shape": [7, 7]}})
     with pytest.raises(gn.ConfigError, match="data.flatten"):
         runs.setup({"data": {"name": "digits", "flatten": "no"}})
+
+
+@pytest.mark.parametrize(
+    ("first", "shape"),
+    [
+        ({"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"}, (8, 8, 1)),
+        ({"type": "LSTM", "units": 8}, (8, 8)),
+        ({"type": "Conv1D", "filters": 4, "kernel_size": 3}, (8, 8)),
+    ],
+)
+def test_built_in_conv_and_recurrent_layers_get_their_sample_shapes(first, shape):
+    layers = [first, {"type": "Flatten"}] if first["type"] != "LSTM" else [first]
+    raw = {"data": {"name": "digits", "limit": 60},
+           "model": {"layers": [*layers, {"type": "Dense", "units": 10, "activation": "softmax"}]},
+           "training": {"epochs": 1}}
+    run = runs.setup(raw)
+    assert run.data.x_train.shape[1:] == shape and run.model.input_shape == shape

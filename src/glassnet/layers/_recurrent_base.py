@@ -71,6 +71,8 @@ class Recurrent(Layer):
     ``_steps_backward``; optionally ``_make_bias`` and ``_bias_views``.
     """
 
+    input_rank = 2  # (timesteps, features) per sample
+
     gates = 1
     n_states = 1
     supports_masking = True

@@ -38,6 +38,10 @@ class _Conv(Layer):
     rank = 2
     paddings: tuple[str, ...] = ("valid", "same")
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.input_rank = cls.rank + 1  # axes per sample, for the command line's data shapes
+
     def __init__(
         self,
         filters: int,

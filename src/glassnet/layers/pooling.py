@@ -39,6 +39,10 @@ def _check_rank(layer: Layer, input_shape: Shape, rank: int) -> None:
 class _Pooling(Layer):
     rank = 2
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.input_rank = cls.rank + 1  # axes per sample, for the command line's data shapes
+
     def __init__(self, pool_size: int | tuple[int, ...] = 2, strides: int | tuple[int, ...] | None = None,
                  padding: str = "valid", name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name or cu.keras_name(type(self).__name__), trainable=trainable)
@@ -233,6 +237,10 @@ class AveragePooling1D(_AveragePooling):
 
 class _GlobalPooling(Layer):
     rank = 2
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.input_rank = cls.rank + 1  # axes per sample, for the command line's data shapes
 
     def __init__(self, keepdims: bool = False, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name or cu.keras_name(type(self).__name__), trainable=trainable)

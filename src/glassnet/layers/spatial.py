@@ -23,6 +23,8 @@ class UpSampling2D(Layer):
     Shapes: (batch, H, W, C) -> (batch, H sh, W sw, C).
     """
 
+    input_rank = 3  # (height, width, channels) per sample
+
     def __init__(self, size: int | tuple[int, int] = 2, interpolation: str = "nearest", name: str | None = None,
                  trainable: bool = True) -> None:
         super().__init__(name=name or cu.keras_name(type(self).__name__), trainable=trainable)
@@ -84,6 +86,8 @@ class ZeroPadding2D(Layer):
     Backward crops dL/dy to that window. Shapes: (batch, H, W, C) -> (batch, H + top + bottom, W + left + right, C).
     """
 
+    input_rank = 3  # (height, width, channels) per sample
+
     def __init__(self, padding: Any = 1, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name or cu.keras_name(type(self).__name__), trainable=trainable)
         self.padding = _zero_padding(padding)
@@ -117,6 +121,8 @@ class SpatialDropout2D(Dropout):
 
     Shapes: (batch, H, W, C) -> (batch, H, W, C); the mask is (batch, 1, 1, C).
     """
+
+    input_rank = 3  # (height, width, channels) per sample
 
     def __init__(self, rate: float, seed: int | np.random.Generator | None = None, name: str | None = None,
                  trainable: bool = True) -> None:
