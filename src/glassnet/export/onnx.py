@@ -328,7 +328,8 @@ def to_onnx(model: Model, opset: int = DEFAULT_OPSET) -> Any:
         raise ConfigError(f"export_onnx: model {model.name!r} is not built; hint: call it on data or give it an "
                           "Input first")
     if int(opset) < MIN_OPSET:
-        raise ConfigError(f"export_onnx: opset must be >= {MIN_OPSET}, got {opset}; hint: the default is {DEFAULT_OPSET}")
+        raise ConfigError(f"export_onnx: opset must be >= {MIN_OPSET}, got {opset}; hint: the default is "
+                          f"{DEFAULT_OPSET}")
     dtype = np.dtype(model.dtype)
     elem = onnx.helper.np_dtype_to_tensor_dtype(dtype)
     shapes = _input_shapes(model)

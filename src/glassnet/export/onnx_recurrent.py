@@ -18,8 +18,8 @@ x_t kernel, so ONNX's W is the transposed kernel with the gate blocks (each H co
                both: h_t = (1 - z) * h~ + z * h_{t-1}
 
 ``go_backwards`` reverses x on the time axis (a Gather with indices T-1 .. 0) and runs the op forwards,
-so the output sequence is in processing order, as glassnet returns it. Initial states
-(``layer(x, initial_state=...)``) become initial_h / initial_c with a direction axis of 1.
+so the output sequence is in processing order, as glassnet returns it. Initial states (a list input
+[x, h0(, c0)], as ``forward`` takes them) become initial_h / initial_c with a direction axis of 1.
 Activations: tanh, sigmoid and relu have ONNX forms inside these ops; other ones are an error.
 """
 
