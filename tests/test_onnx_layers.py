@@ -168,6 +168,8 @@ CASES: dict[str, list[Case]] = {
         seq((4, 2), L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode="sum")),
         seq((4, 2), L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode="ave")),
         seq((3, 2), L.Bidirectional(L.LSTM(2, return_sequences=True, return_state=True), merge_mode="mul")),
+        seq((3, 2), L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode=None)),  # two outputs
+        seq((3, 2), L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(3, go_backwards=True))),
     ],
     "TimeDistributed": [seq((4, 2), L.TimeDistributed(L.Dense(3, activation="tanh"))),
                         seq((3, 4, 4, 1), L.TimeDistributed(L.Conv2D(2, 3)))],
@@ -229,11 +231,14 @@ def test_layer_round_trip(name: str, case: Case, tmp_path, rng):
     _check(model, xs, tmp_path)
 
 
-@pytest.mark.parametrize("opset", [13, 18, 20])
+@pytest.mark.parametrize("opset", [13, 16, 18, 20])
 def test_other_opsets(opset, tmp_path, rng):
-    """Reductions take their axes as an attribute before opset 18 and as an input from 18 on."""
+    """Reductions take their axes as an attribute before opset 18 and as an input from 18 on; before 17
+    LayerNormalization is written out."""
     model = gn.Sequential([L.Input(shape=(5, 6, 2)), L.Conv2D(3, 3, padding="same"), L.MaxPooling2D(),
-                           L.GlobalAveragePooling2D(), L.Dense(2, activation="gelu")])
+                           L.Reshape((-1, 3)), L.LayerNormalization(),
+                           L.TransformerEncoderBlock(num_heads=1, key_dim=3, ff_dim=4), L.LSTM(3),
+                           L.Dense(2, activation="gelu")])
     _perturb(model, rng)
     _check(model, [rng.normal(size=(2, 5, 6, 2)).astype(np.float32)], tmp_path, opset=opset)
 

@@ -221,12 +221,23 @@ def _batch_norm(layer: Any, graph: Graph, inputs: list[str]) -> str:
 
 @converter(layers.LayerNormalization)
 def _layer_norm(layer: Any, graph: Graph, inputs: list[str]) -> str:
-    channels = int(layer.input_shape[-1])
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis: ONNX's LayerNormalization from
+    opset 17, written out with ReduceMean before it."""
+    channels, name = int(layer.input_shape[-1]), layer.name
     gamma = layer.gamma.value if layer.scale else np.ones(channels)
     beta = layer.beta.value if layer.center else np.zeros(channels)
-    return graph.op("LayerNormalization", [inputs[0], graph.const(gamma, f"{layer.name}/gamma"),
-                                           graph.const(beta, f"{layer.name}/beta")],
-                    layer.name, axis=-1, epsilon=float(layer.epsilon))
+    if graph.opset >= 17:
+        return graph.op("LayerNormalization", [inputs[0], graph.const(gamma, f"{name}/gamma"),
+                                               graph.const(beta, f"{name}/beta")],
+                        name, axis=-1, epsilon=float(layer.epsilon))
+    centred = graph.op("Sub", [inputs[0], graph.reduce("ReduceMean", inputs[0], [-1], f"{name}/mean", True)],
+                       f"{name}/centred")
+    var = graph.reduce("ReduceMean", graph.op("Mul", [centred, centred], f"{name}/square"), [-1], f"{name}/var", True)
+    std = graph.op("Sqrt", [graph.op("Add", [var, graph.const(layer.epsilon, f"{name}/epsilon")], f"{name}/var_eps")],
+                   f"{name}/std")
+    y = graph.op("Mul", [graph.op("Div", [centred, std], f"{name}/normalized"), graph.const(gamma, f"{name}/gamma")],
+                 f"{name}/scaled")
+    return graph.op("Add", [y, graph.const(beta, f"{name}/beta")], name)
 
 
 @converter(layers.Add)
