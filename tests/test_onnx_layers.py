@@ -83,6 +83,10 @@ def _mha_masked(q: Any, v: Any, m: Any) -> Any:
     return L.MultiHeadAttention(num_heads=2, key_dim=3)([q, v], attention_mask=m)
 
 
+def _mha_padding_and_causal(x: Any, m: Any) -> Any:
+    return L.MultiHeadAttention(num_heads=2, key_dim=2, use_causal_mask=True)([x, x], attention_mask=m)
+
+
 def _encoder_masked(x: Any, m: Any) -> Any:
     return L.TransformerEncoderBlock(num_heads=2, key_dim=2, ff_dim=6)(x, attention_mask=m)
 
@@ -180,6 +184,7 @@ CASES: dict[str, list[Case]] = {
             num_heads=1, key_dim=2, value_dim=3, output_shape=4, use_bias=False)([q, v, k])),
         graph([(4, 6)], lambda x: L.MultiHeadAttention(num_heads=3, key_dim=2, use_causal_mask=True)([x, x])),
         graph([(4, 5), (3, 5), (4, 3)], _mha_masked, masks={2: (4, 3)}),
+        graph([(5, 4), (1, 5)], _mha_padding_and_causal, masks={1: (1, 5)}),  # a key padding mask, broadcast
     ],
     "PositionalEmbedding": [seq((4, 3), L.PositionalEmbedding(sequence_length=6, output_dim=3))],
     "SinusoidalPositionalEncoding": [seq((5, 4), L.SinusoidalPositionalEncoding()),

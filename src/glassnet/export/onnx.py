@@ -11,7 +11,9 @@ pooling, upsampling, patches), ``onnx_sequence`` (reshaping, embeddings, positio
 
 Inference semantics: Dropout and GaussianNoise are the identity, BatchNormalization uses its moving
 statistics (folded into one scale and shift), Sampling returns z_mean; the batch axis is symbolic,
-every other axis has the model's static size. Needs the extra ``glassnet[onnx]`` (``onnx``).
+every other axis has the model's static size. A float64 model exports as valid ONNX, but
+onnxruntime's CPU kernels for Conv and the recurrent ops are float32 only. Needs the extra
+``glassnet[onnx]`` (``onnx``, and ``onnxruntime`` to run the file).
 """
 
 from __future__ import annotations
