@@ -352,7 +352,7 @@ def to_onnx(model: Model, opset: int = DEFAULT_OPSET) -> Any:
         graph.name(name)
     result = _find_converter(model)(model, graph, list(names))
     results = result if isinstance(result, list) else [result]
-    out_shapes = model.output_shape if isinstance(result, list) else [model.output_shape]
+    out_shapes: list[Any] = list(model.output_shape) if isinstance(result, list) else [model.output_shape]  # type: ignore[arg-type]
     out_names = ["output"] if len(results) == 1 else [f"output_{k}" for k in range(len(results))]
     outputs = [graph.op("Identity", [r], n) for r, n in zip(results, out_names)]
     in_elems = [onnx.TensorProto.INT64 if _integer_input(model, k) else elem for k in range(len(names))]

@@ -60,6 +60,7 @@ def _weights(layer: Any) -> tuple[str, Any, Any, Any, dict[str, Any]]:
     u, g = layer.units, layer.gates
     kernel, recurrent = layer.kernel.value, layer.recurrent_kernel.value
     zeros = np.zeros(g * u, dtype=kernel.dtype)
+    attrs: dict[str, Any]
     if isinstance(layer, layers.LSTM):
         kernel, recurrent = _blocks(kernel, _LSTM_TO_ONNX, u), _blocks(recurrent, _LSTM_TO_ONNX, u)
         bias = _blocks(layer.bias.value, _LSTM_TO_ONNX, u) if layer.use_bias else zeros
