@@ -31,21 +31,22 @@ def _build(params: dict) -> gn.Model:
     return model
 
 
-SPACE = {"learning_rate": {"log": [1e-5, 0.5]}, "units": {"int": [2, 16]}}
+SPACE = {"learning_rate": {"log": [1e-3, 1.0]}, "units": {"int": [2, 16]}}
 
 
 def test_a_seeded_study_finds_a_learning_rate_better_than_a_bad_default_and_resumes(tmp_path):
     x, y = _data()
+    gn.backend.set_seed(0)  # the bad model's initial weights
     bad = _build({"learning_rate": BAD_LR}).fit(x, y, epochs=4, validation_split=0.25, verbose=0, seed=0)
     bad_accuracy = max(bad.history["val_accuracy"])
     first = gn.tune.optimize(_build, SPACE, x, y, trials=4, metric="val_accuracy", epochs=4,
                              validation_split=0.25, out=tmp_path / "study", seed=0)
     assert len(first.study.trials) == 4 and (tmp_path / "study" / "journal.log").is_file()
-    resumed = gn.tune.optimize(_build, SPACE, x, y, trials=6, metric="val_accuracy", epochs=4,
+    resumed = gn.tune.optimize(_build, SPACE, x, y, trials=8, metric="val_accuracy", epochs=4,
                                validation_split=0.25, out=tmp_path / "study", seed=0)
-    assert len(resumed.study.trials) == 6  # the first four came back from the journal
+    assert len(resumed.study.trials) == 8  # the first four came back from the journal
     assert resumed.study.direction == optuna.study.StudyDirection.MAXIMIZE  # from the metric's name
-    assert resumed.best_value > bad_accuracy + 0.2, (resumed.best_value, bad_accuracy)
+    assert resumed.best_value >= 0.95 and resumed.best_value > bad_accuracy, (resumed.best_value, bad_accuracy)
     assert resumed.best_params["learning_rate"] > 10 * BAD_LR
     assert set(resumed.best_params) == {"learning_rate", "units"}
 

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from . import backend
 from .callbacks import Callback
 from .errors import ConfigError, MissingDependencyError
 
@@ -131,7 +134,10 @@ class Pruning(Callback):
 
 
 def create_study(direction: str, out: str | Path | None = None, seed: int = 0, name: str = "study") -> Any:
-    """A TPE (seeded) study with a MedianPruner; stored in ``out/journal.log`` (resumable) or in memory."""
+    """A TPE (seeded) study with a MedianPruner; stored in ``out/journal.log`` (resumable) or in memory.
+
+    A resumed study's sampler is seeded from ``[seed, trials already run]``: still reproducible, and it
+    does not propose the points of the first trials again."""
     optuna = load_optuna()
     storage = None
     if out is not None:
@@ -141,9 +147,14 @@ def create_study(direction: str, out: str | Path | None = None, seed: int = 0, n
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(str(folder / "journal.log")))
-    return optuna.create_study(study_name=name, storage=storage, direction=check_direction(direction),
-                               load_if_exists=storage is not None, sampler=optuna.samplers.TPESampler(seed=seed),
-                               pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    study = optuna.create_study(study_name=name, storage=storage, direction=check_direction(direction),
+                                load_if_exists=storage is not None, sampler=optuna.samplers.TPESampler(seed=seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    done = len(study.trials)
+    if done:  # resumed: a sampler seeded as at the start would propose the first trials' points again
+        resumed_seed = int(np.random.SeedSequence([seed, done]).generate_state(1)[0])
+        study.sampler = optuna.samplers.TPESampler(seed=resumed_seed)
+    return study
 
 
 def run_study(study: Any, objective: Callable[[Any], float], trials: int, timeout: float | None = None) -> list[Any]:
@@ -186,7 +197,8 @@ def optimize(build: Callable[[dict[str, Any]], Any], space: dict[str, dict[str, 
         epochs, batch_size, validation_split, validation_data: Passed to ``fit`` (with ``seed``,
             ``verbose=0`` and the pruning callback), as are ``fit_kwargs``.
         out: A folder for the journal file (resume by calling again); None keeps the study in memory.
-        seed: Seeds the sampler and every trial's ``fit``.
+        seed: Seeds the sampler, every trial's ``fit``, and the default generator while ``build`` runs
+            (``[seed, trial number]``), so unseeded initializers give the same weights on every run.
         timeout: Seconds after which no new trial starts.
     """
     space = check_space(space, "space")
@@ -195,7 +207,8 @@ def optimize(build: Callable[[dict[str, Any]], Any], space: dict[str, dict[str, 
 
     def objective(trial: Any) -> float:
         params = {key: sample(trial, key, spec) for key, spec in space.items()}
-        model = build(params)
+        with backend.using_generator(np.random.default_rng([seed, trial.number])):  # seeded initial weights
+            model = build(params)
         if not getattr(model, "_compiled", False):
             raise ConfigError(f"tune.optimize: build(params) must return a compiled model, got {model!r}; hint: "
                               "call model.compile(optimizer=..., loss=...) inside build")
