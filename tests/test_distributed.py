@@ -293,6 +293,30 @@ def test_two_ranks_with_local_batch_norm_train_but_differ(tmp_path: Path) -> Non
     assert all(np.isfinite(history["loss"]))
 
 
+@pytest.mark.parametrize("kill_rank,kill_step", [(1, 10), (0, 15)])
+def test_a_killed_two_rank_run_resumes_to_the_uninterrupted_weights(tmp_path: Path, kill_rank: int,
+                                                                   kill_step: int) -> None:
+    """SIGKILL one rank mid-epoch (6 steps per epoch: step 10 is in epoch 2, step 15 in epoch 3); the rerun
+    resumes from rank 0's last epoch backup and ends with the weights and history of a run never killed."""
+    whole = tmp_path / "whole.npz"
+    done = _run_ranks(["mlp", str(whole), "--backup", str(tmp_path / "whole_backup")])
+    assert done.returncode == 0, done.stderr[-3000:]
+    backup, resumed = tmp_path / "backup", tmp_path / "resumed.npz"
+    killed = _run_ranks(["mlp", str(resumed), "--backup", str(backup), "--kill-rank", str(kill_rank),
+                         "--kill-step", str(kill_step)], timeout=60)
+    assert killed.returncode != 0 and not resumed.exists()
+    assert json.loads((backup / "state.json").read_text())["epoch"] == (kill_step - 1) // 6
+    done = _run_ranks(["mlp", str(resumed), "--backup", str(backup)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    want, got = np.load(whole), np.load(resumed)
+    assert sorted(got.files) == sorted(want.files)
+    for name in want.files:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert json.loads(resumed.with_suffix(".json").read_text())["history"] == json.loads(
+        whole.with_suffix(".json").read_text())["history"]
+    assert not backup.exists()  # delete_checkpoint after the normal end
+
+
 def test_a_failure_on_one_rank_ends_both(tmp_path: Path) -> None:
     start = time.perf_counter()
     done = _run_ranks(["mlp", str(tmp_path / "w.npz"), "--fail-on-rank", "1"], timeout=60)

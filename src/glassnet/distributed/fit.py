@@ -36,6 +36,8 @@ import numpy as np
 from .. import backend
 from .._typing import Array
 from ..callbacks import CallbackList, History
+from ..callbacks.backup import _generators
+from ..callbacks.base import FitState
 from ..callbacks.progress import make_progress
 from ..errors import ConfigError, ShapeError
 from ..layers.dropout import Dropout
@@ -193,6 +195,31 @@ def broadcast_state(model: Any, comm: Communicator, root: int = 0, optimizer: bo
         model.optimizer.set_state(state)
 
 
+def share_run_state(model: Any, comm: Communicator, rng: np.random.Generator, history: History,
+                    initial_epoch: int) -> int:
+    """Rank 0's run on every rank before the first step: weights, optimizer state, the epoch to start at and,
+    after a resume (``BackupAndRestore`` runs on rank 0 only), its generators and history. Returns the epoch."""
+    broadcast_state(model, comm)
+    if comm.size == 1:
+        return initial_epoch
+    generators = _generators(model)
+    lead = comm.rank == 0
+    shared = comm.bcast_object((
+        initial_epoch, rng.bit_generator.state, backend.generator().bit_generator.state,
+        {key: g.bit_generator.state for key, g in generators.items()}, history.history, history.epoch,
+    ) if lead else None)
+    initial_epoch, rng.bit_generator.state, backend.generator().bit_generator.state, states, logs, done = shared
+    if set(states) != set(generators):
+        raise ConfigError(f"distributed fit: rank 0's random generators {sorted(states)} are not rank "
+                          f"{comm.rank}'s {sorted(generators)}; hint: build the same model on every rank")
+    for key, generator in generators.items():
+        generator.bit_generator.state = states[key]
+    if not lead:
+        history.history = {key: list(values) for key, values in logs.items()}
+        history.epoch = list(done)
+    return int(initial_epoch)
+
+
 def fit(
     model: Any,
     x: Any,
@@ -259,7 +286,6 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
     _check_batches(n, batch_size, comm.size)
     if seed is not None:
         model.reseed(np.random.default_rng(rng.integers(2**63)))
-    broadcast_state(model, comm)
     batches = _ShardedBatches(x, y, batch_size, shuffle, rng, comm)
     history = History()
     progress = make_progress(verbose) if lead else None
@@ -276,6 +302,8 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
     model.history = history
     if lead:
         cbs.on_train_begin()
+        initial_epoch = cbs.restore_run(FitState(rng, history, initial_epoch, epochs))  # BackupAndRestore
+    initial_epoch = share_run_state(model, comm, rng, history, initial_epoch)
     _follow_lead_settings(model, comm)
     with model.training_session():
         pack = model._pack
@@ -293,6 +321,7 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
                 logs["learning_rate"] = model.optimizer.last_learning_rate
             if lead:
                 cbs.on_epoch_end(epoch, logs)
+                cbs.after_epoch(epoch)  # BackupAndRestore writes rank 0's state, which every rank shares
             _follow_lead(model, comm, history, epoch, logs, lead)
             if model.stop_training:
                 break
@@ -406,4 +435,4 @@ def _run_epoch(model: Any, batches: _ShardedBatches, cbs: CallbackList, epoch: i
     return _reduce_logs(comm, model, loss_sum, seen)
 
 
-__all__ = ["broadcast_state", "evaluate", "fit", "shard_bounds"]
+__all__ = ["broadcast_state", "evaluate", "fit", "shard_bounds", "share_run_state"]
