@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -345,6 +346,42 @@ def test_cli_under_mpiexec_trains_on_two_ranks(tmp_path: Path) -> None:
     (one_dir,) = (tmp_path / "one").iterdir()
     alone = json.loads((one_dir / "metrics.json").read_text())
     assert metrics["test"]["loss"] == pytest.approx(alone["test"]["loss"], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_cli_resume_of_a_killed_two_rank_run(tmp_path: Path) -> None:
+    """``mpiexec -n 2 glassnet train`` SIGKILLed (every process) once its backup holds 3 epochs, then
+    ``mpiexec -n 2 glassnet train --resume RUN``: the weights and history of the run never killed."""
+    train = ["train", "--epochs", "40", "--quiet"]
+    done = _run_ranks([*train, "--out", str(tmp_path / "whole")], script=["-m", "glassnet"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    env = {**os.environ, "PYTHONPATH": str(Path(gn.__file__).parents[1]), "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1"}
+    cmd = [_require_mpi(), "-n", "2", sys.executable, "-m", "glassnet", *train, "--out", str(tmp_path / "cut")]
+    running = subprocess.Popen(cmd, env=env, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and running.poll() is None:
+            states = list((tmp_path / "cut").glob("*/backup/state.json"))
+            try:
+                if states and json.loads(states[0].read_text())["epoch"] >= 3:
+                    break
+            except ValueError:  # state.json is written atomically, but be safe while it appears
+                pass
+            time.sleep(0.01)
+    finally:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait(timeout=30)
+    (run_dir,) = (tmp_path / "cut").iterdir()
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "running"  # killed, not finished
+    done = _run_ranks(["train", "--resume", str(run_dir), "--quiet"], script=["-m", "glassnet"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (whole_dir,) = (tmp_path / "whole").iterdir()
+    assert (run_dir / "history.csv").read_text() == (whole_dir / "history.csv").read_text()
+    want, got = gn.load_model(whole_dir / "model.glassnet"), gn.load_model(run_dir / "model.glassnet")
+    for a, b in zip(want.get_weights(), got.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_cli_failure_on_rank_zero_ends_both(tmp_path: Path) -> None:
