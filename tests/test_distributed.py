@@ -242,6 +242,35 @@ def _thread_fit(size: int, case: str, callbacks_of=lambda rank: None, **override
     return results
 
 
+@pytest.mark.parametrize("sizes,itemsize,bucket_bytes,want", [
+    ([3, 5, 2, 4], 8, 40, [(8, 14), (3, 8), (0, 3)]),  # from the end: 4 + 2 >= 5 elements, then 5, then the rest
+    ([3, 5, 2, 4], 8, 1, [(10, 14), (8, 10), (3, 8), (0, 3)]),  # one parameter per bucket
+    ([3, 5, 2, 4], 8, 10**6, [(0, 14)]),  # one bucket
+    ([7], 4, 4, [(0, 7)]),
+])
+def test_bucket_bounds_cut_at_parameters_from_the_end(sizes, itemsize, bucket_bytes, want) -> None:
+    assert gn.distributed.buckets.bucket_bounds(sizes, itemsize, bucket_bytes) == want
+
+
+def test_buckets_on_thread_ranks_equal_one_process() -> None:
+    """Buckets of >= 200 bytes, started as backward reaches them (the layers report), 2 and 3 thread ranks."""
+    reference = _one_process("mlp_uneven")
+    for size in (2, 3):
+        results = _thread_fit(size, "mlp_uneven", bucket_bytes=200)
+        for model, history in results:
+            assert history.distributed["buckets"] > 3 and history.distributed["overlap"]
+            for p in model.parameters():
+                assert _relative_gap(reference[p.name], p.value) <= 1e-12, p.name
+            assert all("backward" not in vars(layer) for layer in model.layers)  # the reports are removed
+
+
+@pytest.mark.parametrize("bucket_bytes", [0, -5, 2.5, True])
+def test_bucket_bytes_must_be_a_positive_integer(bucket_bytes) -> None:
+    model, x, y, fit_args = cases.make("mlp")
+    with pytest.raises(gn.ConfigError, match="bucket_bytes must be a positive integer"):
+        gn.distributed.fit(model, x, y, verbose=0, bucket_bytes=bucket_bytes, **fit_args)
+
+
 def test_rank_zero_callbacks_steer_every_rank(tmp_path: Path) -> None:
     """Callbacks run on rank 0 only: its learning-rate changes and its early stop reach rank 1, only rank 0
     writes the CSV log, and every rank's History holds the one-process logs (loss, metrics, validation)."""
@@ -279,6 +308,22 @@ def test_two_ranks_equal_one_process(case: str, tmp_path: Path) -> None:
     assert record["distributed"]["ranks"] == 2 and len(record["distributed"]["comm_s"]) == 2
     assert len(record["history"]["loss"]) == 3
     assert ("val_accuracy" in record["history"]) == (case != "conv_standin")
+
+
+@pytest.mark.parametrize("case", ["mlp", "conv_standin"])
+def test_two_ranks_with_buckets_equal_one_bucket_bit_for_bit(case: str, tmp_path: Path) -> None:
+    """Non-blocking Iallreduce of buckets of >= 100 bytes during backward (mixed with the synchronized
+    BatchNormalization's Allreduces) gives the weights of one Allreduce after backward, bit for bit."""
+    one, many = tmp_path / "one.npz", tmp_path / "many.npz"
+    for out, extra in ((one, []), (many, ["--bucket-bytes", "100"])):
+        done = _run_ranks([case, str(out), *extra])
+        assert done.returncode == 0, done.stderr[-3000:]
+    want, got = np.load(one), np.load(many)
+    for name in want.files:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    record = json.loads(many.with_suffix(".json").read_text())["distributed"]
+    assert record["buckets"] > 2 and record["overlap"]
+    assert json.loads(one.with_suffix(".json").read_text())["distributed"]["buckets"] == 1
 
 
 def test_two_ranks_with_local_batch_norm_train_but_differ(tmp_path: Path) -> None:

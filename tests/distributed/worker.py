@@ -1,11 +1,13 @@
 """Run under ``mpiexec -n P`` by tests/test_distributed.py: one data-parallel training, weights to a file.
 
-    python tests/distributed/worker.py CASE OUT.npz [--fail-on-rank R] [--backup DIR [--kill-rank R --kill-step N]]
+    python tests/distributed/worker.py CASE OUT.npz [--fail-on-rank R] [--bucket-bytes B]
+        [--backup DIR [--kill-rank R --kill-step N]]
 
 Every rank trains; rank 0 writes the weights (``weights.npz``: one array per parameter, by name) and the
-history. ``--backup DIR`` adds ``BackupAndRestore(DIR)`` (which resumes from DIR); ``--kill-rank R
---kill-step N`` SIGKILLs rank R at the start of its N-th step (counted from 1), as a crash would. CASE
-names a model and data set from ``cases.py``, which the test also trains in one process.
+history. ``--bucket-bytes B`` sums the gradient in buckets of >= B bytes. ``--backup DIR`` adds
+``BackupAndRestore(DIR)`` (which resumes from DIR); ``--kill-rank R --kill-step N`` SIGKILLs rank R at the
+start of its N-th step (counted from 1), as a crash would. CASE names a model and data set from
+``cases.py``, which the test also trains in one process.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> int:
     parser.add_argument("out")
     parser.add_argument("--fail-on-rank", type=int, default=None)
     parser.add_argument("--backup", default=None)
+    parser.add_argument("--bucket-bytes", type=int, default=None)
     parser.add_argument("--kill-rank", type=int, default=None)
     parser.add_argument("--kill-step", type=int, default=None)
     args = parser.parse_args()
@@ -64,7 +67,8 @@ def main() -> int:
 
         model.compute_loss_and_gradients = killed
     callbacks = [gn.callbacks.BackupAndRestore(args.backup)] if args.backup else None
-    history = gn.distributed.fit(model, x, y, verbose=0, callbacks=callbacks, **fit_args)
+    history = gn.distributed.fit(model, x, y, verbose=0, callbacks=callbacks, bucket_bytes=args.bucket_bytes,
+                                 **fit_args)
     if comm.rank == 0:
         np.savez(args.out, **{p.name: p.value for p in model.parameters()})
         Path(args.out).with_suffix(".json").write_text(

@@ -28,7 +28,6 @@ logs (every rank's ``History`` is the same), and at the end its weights.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -40,10 +39,11 @@ from ..callbacks.backup import _generators
 from ..callbacks.base import FitState
 from ..callbacks.progress import make_progress
 from ..errors import ConfigError, ShapeError
-from ..layers.dropout import Dropout
 from ..layers.normalization import BatchNormalization
 from ..models.training import prepare_xy
+from .buckets import check_bucket_bytes
 from .comm import Communicator, report_and_abort, world
+from .step import DistributedStep
 
 
 def _count(x: Any) -> int:
@@ -57,24 +57,6 @@ def _rows(x: Any, index: Any) -> Any:
 def shard_bounds(rows: int, rank: int, size: int) -> tuple[int, int]:
     """Rows lo:hi of a batch of ``rows`` that ``rank`` of ``size`` takes (sizes differ by at most one)."""
     return rank * rows // size, (rank + 1) * rows // size
-
-
-def _leaf_layers(model: Any) -> list[Any]:
-    out: list[Any] = []
-    for layer in getattr(model, "layers", []):
-        out += _leaf_layers(layer) if hasattr(layer, "layers") and hasattr(layer, "compile") else [layer]
-    return out
-
-
-class _BatchNormSync:
-    """What a synchronized BatchNormalization needs: the sum over ranks and this rank's share m / b."""
-
-    def __init__(self, comm: Communicator) -> None:
-        self.comm = comm
-        self.share = 1.0
-
-    def sum_(self, array: Array) -> Array:
-        return self.comm.allreduce_(array)
 
 
 class _ShardedBatches:
@@ -234,6 +216,7 @@ def fit(
     seed: int | None = None,
     initial_epoch: int = 0,
     sync_batch_norm: bool = False,
+    bucket_bytes: int | None = None,
     comm: Communicator | None = None,
     abort_on_error: bool = True,
 ) -> History:
@@ -248,9 +231,10 @@ def fit(
     per rank the seconds of all steps (``step_s``) and, of those, in the gradient Allreduce (``comm_s``).
     """
     comm = world() if comm is None else comm
+    check_bucket_bytes(bucket_bytes)
     try:
         return _fit(model, x, y, epochs, batch_size, validation_split, validation_data, shuffle, callbacks,
-                    verbose, seed, initial_epoch, sync_batch_norm, comm)
+                    verbose, seed, initial_epoch, sync_batch_norm, bucket_bytes, comm)
     except BaseException as exc:
         if comm.size > 1 and abort_on_error and not isinstance(exc, SystemExit):
             report_and_abort(comm, exc)
@@ -259,7 +243,7 @@ def fit(
 
 def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, validation_split: float,
          validation_data: Any, shuffle: bool, callbacks: list[Any] | None, verbose: Any, seed: int | None,
-         initial_epoch: int, sync_batch_norm: bool, comm: Communicator) -> History:
+         initial_epoch: int, sync_batch_norm: bool, bucket_bytes: int | None, comm: Communicator) -> History:
     model.require_compiled("fit")
     lead = comm.rank == 0
     if seed is None:  # one seed for all: rank 0 draws it
@@ -293,11 +277,6 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
     cbs = CallbackList([*user, history, *([progress] if progress else [])], model,
                        {"epochs": epochs, "steps": len(batches), "verbose": verbose if lead else 0})
     per_batch = bool(comm.bcast_object(cbs.wants_batches))
-    layers = _leaf_layers(model)
-    dropouts = [layer for layer in layers if isinstance(layer, Dropout)]
-    norms = [layer for layer in layers if isinstance(layer, BatchNormalization)]
-    sync = _BatchNormSync(comm) if sync_batch_norm and comm.size > 1 else None
-    timing = {"step_s": 0.0, "comm_s": 0.0, "steps": 0}
     model.stop_training = False
     model.history = history
     if lead:
@@ -306,14 +285,11 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
     initial_epoch = share_run_state(model, comm, rng, history, initial_epoch)
     _follow_lead_settings(model, comm)
     with model.training_session():
-        pack = model._pack
-        flat = pack is not None and pack.covers(model._trainable_params)
-        grads = [pack.grads] if flat else [np.ascontiguousarray(p.grad) for p in model._trainable_params]
+        step = DistributedStep(model, comm, sync_batch_norm, bucket_bytes)
         for epoch in range(initial_epoch, epochs):
-            logs = _run_epoch(model, batches, cbs, epoch, comm, per_batch, dropouts, norms, sync, flat, grads,
-                              timing)
-            if not sync and comm.size > 1:
-                _average_moving_statistics(norms, comm)
+            logs = _run_epoch(model, batches, cbs, epoch, comm, per_batch, step)
+            if step.sync is None and comm.size > 1:
+                _average_moving_statistics(step.norms, comm)
             if x_val is not None:
                 val = evaluate(model, x_val, y_val, batch_size=batch_size, comm=comm)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -328,15 +304,21 @@ def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, valida
     if lead:
         cbs.on_train_end()
     broadcast_state(model, comm, optimizer=False)  # a callback on rank 0 may have changed its weights
-    per_rank = comm.gather_object({"step_s": timing["step_s"], "comm_s": timing["comm_s"]})
-    history.distributed = comm.bcast_object({  # type: ignore[attr-defined]
+    history.distributed = _timing_record(comm, step)  # type: ignore[attr-defined]
+    return history
+
+
+def _timing_record(comm: Communicator, step: DistributedStep) -> dict[str, Any]:
+    per_rank = comm.gather_object({"step_s": step.step_s, "comm_s": step.comm_s})
+    return comm.bcast_object({
         "ranks": comm.size,
-        "steps": timing["steps"],
-        "gradient_bytes": int(sum(g.nbytes for g in grads)),
+        "steps": step.steps,
+        "gradient_bytes": step.gradient_bytes,
+        "buckets": len(step.buckets) if step.buckets is not None else 1,
+        "overlap": bool(step.buckets is not None and step.buckets.overlap),
         "step_s": [r["step_s"] for r in per_rank] if per_rank else None,
         "comm_s": [r["comm_s"] for r in per_rank] if per_rank else None,
     })
-    return history
 
 
 def _follow_lead_settings(model: Any, comm: Communicator) -> None:
@@ -375,8 +357,7 @@ def _average_moving_statistics(norms: list[BatchNormalization], comm: Communicat
 
 
 def _run_epoch(model: Any, batches: _ShardedBatches, cbs: CallbackList, epoch: int, comm: Communicator,
-               per_batch: bool, dropouts: list[Dropout], norms: list[BatchNormalization], sync: Any,
-               flat: bool, grads: list[Array], timing: dict[str, Any]) -> dict[str, Any]:
+               per_batch: bool, step: DistributedStep) -> dict[str, Any]:
     lead = comm.rank == 0
     if lead:
         cbs.on_epoch_begin(epoch)
@@ -384,51 +365,19 @@ def _run_epoch(model: Any, batches: _ShardedBatches, cbs: CallbackList, epoch: i
     for metric in model.metrics:
         metric.reset()
     loss_sum, seen = 0.0, 0
-    several = comm.size > 1
-    params = model._trainable_params
-    for step, (xb, yb, shard) in enumerate(batches):
+    for k, (xb, yb, shard) in enumerate(batches):
         if per_batch and lead:
-            cbs.on_batch_begin(step)
-        start = time.perf_counter()
-        lo, hi, rows = shard
-        share = (hi - lo) / rows
-        if several:
-            for layer in dropouts:
-                layer.shard = shard
-            if sync is not None:
-                sync.share = share
-                for layer in norms:
-                    layer.sync = sync
-        try:
-            loss = model.compute_loss_and_gradients(xb, yb, update_metrics=True)
-        finally:
-            for layer in dropouts:
-                layer.shard = None
-            for layer in norms:
-                layer.sync = None
-        if several:
-            for g in grads if flat else [p.grad for p in params]:
-                g *= g.dtype.type(share)
-            middle = time.perf_counter()
-            if flat:
-                comm.allreduce_(grads[0])
-            else:
-                for p in params:
-                    g = np.ascontiguousarray(p.grad)
-                    comm.allreduce_(g)
-                    p.grad = g
-            timing["comm_s"] += time.perf_counter() - middle
-        model.optimizer.step(params)
-        timing["step_s"] += time.perf_counter() - start
-        timing["steps"] += 1
-        loss_sum += loss * (hi - lo)
-        seen += hi - lo
+            cbs.on_batch_begin(k)
+        loss = step(xb, yb, shard)
+        m = shard[1] - shard[0]
+        loss_sum += loss * m
+        seen += m
         if per_batch:
             state = _metric_state(model)
             logs = _reduce_logs(comm, model, loss_sum, seen)
             _set_metric_state(model, np.array(state))  # keep the local sums; the epoch end reduces them
             if lead:
-                cbs.on_batch_end(step, logs)
+                cbs.on_batch_end(k, logs)
             _follow_lead_settings(model, comm)
         if model.stop_training:
             break
