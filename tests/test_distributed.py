@@ -193,33 +193,18 @@ class _ThreadRanks:
 def test_thread_ranks_equal_one_process_with_synced_batch_norm(size: int) -> None:
     """The exactness argument without MPI: 2 and 3 ranks as threads (uneven shards: 32 = 11 + 11 + 10)."""
     reference = _one_process("mlp_uneven")
-    group = _ThreadRanks(size)
-    built = [cases.make("mlp_uneven") for _ in range(size)]
-    errors: list = []
-
-    def train(rank: int) -> None:
-        model, x, y, fit_args = built[rank]
-        try:
-            gn.distributed.fit(model, x, y, verbose=0, comm=group.comm(rank), abort_on_error=False, **fit_args)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-            group.barrier.abort()
-
-    threads = [threading.Thread(target=train, args=(r,)) for r in range(size)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    for model, *_ in built:
+    for model, _ in _thread_fit(size, "mlp_uneven"):
         for p in model.parameters():
             assert _relative_gap(reference[p.name], p.value) <= 1e-12, p.name
 
 
-def _thread_fit(size: int, case: str, callbacks_of=lambda rank: None, **overrides):
-    """Train ``case`` on ``size`` thread ranks; returns [(model, history)] by rank."""
+def _thread_fit(size: int, case: str, callbacks_of=lambda rank: None, prepare=lambda rank, model: None,
+                **overrides):
+    """Train ``case`` on ``size`` thread ranks (``prepare(rank, model)`` first); returns [(model, history)]."""
     group = _ThreadRanks(size)
     built = [cases.make(case) for _ in range(size)]
+    for rank, (model, *_) in enumerate(built):
+        prepare(rank, model)
     results: list = [None] * size
     errors: list = []
 
@@ -240,6 +225,31 @@ def _thread_fit(size: int, case: str, callbacks_of=lambda rank: None, **override
         t.join(timeout=120)
     assert not errors, errors
     return results
+
+
+def test_a_signal_on_one_rank_stops_every_rank_after_the_same_step() -> None:
+    """``model.interrupted`` set on rank 1 only, during its 8th step (epoch 2): both ranks end after that step
+    (no rank waits in a collective for the other), with the same weights; like ``Model.fit``, the cut epoch
+    is logged."""
+    def prepare(rank: int, model) -> None:
+        if rank != 1:
+            return
+        real, calls = model.compute_loss_and_gradients, []
+
+        def signalled(*a, **k):
+            calls.append(1)
+            if len(calls) == 8:
+                model.interrupted = True  # what StopOnSignal's handler does
+            return real(*a, **k)
+
+        model.compute_loss_and_gradients = signalled
+
+    results = _thread_fit(2, "mlp", prepare=prepare)
+    (m0, h0), (m1, h1) = results
+    assert m0.optimizer.iterations == m1.optimizer.iterations == 8
+    assert h0.epoch == h1.epoch == [0, 1]
+    for p0, p1 in zip(m0.parameters(), m1.parameters()):
+        np.testing.assert_array_equal(p0.value, p1.value)
 
 
 @pytest.mark.parametrize("sizes,itemsize,bucket_bytes,want", [
