@@ -93,16 +93,16 @@ class DistributedStep:
             layer.shard = shard
         if self.sync is not None:
             self.sync.share = share
-            for layer in self.norms:
-                layer.sync = self.sync
+            for norm in self.norms:
+                norm.sync = self.sync
         if self.buckets is not None:
             self.buckets.begin(share)
 
     def _leave(self) -> None:
         for layer in self.dropouts:
             layer.shard = None
-        for layer in self.norms:
-            layer.sync = None
+        for norm in self.norms:
+            norm.sync = None
 
     def _sum_gradients(self, share: float) -> None:
         if self.buckets is not None:
