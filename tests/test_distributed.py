@@ -303,7 +303,7 @@ def test_rank_zero_callbacks_steer_every_rank(tmp_path: Path) -> None:
 
 
 # -- two ranks under mpiexec -----------------------------------------------------------------------
-@pytest.mark.parametrize("case", ["mlp", "mlp_uneven", "conv_standin"])
+@pytest.mark.parametrize("case", ["mlp", "mlp_uneven", "conv_standin", "cnn"])
 def test_two_ranks_equal_one_process(case: str, tmp_path: Path) -> None:
     """float64, Dropout and BatchNormalization(sync): 3 epochs, weights within 1e-12 relative."""
     out = tmp_path / "weights.npz"
@@ -320,7 +320,7 @@ def test_two_ranks_equal_one_process(case: str, tmp_path: Path) -> None:
     assert ("val_accuracy" in record["history"]) == (case != "conv_standin")
 
 
-@pytest.mark.parametrize("case", ["mlp", "conv_standin"])
+@pytest.mark.parametrize("case", ["mlp", "cnn"])
 def test_two_ranks_with_buckets_equal_one_bucket_bit_for_bit(case: str, tmp_path: Path) -> None:
     """Non-blocking Iallreduce of buckets of >= 100 bytes during backward (mixed with the synchronized
     BatchNormalization's Allreduces) gives the weights of one Allreduce after backward, bit for bit."""
