@@ -115,7 +115,7 @@ def child_costs() -> None:
     sys.path.insert(0, str(ROOT))
     rng = np.random.default_rng(0)
     steps = _step_costs(_w1_model(), (784,), (128, 64, 16, 2), 60, rng)
-    cnn_steps = _step_costs(_cnn_model(), (28, 28, 1), (128, 64), 16, rng)
+    cnn_steps = _step_costs(_cnn_model(), (28, 28, 1), (128, 64, 16, 2), 16, rng)
     model = _w1_model()
     a = rng.random((128 * 121, 288), dtype=np.float32)
     b = rng.random((288, 64), dtype=np.float32)

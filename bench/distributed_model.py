@@ -2,9 +2,9 @@
 
     python -m bench.distributed_model bench/results/distributed-<when>.json
 
-    step(p) = C(b / p) + A(n, p)        C: one-thread compute of a step on b/p rows (measured at 128 and
-                                           64 rows; other row counts: linear through those two points. Files
-                                           without a measured CNN step: 3 x forward FLOPs / GEMM rate + floor)
+    step(p) = C(b / p) + A(n, p)        C: one-thread compute of a step on b/p rows (measured at 128, 64,
+                                           16, 2 rows; files without a measured CNN step: 3 x forward FLOPs /
+                                           GEMM rate + W1's 2-row floor)
     A(n, p) = 2 ceil(log2 p) alpha + 2 (p - 1) / p * n / beta     (0 for p = 1)
 
 The alpha-beta form is the textbook cost of a large-message allreduce (reduce-scatter + allgather: each
@@ -76,11 +76,11 @@ def table(results: dict) -> str:
 
 
 def cnn_compute(costs: dict) -> Any:
-    """C(rows) of the CNN: through the measured 128- and 64-row steps (min), else from FLOPs and GEMM rate."""
+    """C(rows) of the CNN: the measured step (min) at 128, 64, 16 and 2 rows, else (old files) from FLOPs
+    and the GEMM rate plus W1's 2-row floor."""
     if "cnn_step" in costs:
-        c128, c64 = (costs["cnn_step"][k]["min_s"] for k in ("128", "64"))
-        slope = (c128 - c64) / 64
-        return lambda rows: max(c64 + slope * (rows - 64), 0.0)
+        measured = {int(k): v["min_s"] for k, v in costs["cnn_step"].items()}
+        return lambda rows: measured.get(rows, measured[128] * rows / 128)
     floor, rate = costs["w1_step"]["2"]["min_s"], costs["gemm_gflops"] * 1e9
     return lambda rows: floor + 3 * CNN_FORWARD_FLOP * rows / rate  # fwd + bwd ~ 3x fwd
 
