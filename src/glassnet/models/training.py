@@ -210,8 +210,15 @@ def fit(
     seed: int | None = None,
     initial_epoch: int = 0,
     diagnose: bool = False,
+    parallel: Any = None,
 ) -> History:
-    """Train ``model``; see ``Model.fit``."""
+    """Train ``model``; see ``Model.fit``.
+
+    ``parallel`` is the seam of a fit spread over processes (``glassnet.distributed.fit``), ``None`` for
+    one process. It supplies ``batches(x, y, batch_size, shuffle, rng)`` (this process's part of each
+    batch), ``callbacks(cbs)`` (a ``CallbackList`` in their place), ``train_step(data)``, ``evaluate``,
+    ``batch_logs``/``epoch_logs(model, totals, seen)`` (the logs over all processes) and ``interrupted``.
+    """
     model.require_compiled("fit")
     rng = backend.make_generator(seed)
     if not model.built:
@@ -235,29 +242,34 @@ def fit(
         callbacks = [*(callbacks or []), diagnosis]
     if seed is not None:
         model.reseed(np.random.default_rng(rng.integers(2**63)))
-    batches = BatchIterator(x, y, batch_size, shuffle, rng)
+    batches = BatchIterator(x, y, batch_size, shuffle, rng) if parallel is None else parallel.batches(
+        x, y, batch_size, shuffle, rng)
     history = History()
     progress = make_progress(verbose)
     # History after the user's callbacks (as in Keras), so what they add to logs is recorded.
     cbs = CallbackList([*(callbacks or []), history, *([progress] if progress else [])], model,
                        {"epochs": epochs, "steps": len(batches), "verbose": verbose})
+    if parallel is not None:
+        cbs = parallel.callbacks(cbs)
+    stopped = _interrupted if parallel is None else parallel.interrupted
+    evaluate = model.evaluate if parallel is None else parallel.evaluate
     model.stop_training = False
     model.history = history
     cbs.on_train_begin()
     initial_epoch = cbs.restore_run(FitState(rng, history, initial_epoch, epochs))  # BackupAndRestore
     with model.training_session():
         for epoch in range(initial_epoch, epochs):
-            if _interrupted(model):  # asked to stop before the epoch began: nothing of it runs
+            if stopped(model):  # asked to stop before the epoch began: nothing of it runs
                 break
-            logs = _run_epoch(model, batches, cbs, epoch)
+            logs = _run_epoch(model, batches, cbs, epoch, parallel)
             if validation_data is not None:
-                val = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0)
+                val = evaluate(x_val, y_val, batch_size=batch_size, verbose=0)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             if model.optimizer is not None and model.optimizer.last_learning_rate is not None:
                 logs["learning_rate"] = model.optimizer.last_learning_rate
             cbs.on_epoch_end(epoch, logs)
             cbs.after_epoch(epoch)
-            if model.stop_training or _interrupted(model):
+            if model.stop_training or stopped(model):
                 break
     cbs.on_train_end()
     if diagnose:
@@ -280,7 +292,8 @@ def _check_batch_size(batch_size: int | None, n: int) -> int:
     return int(batch_size)
 
 
-def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: int) -> dict[str, Any]:
+def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: int, parallel: Any = None
+               ) -> dict[str, Any]:
     cbs.on_epoch_begin(epoch)
     for metric in model.metrics:
         metric.reset()
@@ -288,7 +301,9 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
     totals: dict[str, float] = {}
     seen = 0
     report = cbs.wants_batches
-    train_step = model.train_step
+    train_step = model.train_step if parallel is None else parallel.train_step
+    mean_logs = _mean_logs if parallel is None else parallel.batch_logs
+    stopped = _interrupted if parallel is None else parallel.interrupted
     for step, (xb, yb) in enumerate(batches):
         if report:
             cbs.on_batch_begin(step)
@@ -301,10 +316,10 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
                 totals[key] = float(value) * m
         seen += m
         if report:
-            cbs.on_batch_end(step, _mean_logs(model, totals, seen))
-        if model.stop_training or _interrupted(model):  # a callback (TerminateOnNaN) or a signal asked to stop
+            cbs.on_batch_end(step, mean_logs(model, totals, seen))
+        if model.stop_training or stopped(model):  # a callback (TerminateOnNaN) or a signal asked to stop
             break
-    return _mean_logs(model, totals, seen)
+    return _mean_logs(model, totals, seen) if parallel is None else parallel.epoch_logs(model, totals, seen)
 
 
 def _mean_logs(model: Model, totals: dict[str, float], seen: int) -> dict[str, float]:
