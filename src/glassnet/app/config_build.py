@@ -20,6 +20,7 @@ from .._registry import Family
 from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
 from .config_data import PreparedData
+from .sequence_data import fill_placeholders
 
 # Added by the training command itself, so not configurable as [[callbacks]].
 _INTERNAL_CALLBACKS = ("FitDiagnosis",)
@@ -87,6 +88,7 @@ def build_model(model_table: dict[str, Any], data: PreparedData, seed: int, name
         raise ConfigError(f"model: unknown key {sorted(unknown)[0]!r}; valid keys: layers, name")
     if not table["layers"]:
         raise ConfigError('model.layers is empty; add at least one [[model.layers]] with type = "Dense"')
+    table["layers"] = fill_placeholders(table["layers"], data)  # "$classes", "$timesteps"
     built = []
     for i, spec in enumerate(table["layers"]):
         where = f"model.layers[{i}]"
