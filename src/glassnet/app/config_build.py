@@ -94,6 +94,11 @@ def build_model(model_table: dict[str, Any], data: PreparedData, seed: int, name
         where = f"model.layers[{i}]"
         kind, kwargs = _split_name(spec, "type", where, "Dense")
         cls = lookup(layers.LAYERS, kind, f"{where}.type", "layer type", skip=_NOT_CONFIGURABLE_LAYERS, by_class=True)
+        if isinstance(kwargs.get("layer"), dict):  # a wrapper's layer (Bidirectional, TimeDistributed) as a table
+            inner_kind, inner_kwargs = _split_name(kwargs["layer"], "type", f"{where}.layer", "LSTM")
+            inner = lookup(layers.LAYERS, inner_kind, f"{where}.layer.type", "layer type",
+                           skip=_NOT_CONFIGURABLE_LAYERS, by_class=True)
+            kwargs["layer"] = construct(inner, inner_kwargs, f"{where}.layer")
         built.append(construct(cls, kwargs, where))
     with backend.using_generator(np.random.default_rng(seed)):
         model = Sequential([layers.Input(shape=data.input_shape), *built], name=str(table["name"]))
