@@ -29,6 +29,7 @@ from ..callbacks.backup import read_state as read_backup_state
 from ..diagnostics import FitDiagnosis, GradientMonitor
 from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
+from . import sequence_report  # noqa: F401  (registers the text/sort report section at import)
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table, training_rows
@@ -179,7 +180,6 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
     continues such a run. SIGINT/SIGTERM stop after the current batch and the folder is written for the
     epochs done (``metrics["status"] == "interrupted"``); a failure leaves ``status: "failed"``.
     """
-    from . import sequence_report  # noqa: F401  (registers the text/sort report section)
     from .run_report import write_plots_and_report
 
     comm = distributed.world()  # under mpiexec: data-parallel over the ranks, files from rank 0 only
