@@ -49,7 +49,7 @@ def text_samples(run: RunSetup, seed: int) -> list[tuple[float, str]]:
 
 def _text_section(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> str:
     bits = metrics.get("bits_per_character", {})
-    rows = {f"{split} loss, bits per character": float(value) for split, value in bits.items()}
+    rows: dict[str, Any] = {f"{split} loss, bits per character": float(value) for split, value in bits.items()}
     info = run.data.info  # type: ignore[attr-defined]
     rows["text"] = (f"{info['source']}: {info['characters']['train']:,} training characters, "
                     f"{info['characters']['test']:,} test, vocabulary {info['vocabulary_size']} ids (0 = padding)")
@@ -67,7 +67,8 @@ def _sort_section(run: RunSetup, metrics: dict[str, Any]) -> str:
     data = run.data
     length = int(data.info["length"])  # type: ignore[attr-defined]
     accuracy = metrics.get("exact_sequence_accuracy", {})
-    rows = {f"exact-sequence accuracy, {split} inputs": float(value) for split, value in accuracy.items()}
+    rows: dict[str, Any] = {f"exact-sequence accuracy, {split} inputs": float(value)
+                            for split, value in accuracy.items()}
     rows["inputs"] = ", ".join(f"{n:,} {split}" for split, n in data.info["inputs"].items())  # type: ignore
     inputs = data.x_test[:SORT_EXAMPLES, :length]
     answers = greedy_sort(run.model, inputs) if len(inputs) else np.zeros((0, length), dtype=np.int64)
