@@ -3,7 +3,8 @@
 [data]           name = "digits" | "xor" | "moons" | "circles" | "spirals" | "blobs" | "regression"
                          | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
                          optional test_images, test_labels) | "npz" (path of an .npz with x_train,
-                         y_train, x_test, y_test: MNIST, Fashion-MNIST, MNIST-1D);
+                         y_train, x_test, y_test: MNIST, Fashion-MNIST, MNIST-1D)
+                         | "text" | "sort" (token sequences, their own keys: app/sequence_data.py);
                  synthetic sets take their ``make_*`` arguments (n_samples, noise, ...);
                  test_size (0.2, ignored when test files are given), limit (max samples per split),
                  task ("classification" or "regression"; inferred from the targets),
