@@ -214,3 +214,12 @@ def test_non_utf8_text_is_a_clear_error(tmp_path):
     path.write_bytes("caf\xe9 ".encode("latin-1") * 100)
     with pytest.raises(gn.ConfigError, match="not UTF-8"):
         runs.setup({"data": {"name": "text", "path": str(path)}})
+
+
+def test_sort_metrics_without_held_out_inputs_leave_the_test_figure_out():
+    table = sequence_data.resolve_table({"name": "sort", "length": 3, "test_size": 0.0}, seed=0)
+    data = sequence_data.load_sort(table)
+    assert data.x_test.shape == (0, 5)
+    out = sequence_data.sequence_metrics(Oracle(3, 3), data, {})
+    assert out["exact_sequence_accuracy"] == {"train": 1.0}
+    json.dumps(out, allow_nan=False)  # metrics.json stays strict JSON

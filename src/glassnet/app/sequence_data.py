@@ -242,10 +242,10 @@ def greedy_sort(model: Any, inputs: Array) -> Array:
     return out
 
 
-def exact_sequence_accuracy(model: Any, inputs: Array) -> float:
-    """Fraction of inputs whose whole sorted sequence the model decodes right."""
+def exact_sequence_accuracy(model: Any, inputs: Array) -> float | None:
+    """Fraction of inputs whose whole sorted sequence the model decodes right (None without inputs)."""
     if not len(inputs):
-        return float("nan")
+        return None
     return float(np.mean(np.all(greedy_sort(model, inputs) == np.sort(inputs, axis=1), axis=1)))
 
 
@@ -263,11 +263,9 @@ def sequence_metrics(model: Any, data: PreparedData, metrics: dict[str, Any]) ->
         bits = {split: round(bits_per_character(values["loss"]), 5)
                 for split in ("train", "validation", "test") if (values := metrics.get(split))}
         return {"bits_per_character": bits, "text": data.info}
-    test_inputs = data.x_test[:, : data.info["length"]]
-    train_inputs = data.train_inputs if data.train_inputs is not None else data.x_train[:0, : data.info["length"]]
-    return {"exact_sequence_accuracy": {"test": exact_sequence_accuracy(model, test_inputs),
-                                        "train": exact_sequence_accuracy(model, train_inputs)},
-            "sort": data.info}
+    inputs = {"test": data.x_test[:, : data.info["length"]], "train": data.train_inputs}
+    accuracy = {split: exact_sequence_accuracy(model, x) for split, x in inputs.items() if x is not None}
+    return {"exact_sequence_accuracy": {k: v for k, v in accuracy.items() if v is not None}, "sort": data.info}
 
 
 __all__ = [
