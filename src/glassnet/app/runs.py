@@ -29,12 +29,14 @@ from ..callbacks.backup import read_state as read_backup_state
 from ..diagnostics import FitDiagnosis, GradientMonitor
 from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
+from . import sequence_report  # noqa: F401  (registers the text/sort report section at import)
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table, training_rows
 from .csv_inputs import write_inputs
 from .run_control import StopOnSignal
 from .run_files import make_run_dir, write_history_csv, write_json, write_text
+from .sequence_data import sequence_metrics, write_vocabulary
 
 
 @dataclass
@@ -191,6 +193,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
     if lead:
         write_json(run_dir / "metrics.json", {"status": "running", "glassnet_version": __version__})
         write_inputs(run_dir, run.config["data"])  # predict matches CSV columns by these names
+        write_vocabulary(run_dir, run.data)  # text runs: generation after gn.load_model needs it
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
     callbacks.append(BackupAndRestore(run_dir / "backup", delete_checkpoint=False))
@@ -241,6 +244,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
         metrics["distributed"] = distributed_summary(history.distributed)  # type: ignore[attr-defined]
     if not lead:
         return RunResult(run_dir, metrics, history.history)
+    metrics.update(sequence_metrics(run.model, run.data, metrics))  # bits/char, exact-sequence accuracy
     run.model.save(run_dir / "model.glassnet")
     write_history_csv(run_dir / "history.csv", history.history)
     write_json(run_dir / "metrics.json", metrics)
