@@ -2,6 +2,7 @@
 
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python examples/mnist_vit.py                 # the documented run
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python examples/mnist_vit.py --limit 5000 --epochs 1  # a quick look
+    ... --backup /tmp/vit-backup    # backs up every epoch: rerun the same command to resume a killed run
 
 Model: ``PatchEmbedding(patch, width)`` cuts each 28 x 28 image into (28 / patch)^2 patch tokens, a learned
 ``PositionalEmbedding`` is added, then ``depth`` pre-LN ``TransformerEncoderBlock`` (self-attention over
@@ -71,7 +72,7 @@ def plot_attention(model: Any, image: np.ndarray, label: int, path: Path) -> Non
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N training images")
     parser.add_argument("--patch", type=int, default=7)
     parser.add_argument("--width", type=int, default=96)
@@ -83,8 +84,11 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "mnist_vit_attention.png")
     parser.add_argument("--out", type=Path, default=None, help="write the history and test scores as JSON here")
+    parser.add_argument("--backup", type=Path, default=None,
+                        help="back up every epoch here (BackupAndRestore); the same command resumes a killed run")
     args = parser.parse_args()
     from glassnet.diagnostics.attention import collapsed_heads
+    from glassnet.diagnostics.attention_diagnosis import ONE_KEY, UNIFORM
     from glassnet.diagnostics.attention_monitor import AttentionMonitor
 
     x_train, y_train, x_test, y_test = load(args.data, args.limit)
@@ -99,9 +103,10 @@ def main() -> int:
                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     net.summary()
     entropy = AttentionMonitor(x_val, size=256)  # the same 256 validation images every epoch
+    backup = [gn.callbacks.BackupAndRestore(args.backup)] if args.backup is not None else []
     start = time.perf_counter()
     history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch, verbose=1, seed=args.seed,
-                      validation_data=(x_val, y_val), callbacks=[entropy])
+                      validation_data=(x_val, y_val), callbacks=[entropy, *backup])
     seconds = time.perf_counter() - start
     scores = net.evaluate(x_test, y_test, batch_size=1000)
     print(f"mnist-vit: test loss {scores['loss']:.4f}, test accuracy {scores['accuracy']:.4f} "
@@ -109,7 +114,7 @@ def main() -> int:
           f"{net.count_params()} parameters)")
     for name, values in entropy.record.entropy.items():
         last = np.asarray(values[-1])
-        flagged = collapsed_heads(last)
+        flagged = collapsed_heads(last, low=ONE_KEY, high=UNIFORM)  # diagnose's thresholds
         print(f"{name}: normalized attention entropy per head {np.round(last, 3).tolist()}"
               + (f"; collapsed: {flagged}" if flagged else ""))
     plot_attention(net, x_test[0], int(y_test[0]), args.plot)

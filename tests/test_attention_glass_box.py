@@ -20,6 +20,7 @@ L = gn.layers
 
 
 def _tiny_vit(seed: int = 0) -> gn.Model:
+    gn.backend.clear_session()  # the same layer names every time (a backup is matched by them)
     gn.set_seed(seed)
     x_in = L.Input(shape=(8, 8, 1))
     h = L.PatchEmbedding(4, 8)(x_in)
@@ -61,6 +62,20 @@ def test_the_monitor_skips_epochs_but_always_measures_the_last():
     monitor = AttentionMonitor(x[:4], every=2)
     model.fit(x, y, epochs=4, batch_size=10, verbose=0, seed=0, callbacks=[monitor])
     assert monitor.record.epochs == [0, 2, 3]
+
+
+def test_a_resumed_run_keeps_the_entropies_of_the_epochs_before(tmp_path):
+    x, y = _images(20)
+    whole = AttentionMonitor(x[:4])
+    _tiny_vit().fit(x, y, epochs=3, batch_size=10, verbose=0, seed=0, callbacks=[whole])
+    first = AttentionMonitor(x[:4])
+    backup = gn.callbacks.BackupAndRestore(tmp_path / "backup", delete_checkpoint=False)
+    _tiny_vit().fit(x, y, epochs=2, batch_size=10, verbose=0, seed=0, callbacks=[first, backup])
+    resumed = AttentionMonitor(x[:4])
+    backup = gn.callbacks.BackupAndRestore(tmp_path / "backup")
+    _tiny_vit(seed=5).fit(x, y, epochs=3, batch_size=10, verbose=0, seed=0, callbacks=[resumed, backup])
+    assert resumed.record.epochs == [0, 1, 2]
+    np.testing.assert_allclose(resumed.record.entropy["enc/self_attention"], whole.record.entropy["enc/self_attention"])
 
 
 def test_the_monitor_refuses_bad_arguments_clearly():

@@ -100,6 +100,16 @@ class AttentionMonitor(Callback):
         if history is not None and self._layers:
             history.attention = self.record
 
+    def get_state(self) -> dict[str, Any]:
+        """What ``BackupAndRestore`` saves, so that a resumed run keeps the entropies of earlier epochs."""
+        return {"first": self._first, "epochs": list(self.record.epochs), "entropy": dict(self.record.entropy)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._first = state["first"]
+        self.record.epochs[:] = [int(e) for e in state["epochs"]]
+        self.record.entropy.update({name: [list(map(float, row)) for row in rows]
+                                    for name, rows in state["entropy"].items()})
+
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self._first is None:
             self._first = epoch
