@@ -68,6 +68,29 @@ def plot_attention(model: Any, image: np.ndarray, label: int, path: Path) -> Non
     maps = {name: layer.last_attention_scores[0] for name, layer in attention_layers(model)}
     draw_attention_maps(maps, path, title=f"MNIST test image (label {label}): attention per head "
                         "(row = query patch, column = key patch)")
+    plot_patch_attention(maps, image, label, path.with_name(path.stem + "_patches.png"))
+
+
+def plot_patch_attention(maps: dict[str, np.ndarray], image: np.ndarray, label: int, path: Path) -> None:
+    """Per layer and head, the attention each patch receives (mean over the queries), over the image."""
+    from matplotlib.figure import Figure
+
+    side = int(round(np.sqrt(next(iter(maps.values())).shape[-1])))
+    heads = max(m.shape[0] for m in maps.values())
+    fig = Figure(figsize=(1.9 * (heads + 1), 1.9 * len(maps) + 0.4), layout="constrained")
+    axes = fig.subplots(len(maps), heads + 1, squeeze=False)
+    for i, (name, m) in enumerate(maps.items()):
+        axes[i, 0].imshow(image[..., 0], cmap="gray_r")
+        axes[i, 0].set_title(f"label {label}", fontsize=7)
+        for h in range(m.shape[0]):
+            received = m[h].mean(axis=0).reshape(side, side)  # column means: how much each patch is looked at
+            axes[i, h + 1].imshow(image[..., 0], cmap="gray_r")
+            axes[i, h + 1].imshow(np.kron(received, np.ones((28 // side, 28 // side))), cmap="inferno", alpha=0.6)
+            axes[i, h + 1].set_title(f"{name.split('/')[0]}, head {h + 1}", fontsize=7)
+        for ax in axes[i]:
+            ax.set_axis_off()
+    fig.suptitle("attention received by each patch (mean over the query patches; colours scaled per panel)", fontsize=9)
+    fig.savefig(path, dpi=100)
 
 
 def main() -> int:

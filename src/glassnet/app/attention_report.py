@@ -34,6 +34,7 @@ def plot_attention_maps(maps: dict[str, Array], title: str = "") -> Any:
     fig = Figure(figsize=(2.3 * cols + 0.6, 2.3 * rows + 0.5), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     image = None
+    top = max(float(m.max()) for m in maps.values()) or 1.0  # one colour scale for every panel
     for i, (name, heads) in enumerate(maps.items()):
         for h in range(cols):
             ax = axes[i, h]
@@ -42,8 +43,7 @@ def plot_attention_maps(maps: dict[str, Array], title: str = "") -> Any:
             if h >= heads.shape[0]:
                 ax.set_axis_off()
                 continue
-            image = ax.imshow(heads[h], cmap="viridis", vmin=0.0, vmax=float(max(heads.max(), 1e-12)),
-                              interpolation="nearest")
+            image = ax.imshow(heads[h], cmap="viridis", vmin=0.0, vmax=top, interpolation="nearest")
             ax.set_title(f"{name}, head {h + 1}", fontsize=7)
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.6, label="attention probability")
