@@ -178,3 +178,17 @@ def test_the_shipped_mnist_vit_config_resolves_and_trains_a_tiny_epoch(shared_da
     assert ">Attention<" in report and "/self_attention</code>" in report  # one row per attention layer
     if importlib.util.find_spec("matplotlib") is not None:
         assert (result.run_dir / "plots" / "attention_maps.png").is_file()
+
+
+def test_a_token_model_is_monitored_on_its_integer_ids():
+    gn.backend.clear_session()
+    gn.set_seed(0)
+    model = gn.Sequential([L.Input(shape=(5,)), L.Embedding(7, 8), L.PositionalEmbedding(5, 8),
+                           L.TransformerDecoderBlock(2, 4, 16), L.Dense(7, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    ids = np.random.default_rng(0).integers(0, 7, size=(12, 5))
+    monitor = AttentionMonitor(ids[:4])
+    model.fit(ids, ids, epochs=1, batch_size=6, verbose=0, seed=0, callbacks=[monitor])
+    maps = monitor.record.maps["transformer_decoder_block/self_attention"]
+    assert maps.shape == (2, 5, 5) and np.allclose(np.triu(maps, 1), 0.0)  # causal
+    np.testing.assert_allclose(maps.sum(axis=-1), 1.0, rtol=1e-5)

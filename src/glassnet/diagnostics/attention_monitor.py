@@ -119,10 +119,10 @@ class AttentionMonitor(Callback):
 
     def measure(self, epoch: int) -> None:
         """Run the batch through the model and record every layer's head entropies and example maps."""
-        dtype = self.model.dtype
-        x = [a.astype(dtype, copy=False) for a in self.x] if isinstance(self.x, list) else self.x.astype(
-            dtype, copy=False)
-        self.model.forward(x, training=False)
+        def cast(a: Array) -> Array:  # floats to the model's dtype; token ids stay integers
+            return a.astype(self.model.dtype, copy=False) if np.issubdtype(a.dtype, np.floating) else a
+
+        self.model.forward([cast(a) for a in self.x] if isinstance(self.x, list) else cast(self.x), training=False)
         self.record.epochs.append(epoch)
         for name, layer in self._layers:
             scores = layer.last_attention_scores
