@@ -119,7 +119,21 @@ def test_diagnose_reports_a_head_that_collapsed_onto_one_key_and_one_that_went_u
         ("collapsed attention head (uniform)", "block/self_attention"),
     ]
     assert "head 1 of 3" in findings[0].evidence and "epoch 2" in findings[0].evidence
+    assert "same key" not in findings[0].evidence  # no maps recorded: nothing said about them
     assert "head 3 of 3" in findings[1].evidence and findings[1].remedies
+
+
+def test_a_one_key_head_that_broadcasts_one_position_says_so():
+    record = _record([0.01, 0.5])
+    maps = np.full((2, 4, 4), 0.25)
+    maps[0] = 0.0
+    maps[0, :, 2] = 1.0  # every query looks at key 2
+    record.maps = {"block/self_attention": maps}
+    (finding,) = diagnose(record)
+    assert "4 of 4 queries look at the same key (position 2)" in finding.evidence
+    maps[0] = np.eye(4)  # a per-query lookup (e.g. the token itself): no shared key
+    (finding,) = diagnose(record)
+    assert "same key" not in finding.evidence
 
 
 def test_diagnose_stays_silent_on_healthy_heads():
