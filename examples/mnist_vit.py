@@ -52,8 +52,14 @@ def build(patch: int = 7, width: int = 96, depth: int = 3, heads: int = 4, dropo
     h = L.PatchEmbedding(patch, width, name="patches")(x_in)
     h = L.PositionalEmbedding(tokens, width, name="positions")(h)
     for i in range(depth):
-        h = L.TransformerEncoderBlock(heads, width // heads, 2 * width, dropout=dropout, name=f"encoder_{i + 1}",
-                                      activation={"class_name": "GELU", "config": {"approximate": "tanh"}})(h)
+        h = L.TransformerEncoderBlock(
+            heads,
+            width // heads,
+            2 * width,
+            dropout=dropout,
+            name=f"encoder_{i + 1}",
+            activation={"class_name": "GELU", "config": {"approximate": "tanh"}},
+        )(h)
     h = L.LayerNormalization(epsilon=1e-5, name="final_norm")(h)
     h = L.GlobalAveragePooling1D(name="token_mean")(h)
     return gn.Model(inputs=x_in, outputs=L.Dense(10, activation="softmax", name="classes")(h))
@@ -66,8 +72,11 @@ def plot_attention(model: Any, image: np.ndarray, label: int, path: Path) -> Non
 
     model.predict(image[None])
     maps = {name: layer.last_attention_scores[0] for name, layer in attention_layers(model)}
-    draw_attention_maps(maps, path, title=f"MNIST test image (label {label}): attention per head "
-                        "(row = query patch, column = key patch)")
+    draw_attention_maps(
+        maps,
+        path,
+        title=f"MNIST test image (label {label}): attention per head (row = query patch, column = key patch)",
+    )
     plot_patch_attention(maps, image, label, path.with_name(path.stem + "_patches.png"))
 
 
@@ -107,8 +116,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "mnist_vit_attention.png")
     parser.add_argument("--out", type=Path, default=None, help="write the history and test scores as JSON here")
-    parser.add_argument("--backup", type=Path, default=None,
-                        help="back up every epoch here (BackupAndRestore); the same command resumes a killed run")
+    parser.add_argument(
+        "--backup",
+        type=Path,
+        default=None,
+        help="back up every epoch here (BackupAndRestore); the same command resumes a killed run",
+    )
     args = parser.parse_args()
     from glassnet.diagnostics.attention import collapsed_heads
     from glassnet.diagnostics.attention_diagnosis import ONE_KEY, UNIFORM
@@ -120,32 +133,53 @@ def main() -> int:
     gn.set_seed(args.seed)
     net = build(args.patch, args.width, args.depth, args.heads)
     steps = args.epochs * -(-len(x_train) // args.batch)
-    schedule = gn.schedules.CosineDecay(args.lr, decay_steps=max(steps - steps // 20, 1), alpha=0.02,
-                                        warmup_steps=steps // 20)
-    net.compile(optimizer=gn.optimizers.Adam(learning_rate=schedule, global_clipnorm=1.0),
-                loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    schedule = gn.schedules.CosineDecay(
+        args.lr, decay_steps=max(steps - steps // 20, 1), alpha=0.02, warmup_steps=steps // 20
+    )
+    net.compile(
+        optimizer=gn.optimizers.Adam(learning_rate=schedule, global_clipnorm=1.0),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     net.summary()
     entropy = AttentionMonitor(x_val, size=256)  # the same 256 validation images every epoch
     backup = [gn.callbacks.BackupAndRestore(args.backup)] if args.backup is not None else []
     start = time.perf_counter()
-    history = net.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch, verbose=1, seed=args.seed,
-                      validation_data=(x_val, y_val), callbacks=[entropy, *backup])
+    history = net.fit(
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch,
+        verbose=1,
+        seed=args.seed,
+        validation_data=(x_val, y_val),
+        callbacks=[entropy, *backup],
+    )
     seconds = time.perf_counter() - start
     scores = net.evaluate(x_test, y_test, batch_size=1000)
-    print(f"mnist-vit: test loss {scores['loss']:.4f}, test accuracy {scores['accuracy']:.4f} "
-          f"({args.epochs} epochs on {len(x_train)} images, {seconds:.0f} s training, "
-          f"{net.count_params()} parameters)")
+    print(
+        f"mnist-vit: test loss {scores['loss']:.4f}, test accuracy {scores['accuracy']:.4f} "
+        f"({args.epochs} epochs on {len(x_train)} images, {seconds:.0f} s training, "
+        f"{net.count_params()} parameters)"
+    )
     for name, values in entropy.record.entropy.items():
         last = np.asarray(values[-1])
         flagged = collapsed_heads(last, low=ONE_KEY, high=UNIFORM)  # diagnose's thresholds
-        print(f"{name}: normalized attention entropy per head {np.round(last, 3).tolist()}"
-              + (f"; collapsed: {flagged}" if flagged else ""))
+        print(
+            f"{name}: normalized attention entropy per head {np.round(last, 3).tolist()}"
+            + (f"; collapsed: {flagged}" if flagged else "")
+        )
     plot_attention(net, x_test[0], int(y_test[0]), args.plot)
     print(f"attention maps: {args.plot}")
     if args.out is not None:
-        record = {"args": {k: str(v) for k, v in vars(args).items()}, "train_seconds": seconds,
-                  "params": net.count_params(), "test": scores, "history": history.history,
-                  "head_entropy": {k: np.asarray(v).tolist() for k, v in entropy.record.entropy.items()}}
+        record = {
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "train_seconds": seconds,
+            "params": net.count_params(),
+            "test": scores,
+            "history": history.history,
+            "head_entropy": {k: np.asarray(v).tolist() for k, v in entropy.record.entropy.items()},
+        }
         args.out.write_text(json.dumps(record, indent=1))
     return 0
 

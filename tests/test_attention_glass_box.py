@@ -97,8 +97,12 @@ def test_for_fit_takes_the_validation_tail_and_ignores_models_without_attention(
 
 
 def _record(entropies: list[float]) -> AttentionRecord:
-    return AttentionRecord(layers=["block/self_attention"], epochs=[0, 1], batch_size=8,
-                           entropy={"block/self_attention": [[0.5] * len(entropies), entropies]})
+    return AttentionRecord(
+        layers=["block/self_attention"],
+        epochs=[0, 1],
+        batch_size=8,
+        entropy={"block/self_attention": [[0.5] * len(entropies), entropies]},
+    )
 
 
 def _scores(focus: np.ndarray) -> np.ndarray:
@@ -146,8 +150,9 @@ def test_diagnose_stays_silent_on_healthy_heads():
 def test_diagnose_adds_attention_findings_to_the_gradient_monitor_findings():
     model = _tiny_vit()
     x, y = _images(40)
-    history = model.fit(x, y, epochs=2, batch_size=20, verbose=0, seed=0,
-                        callbacks=[AttentionMonitor(x[:8])], diagnose=True)
+    history = model.fit(
+        x, y, epochs=2, batch_size=20, verbose=0, seed=0, callbacks=[AttentionMonitor(x[:8])], diagnose=True
+    )
     history.attention.entropy["enc/self_attention"][-1] = [0.01, 0.5]  # a constructed collapse
     names = [f.name for f in diagnose(history)]
     assert names.count("collapsed attention head (one key)") == 1
@@ -170,8 +175,13 @@ def test_the_report_section_draws_maps_and_entropy_curves(tmp_path):
 
 def _mnist_slice(shared_data, folder, n_train: int = 300, n_test: int = 100) -> None:
     with np.load(shared_data / "mnist.npz") as d:
-        np.savez(folder / "mnist.npz", x_train=d["x_train"][:n_train], y_train=d["y_train"][:n_train],
-                 x_test=d["x_test"][:n_test], y_test=d["y_test"][:n_test])
+        np.savez(
+            folder / "mnist.npz",
+            x_train=d["x_train"][:n_train],
+            y_train=d["y_train"][:n_train],
+            x_test=d["x_test"][:n_test],
+            y_test=d["y_test"][:n_test],
+        )
 
 
 def test_the_shipped_mnist_vit_config_resolves_and_trains_a_tiny_epoch(shared_data, tmp_path, monkeypatch):
@@ -197,8 +207,15 @@ def test_the_shipped_mnist_vit_config_resolves_and_trains_a_tiny_epoch(shared_da
 def test_a_token_model_is_monitored_on_its_integer_ids():
     gn.backend.clear_session()
     gn.set_seed(0)
-    model = gn.Sequential([L.Input(shape=(5,)), L.Embedding(7, 8), L.PositionalEmbedding(5, 8),
-                           L.TransformerDecoderBlock(2, 4, 16), L.Dense(7, activation="softmax")])
+    model = gn.Sequential(
+        [
+            L.Input(shape=(5,)),
+            L.Embedding(7, 8),
+            L.PositionalEmbedding(5, 8),
+            L.TransformerDecoderBlock(2, 4, 16),
+            L.Dense(7, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     ids = np.random.default_rng(0).integers(0, 7, size=(12, 5))
     monitor = AttentionMonitor(ids[:4])

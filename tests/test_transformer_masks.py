@@ -16,15 +16,17 @@ L = gn.layers
 
 def _classifier(block: type = L.TransformerEncoderBlock) -> gn.Sequential:
     gn.set_seed(0)
-    model = gn.Sequential([
-        L.Input(shape=(6,)),
-        L.Embedding(10, 8, mask_zero=True),
-        L.PositionalEmbedding(6, 8),
-        block(2, 4, 16),
-        L.LayerNormalization(epsilon=1e-5),
-        L.GlobalAveragePooling1D(),
-        L.Dense(3, activation="softmax"),
-    ])
+    model = gn.Sequential(
+        [
+            L.Input(shape=(6,)),
+            L.Embedding(10, 8, mask_zero=True),
+            L.PositionalEmbedding(6, 8),
+            block(2, 4, 16),
+            L.LayerNormalization(epsilon=1e-5),
+            L.GlobalAveragePooling1D(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
     model.build((6,))
     return model
 
@@ -49,8 +51,9 @@ def test_the_block_turns_a_padding_mask_into_the_keras_attention_mask(float64):
     block = L.TransformerEncoderBlock(2, 3, 8)
     x = rng.normal(size=(2, 5, 6))
     m = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=bool)
-    np.testing.assert_allclose(block.forward(x, mask=m),
-                               block.forward(x, attention_mask=m[:, :, None] & m[:, None, :]), rtol=0, atol=0)
+    np.testing.assert_allclose(
+        block.forward(x, mask=m), block.forward(x, attention_mask=m[:, :, None] & m[:, None, :]), rtol=0, atol=0
+    )
     p = block.self_attention.last_attention_scores
     assert np.all(p[0, :, 3:] == 0) and np.all(p[0, :, :3, 3:] == 0)  # padded queries and keys
     np.testing.assert_allclose(p[0, :, :3, :3].sum(axis=-1), 1.0)

@@ -79,7 +79,7 @@ def plot_head_entropy(record: Any) -> Any:
         ax.set(title=name, xlabel="epoch", ylabel="normalized entropy", ylim=(-0.03, 1.03))
         ax.title.set_fontsize(8)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_axis_off()
     axes[0].legend(fontsize=6)
     fig.suptitle("Attention entropy per head on the validation batch (dotted: collapse thresholds)", fontsize=9)
@@ -92,7 +92,8 @@ def _entropy_table(record: Any) -> str:
     head = "<tr><th>layer</th>" + "".join(f"<th>head {h + 1}</th>" for h in range(heads)) + "</tr>"
     body = "".join(
         f"<tr><td><code>{html.escape(name)}</code></td>"
-        + "".join(f'<td class="num">{v:.3f}</td>' for v in values) + "</tr>"
+        + "".join(f'<td class="num">{v:.3f}</td>' for v in values)
+        + "</tr>"
         for name, values in last.items()
     )
     return f"<table>{head}{body}</table>"
@@ -104,13 +105,17 @@ def attention_html(record: Any, plots_dir: Path | None = None) -> str:
 
     findings = attention_findings(record)
     epoch = record.epochs[-1] + 1 if record.epochs else 0
-    parts = [f"<p>Normalized attention entropy of each head on a fixed batch of {record.batch_size} validation "
-             f"inputs (0 = each query looks at one key, 1 = uniform over the keys it may see), epoch {epoch}:</p>",
-             _entropy_table(record)]
+    parts = [
+        f"<p>Normalized attention entropy of each head on a fixed batch of {record.batch_size} validation "
+        f"inputs (0 = each query looks at one key, 1 = uniform over the keys it may see), epoch {epoch}:</p>",
+        _entropy_table(record),
+    ]
     if findings:
-        items = "".join(f"<li><strong>{html.escape(f.name)}</strong> in <code>{html.escape(f.layer)}</code>: "
-                        f"{html.escape(f.evidence)}.<br>Try: {html.escape('; '.join(f.remedies))}.</li>"
-                        for f in findings)
+        items = "".join(
+            f"<li><strong>{html.escape(f.name)}</strong> in <code>{html.escape(f.layer)}</code>: "
+            f"{html.escape(f.evidence)}.<br>Try: {html.escape('; '.join(f.remedies))}.</li>"
+            for f in findings
+        )
         parts.append(f'<ul class="findings">{items}</ul>')
     else:
         parts.append(f"<p>No collapsed head (every entropy between {ONE_KEY} and {UNIFORM}).</p>")
@@ -119,8 +124,11 @@ def attention_html(record: Any, plots_dir: Path | None = None) -> str:
             fig = plot_attention_maps(record.maps, "attention of one validation input (row = query, column = key)")
             parts.append(_figure_html(fig, "attention maps per head", plots_dir, "attention_maps.png"))
         if record.epochs:
-            parts.append(_figure_html(plot_head_entropy(record), "attention entropy per head", plots_dir,
-                                      "attention_entropy.png"))
+            parts.append(
+                _figure_html(
+                    plot_head_entropy(record), "attention entropy per head", plots_dir, "attention_entropy.png"
+                )
+            )
     except MissingDependencyError as exc:
         parts.append(f"<p>{html.escape(str(exc))}</p>")
     return "\n".join(parts)
@@ -135,5 +143,4 @@ def attention_section(run: Any, run_dir: Path, history: Any, metrics: Any) -> tu
     return "Attention", attention_html(record, plots_dir=Path(run_dir) / "plots")
 
 
-__all__ = ["attention_html", "attention_section", "draw_attention_maps", "plot_attention_maps",
-           "plot_head_entropy"]
+__all__ = ["attention_html", "attention_section", "draw_attention_maps", "plot_attention_maps", "plot_head_entropy"]

@@ -30,8 +30,7 @@ UNIFORM = 0.98
 
 REMEDIES = {
     "one key": [
-        "if the model underperforms: lower the learning rate or add warmup (attention logits grew too large "
-        "too early)",
+        "if the model underperforms: lower the learning rate or add warmup (attention logits grew too large too early)",
         "use pre-LN blocks (norm_first=True) and check that scores are scaled by 1/sqrt(key_dim)",
         "add attention dropout; if every head does this, check the positional encoding is not dominating",
     ],
@@ -52,17 +51,22 @@ def attention_findings(record: Any) -> list[Finding]:
     for layer, entropies in record.last().items():
         for head, kind in collapsed_heads(entropies, low=ONE_KEY, high=UNIFORM):
             value = float(entropies[head])
-            what = ("every query puts nearly all its weight on a single key" if kind == "one key" else
-                    "every query spreads its weight almost evenly over the keys, like a mean pool")
-            evidence = (f"head {head + 1} of {len(entropies)} has normalized attention entropy {value:.3f} "
-                        f"on the validation batch at epoch {epoch} ({what}; 0 = one key, 1 = uniform)"
-                        + (_shared_key(record.maps.get(layer), head) if kind == "one key" else ""))
+            what = (
+                "every query puts nearly all its weight on a single key"
+                if kind == "one key"
+                else "every query spreads its weight almost evenly over the keys, like a mean pool"
+            )
+            evidence = (
+                f"head {head + 1} of {len(entropies)} has normalized attention entropy {value:.3f} "
+                f"on the validation batch at epoch {epoch} ({what}; 0 = one key, 1 = uniform)"
+                + (_shared_key(record.maps.get(layer), head) if kind == "one key" else "")
+            )
             findings.append(Finding(f"collapsed attention head ({kind})", layer, evidence, list(REMEDIES[kind])))
     return findings
 
 
 def _shared_key(maps: Any, head: int) -> str:
-    """", and k of n queries of the example input look at key j" when most pick the same key: a head that
+    """ ", and k of n queries of the example input look at key j" when most pick the same key: a head that
     broadcasts one position to all (it may be routing on purpose), rather than a per-query lookup."""
     if maps is None or head >= len(maps):
         return ""
@@ -71,8 +75,10 @@ def _shared_key(maps: Any, head: int) -> str:
     top = int(count.argmax())
     if count[top] * 2 <= len(picks):
         return ""
-    return (f"; on the example input {int(count[top])} of {len(picks)} queries look at the same key "
-            f"(position {int(key[top])}): it broadcasts that position to the sequence")
+    return (
+        f"; on the example input {int(count[top])} of {len(picks)} queries look at the same key "
+        f"(position {int(key[top])}): it broadcasts that position to the sequence"
+    )
 
 
 __all__ = ["ONE_KEY", "UNIFORM", "attention_findings"]

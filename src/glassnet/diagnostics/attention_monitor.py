@@ -74,8 +74,9 @@ class AttentionMonitor(Callback):
         if n == 0:
             raise ConfigError("AttentionMonitor: the validation batch x is empty; hint: pass validation inputs")
         if not 0 <= example < n:
-            raise ConfigError(f"AttentionMonitor: example must be in [0, {n}), got {example!r} "
-                              f"(the batch holds {n} inputs)")
+            raise ConfigError(
+                f"AttentionMonitor: example must be in [0, {n}), got {example!r} (the batch holds {n} inputs)"
+            )
         self.example = example
         self.every = every
         self.record = AttentionRecord(batch_size=n)
@@ -93,8 +94,11 @@ class AttentionMonitor(Callback):
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self._layers = attention_layers(self.model)
-        self.record = AttentionRecord(layers=[name for name, _ in self._layers], batch_size=probe_count(self.x),
-                                      entropy={name: [] for name, _ in self._layers})
+        self.record = AttentionRecord(
+            layers=[name for name, _ in self._layers],
+            batch_size=probe_count(self.x),
+            entropy={name: [] for name, _ in self._layers},
+        )
         self._first: int | None = None
         history = getattr(self.model, "history", None)
         if history is not None and self._layers:
@@ -107,8 +111,9 @@ class AttentionMonitor(Callback):
     def set_state(self, state: dict[str, Any]) -> None:
         self._first = state["first"]
         self.record.epochs[:] = [int(e) for e in state["epochs"]]
-        self.record.entropy.update({name: [list(map(float, row)) for row in rows]
-                                    for name, rows in state["entropy"].items()})
+        self.record.entropy.update(
+            {name: [list(map(float, row)) for row in rows] for name, rows in state["entropy"].items()}
+        )
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self._first is None:
@@ -119,6 +124,7 @@ class AttentionMonitor(Callback):
 
     def measure(self, epoch: int) -> None:
         """Run the batch through the model and record every layer's head entropies and example maps."""
+
         def cast(a: Array) -> Array:  # floats to the model's dtype; token ids stay integers
             return a.astype(self.model.dtype, copy=False) if np.issubdtype(a.dtype, np.floating) else a
 
