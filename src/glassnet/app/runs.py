@@ -27,6 +27,7 @@ from .._version import __version__
 from ..callbacks.backup import BackupAndRestore
 from ..callbacks.backup import read_state as read_backup_state
 from ..diagnostics import FitDiagnosis, GradientMonitor
+from ..diagnostics.attention_monitor import AttentionMonitor
 from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
 from . import sequence_report  # noqa: F401  (registers the text/sort report section at import)
@@ -180,6 +181,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
     continues such a run. SIGINT/SIGTERM stop after the current batch and the folder is written for the
     epochs done (``metrics["status"] == "interrupted"``); a failure leaves ``status: "failed"``.
     """
+    from . import attention_report  # noqa: F401  (registers the report's Attention section)
     from .run_report import write_plots_and_report
 
     comm = distributed.world()  # under mpiexec: data-parallel over the ranks, files from rank 0 only
@@ -200,6 +202,8 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
     diagnose = training["diagnose"] and not any(isinstance(cb, GradientMonitor) for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
         callbacks.append(FitDiagnosis.for_fit(run.data.x_train, training["seed"]))
+        attention = AttentionMonitor.for_fit(run.model, run.data.x_train, training["validation_split"])
+        callbacks += [attention] if attention is not None else []  # head entropies -> report's Attention
     start = time.perf_counter()
     fit = run.model.fit if comm.size == 1 else functools.partial(distributed.fit, run.model, comm=comm)
     stopper = StopOnSignal(run.model)

@@ -227,6 +227,8 @@ class LayerNormalization(_Normalization):
     Shapes: x (batch, ..., features) -> y (batch, ..., features); gamma, beta (features,).
     """
 
+    supports_masking = True  # acts on each position alone: a padding mask passes through (layers.masking)
+
     def __init__(
         self,
         epsilon: float = 1e-3,
