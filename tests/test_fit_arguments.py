@@ -17,7 +17,8 @@ def _data(rng, n=20):
 
 
 def _model(built=True, bn=False):
-    layers = [L.Dense(4, activation="relu"), *([L.BatchNormalization()] if bn else []), L.Dense(1, activation="sigmoid")]
+    layers = [L.Dense(4, activation="relu"), *([L.BatchNormalization()] if bn else []),
+              L.Dense(1, activation="sigmoid")]
     model = gn.Sequential(([L.Input(shape=(3,))] if built else []) + layers)
     model.compile(gn.optimizers.SGD(0.1), "binary_crossentropy")
     return model
