@@ -263,8 +263,9 @@ def fit(
             logs = _run_epoch(model, batches, cbs, epoch, step)
             if val is not None:
                 x_val, y_val, w_val = val
-                logs.update({f"val_{k}": v for k, v in
-                             evaluate(model, x_val, y_val, batch_size=batch_size, sample_weight=w_val).items()})
+                weighted = {} if w_val is None else {"sample_weight": w_val}
+                val_logs = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0, **weighted)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if model.optimizer is not None and model.optimizer.last_learning_rate is not None:
                 logs["learning_rate"] = model.optimizer.last_learning_rate
             cbs.on_epoch_end(epoch, logs)
