@@ -197,3 +197,12 @@ def test_step_progress_draws_a_bar_on_a_terminal():
     progress.close({"loss": 0.5})
     text = stream.getvalue()
     assert "4/4 [==============================]" in text and text.endswith("\r4/4 - 0ms - loss: 0.5000\x1b[K\n")
+
+
+def test_class_weight_needs_one_class_per_sample(rng):
+    model = gn.Sequential([L.Input(shape=(4, 3)), L.Dense(5, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, labels = rng.normal(size=(6, 4, 3)), rng.integers(0, 5, (6, 4))
+    with pytest.raises(gn.ConfigError, match=r"one class per sample, but the targets have shape \(6, 4\)"):
+        model.fit(x, labels, class_weight={0: 2.0}, verbose=0)
+    model.fit(x, labels, sample_weight=np.ones(6), verbose=0)  # per-sample weights over a sequence are fine

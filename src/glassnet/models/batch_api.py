@@ -32,7 +32,8 @@ def _batch(model: Model, x: Any, y: Any, sample_weight: Any, class_weight: Any, 
     was_built = model.built
     try:
         x, y = training.prepare_xy(model, x, y)
-        w = fit_args.sample_weights(y, sample_weight, class_weight, training._count(x), model.dtype)
+        w = fit_args.sample_weights(y, sample_weight, class_weight, training._count(x), model.dtype,
+                                      model.loss)
     except Exception:
         if not was_built:
             fit_args.unbuild(model)

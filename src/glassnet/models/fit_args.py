@@ -96,7 +96,7 @@ def check_numeric(name: str, array: Array) -> Array:
     raise ConfigError(f"{name} must hold real numbers, got {what} values (dtype {array.dtype}); hint: {hint}")
 
 
-def sample_weights(y: Any, sample_weight: Any, class_weight: Any, n: int, dtype: Any) -> Array | None:
+def sample_weights(y: Any, sample_weight: Any, class_weight: Any, n: int, dtype: Any, loss: Any = None) -> Array | None:
     """Per-sample weights w (n,) of ``dtype``, or None when neither argument is given.
 
     Keras semantics: ``class_weight[c]`` weighs every sample of class c (the class is the integer label, or
@@ -114,18 +114,21 @@ def sample_weights(y: Any, sample_weight: Any, class_weight: Any, n: int, dtype:
             raise ConfigError("fit: sample_weight must be finite and non-negative; hint: a weight of 0 drops a sample")
         w *= sw.astype(dtype, copy=False)
     if class_weight is not None:
-        w *= _class_weights(y, class_weight, dtype)
+        w *= _class_weights(y, class_weight, dtype, getattr(loss, "name", "") == "sparse_categorical_crossentropy")
     return w
 
 
-def _class_weights(y: Any, class_weight: Any, dtype: Any) -> Array:
+def _class_weights(y: Any, class_weight: Any, dtype: Any, sparse: bool) -> Array:
     if isinstance(y, list):
         raise ConfigError("fit: class_weight is for a model with one output; hint: pass sample_weight instead")
     if not isinstance(class_weight, dict) or not class_weight:
         raise ConfigError(f"fit: class_weight must be a dict {{class index: weight}}, got {class_weight!r}")
     y = np.asarray(y)
-    labels = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
-    labels = np.rint(labels).astype(np.int64)
+    labels = y.argmax(axis=-1) if not sparse and y.ndim > 1 and y.shape[-1] > 1 else y
+    if labels.size != len(y):
+        raise ConfigError(f"fit: class_weight needs one class per sample, but the targets have shape {y.shape}; "
+                          "hint: pass per-sample weights with sample_weight")
+    labels = np.rint(labels.reshape(len(y))).astype(np.int64)
     top = int(max(max(class_weight), labels.max(initial=0))) + 1
     table = np.ones(top, dtype=np.float64)
     for key, weight in class_weight.items():

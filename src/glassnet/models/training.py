@@ -289,7 +289,7 @@ def _prepare_fit(model: Model, x: Any, y: Any, rng: np.random.Generator, validat
     if (sample_weight is not None or class_weight is not None) and y is None:
         raise ConfigError("fit: sample_weight and class_weight weigh the loss of each sample against its targets; "
                           "hint: pass y, or weigh samples inside your own train_step")
-    w = fit_args.sample_weights(y, sample_weight, class_weight, _count(x), model.dtype)
+    w = fit_args.sample_weights(y, sample_weight, class_weight, _count(x), model.dtype, model.loss)
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (1, 2, 3):
