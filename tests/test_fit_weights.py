@@ -206,3 +206,28 @@ def test_class_weight_needs_one_class_per_sample(rng):
     with pytest.raises(gn.ConfigError, match=r"one class per sample, but the targets have shape \(6, 4\)"):
         model.fit(x, labels, class_weight={0: 2.0}, verbose=0)
     model.fit(x, labels, sample_weight=np.ones(6), verbose=0)  # per-sample weights over a sequence are fine
+
+
+def test_sample_weight_weighs_every_output_of_a_model_with_several(rng, torch, float64):
+    """Two heads, loss_weights (1, 0.5): J = (1/N) sum_i w_i (ce_i + 0.5 se_i), against autograd."""
+    gn.set_seed(0)
+    a = L.Input(shape=(4,))
+    h = L.Dense(6, activation="tanh")(a)
+    model = gn.Model(inputs=a, outputs=[L.Dense(3, activation="softmax")(h), L.Dense(1)(h)])
+    model.compile("sgd", ["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5])
+    x, labels, target, w = (rng.normal(size=(8, 4)), rng.integers(0, 3, 8), rng.normal(size=(8, 1)),
+                            rng.uniform(0, 2, 8))
+    with model.training_session():
+        loss = weighting.loss_and_gradients(model, x, [labels, target], w)
+    tensors = [torch.tensor(p.value, requires_grad=True) for p in model.parameters()]
+    kernel, bias, kernel_p, bias_p, kernel_v, bias_v = tensors
+    hidden = torch.tanh(torch.tensor(x) @ kernel + bias)
+    ce = torch.nn.functional.cross_entropy(hidden @ kernel_p + bias_p, torch.tensor(labels), reduction="none")
+    se = ((hidden @ kernel_v + bias_v - torch.tensor(target)) ** 2).mean(dim=1)
+    expected = (torch.tensor(w) * (ce + 0.5 * se)).mean()
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-10)
+    for param, tensor in zip(model.parameters(), tensors):
+        np.testing.assert_allclose(param.grad, tensor.grad.numpy(), rtol=1e-9, atol=1e-12)
+    history = model.fit(x, [labels, target], sample_weight=w, epochs=2, batch_size=4, verbose=0).history
+    assert len(history["loss"]) == 2 and np.isfinite(history["loss"]).all()
