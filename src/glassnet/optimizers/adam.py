@@ -17,8 +17,11 @@ from .base import Optimizer, SlotGetter, check_in_range, check_positive
 _CAPS: dict[tuple[str, tuple[int, ...]], Array] = {}
 
 
-def _square_cap(like: Array) -> Array:
-    """An array shaped like ``like`` holding finfo(dtype).max / 4, cached by dtype and shape."""
+def _square_cap(like: Array) -> Array | float:
+    """An array shaped like ``like`` holding finfo(dtype).max / 4, cached by dtype and shape; for arrays
+    larger than a flat-pack block (an unpacked large parameter) the scalar, so no weight-sized copy is kept."""
+    if like.size > Optimizer.block_size:
+        return float(np.finfo(like.dtype).max / 4)
     key = (like.dtype.char, like.shape)
     cap = _CAPS.get(key)
     if cap is None:
