@@ -72,6 +72,15 @@ class BatchIterator:
             return
         assert self._x_buffers is not None and self._y_buffers is not None
         order = self.rng.permutation(n)
+        if type(self.x) is not list and (self.y is None or type(self.y) is not list):  # one input, one target
+            x, x_buf = self.x, self._x_buffers[0]
+            y, y_buf = (self.y, self._y_buffers[0]) if self.y is not None else (None, None)
+            for start in range(0, n, size):
+                index = order[start : start + size]
+                m = len(index)
+                xb = np.take(x, index, axis=0, out=x_buf[:m], mode="clip")
+                yield xb, (None if y is None else np.take(y, index, axis=0, out=y_buf[:m], mode="clip"))
+            return
         several = isinstance(self.x, list)
         xs = self.x if several else [self.x]
         several_y = isinstance(self.y, list)
@@ -302,7 +311,7 @@ def _run_epoch(model: Model, batches: BatchIterator, cbs: CallbackList, epoch: i
         seen += m
         if report:
             cbs.on_batch_end(step, _mean_logs(model, totals, seen))
-        if model.stop_training or _interrupted(model):  # a callback (TerminateOnNaN) or a signal asked to stop
+        if model.stop_training or model.interrupted:  # a callback (TerminateOnNaN) or a signal asked to stop
             break
     return _mean_logs(model, totals, seen)
 
