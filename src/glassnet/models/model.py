@@ -18,11 +18,18 @@ from .. import metrics as metrics_module
 from .._typing import Array
 from ..callbacks import History
 from ..errors import ConfigError, StateError
+from ..layers import base as layer_base
 from ..layers.base import Layer
 from ..layers.workspace import Workspace
 from ..parameter import Parameter, ParameterPack, pack_parameters
 from . import batch_api, steps, training, weighting
 from .outputs import OutputHead, make_heads
+
+# Model backward passes running now: a nested model called by its parent keeps its flags. A module global,
+# not a class attribute: writing a class attribute (twice per step) invalidates Python's attribute cache for
+# every Model type, which made every attribute lookup of a fit step slower (callgrind: type-cache misses, dict lookups).
+_backward_depth = 0
+_NO_TERMS: dict[str, float] = {}  # ``_last_added`` when no layer added a loss (shared, never written)
 
 
 class Model(Layer):
@@ -57,7 +64,6 @@ class Model(Layer):
     arguments (``d_optimizer=...``) in ``compile_options`` and as attributes.
     """
 
-    _backward_depth = 0  # model backward passes running now: a nested model called by its parent keeps its flags
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -86,6 +92,7 @@ class Model(Layer):
         self._trainable_params: list[Parameter] = []
         self._regularized: list[Parameter] = []
         self._session_first_trainable: int | None = None
+        self._session_pack: Any = None  # the ParameterPack the trainable parameters fill, during fit
         self.compile_options: dict[str, Any] = {}
         self._compiled = False
         self._last_added: dict[str, float] = {}
@@ -173,7 +180,7 @@ class Model(Layer):
     def _public_backward(self, grad: Any, from_preactivation: bool) -> Any:
         if isinstance(grad, list) and len(self._output_layers()) > 1:  # several outputs: one flag each
             from_preactivation = [from_preactivation] * len(grad)  # type: ignore[assignment]
-        if self.input_grad_required or Model._backward_depth:
+        if self.input_grad_required or _backward_depth:
             return self._run_backward(grad, from_preactivation)
         flags = [(layer, layer.input_grad_required) for layer in [self, *_all_layers(self)]]
         self.require_input_grad(True)
@@ -184,11 +191,12 @@ class Model(Layer):
                 layer.input_grad_required = flag
 
     def _run_backward(self, grad: Any, from_preactivation: Any) -> Any:
-        Model._backward_depth += 1
+        global _backward_depth
+        _backward_depth += 1
         try:
             return self._backward(grad, from_preactivation)
         finally:
-            Model._backward_depth -= 1
+            _backward_depth -= 1
 
     def _backward(self, grad: Any, from_preactivation: Any) -> Any:
         """Backward from the output gradient(s); ``from_preactivation`` (one bool per output when there are
@@ -312,6 +320,8 @@ class Model(Layer):
         self.require_compiled("fit")
         self._check_probability_outputs()
         self._trainable_params = self.parameters(trainable_only=True)
+        pack = self._trainable_params[0]._pack if self._trainable_params else None
+        self._session_pack = pack if pack is not None and pack.covers(self._trainable_params) else None
         self._regularized = [p for p in self.parameters() if p.regularizer is not None]
         self._fused = [
             head.loss.fused_activation is not None and self._can_fuse_output(k, head.loss.fused_activation)
@@ -321,14 +331,22 @@ class Model(Layer):
         first = getattr(self, "_first_trainable", None)
         self._session_first_trainable = first() if first is not None else None
         self.require_input_grad(False)
+        self._enter_session()
         self._in_session = True
         try:
             yield
         finally:
             self._in_session = False
+            self._exit_session()
             for layer, flag in flags:
                 layer.input_grad_required = flag
             self._session_first_trainable = None
+
+    def _enter_session(self) -> None:
+        """Hook for subclasses: settings that hold while ``fit`` runs (see ``training_session``)."""
+
+    def _exit_session(self) -> None:
+        """Hook for subclasses: undo ``_enter_session``."""
 
     def train_step(self, data: Any) -> dict[str, float]:
         """One step on ``data = (x, y)``: ``compute_loss_and_gradients`` (updating the metrics), then the
@@ -346,7 +364,10 @@ class Model(Layer):
             raise ConfigError(f"model {self.name!r}: fit needs targets y for the built-in train_step; hint: pass "
                               "fit(x, y), or override train_step for training without targets")
         loss = self.compute_loss_and_gradients(x, y, update_metrics=True)
-        self.optimizer.step(self._trainable_params if self._in_session else self.parameters(trainable_only=True))
+        if self._in_session:
+            self.optimizer.step(self._trainable_params, self._session_pack)
+        else:
+            self.optimizer.step(self.parameters(trainable_only=True))
         logs = {"loss": loss, **self._last_added} if self._last_added else {"loss": loss}
         for metric in self.metrics:
             logs[metric.name] = metric.result()
@@ -377,16 +398,25 @@ class Model(Layer):
             with self.training_session():
                 return self.compute_loss_and_gradients(x, y, update_metrics)
         y_pred = self.forward(x, training=True)
-        loss = self._loss_value(y, y_pred, update_metrics)
-        self._last_output_loss = loss
-        terms = steps.loss_terms(self)  # add_loss terms: their gradients come from the layers' backward
-        self._last_added = steps.sum_terms(terms) if terms else {}
         if self._several_outputs:
-            self._run_backward(self._output_gradients(y, y_pred), self._fused)
-        elif self._fused[0]:
-            self._run_backward(self.loss.fused_gradient(y, y_pred), True)  # type: ignore[union-attr]
-        else:
-            self._run_backward(self.loss.gradient(y, y_pred), False)  # type: ignore[union-attr]
+            loss = self._loss_value(y, y_pred, update_metrics)
+            grad: Any = self._output_gradients(y, y_pred)
+        else:  # _loss_value and _output_gradients for one output, written out: this runs once per batch
+            if update_metrics:
+                for metric in self.metrics:
+                    metric.update(y, y_pred)
+            loss = self.loss(y, y_pred)  # type: ignore[misc]
+            grad = self.loss.fused_gradient(y, y_pred) if self._fused[0] else self.loss.gradient(y, y_pred)  # type: ignore[union-attr]
+        self._last_output_loss = loss
+        # add_loss terms (their gradients come from the layers' backward); none unless a layer ever added one
+        terms = steps.loss_terms(self) if layer_base._LOSSES_ADDED else None
+        self._last_added = steps.sum_terms(terms) if terms else _NO_TERMS
+        global _backward_depth
+        _backward_depth += 1  # _run_backward, inlined
+        try:
+            self._backward(grad, self._fused if self._several_outputs else self._fused[0])
+        finally:
+            _backward_depth -= 1
         penalty = self._add_regularization() if self._regularized else 0.0
         return loss + sum(value for _, value in terms) + penalty if terms else loss + penalty
 

@@ -22,6 +22,7 @@ class Sequential(Model):
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
         self._declared_input: Shape | None = None
+        self._mask_free = False  # set while fit runs (_enter_session)
         # Adding a list builds and packs once at the end, and keeps the taken names in a set: linear
         # time, so a file with 16,000 layers loads in a second instead of minutes.
         self._bulk_names: set[str] | None = set()
@@ -89,7 +90,17 @@ class Sequential(Model):
             )
 
     def forward(self, x: Array, training: bool = False) -> Array:
+        if self._mask_free:  # during fit, when no layer makes a mask: the plain chain
+            for layer in self.layers:
+                x = layer.forward(x, training)
+            return x
         return forward_layers(self.layers, x, training)  # passes masks along (see layers.masking)
+
+    def _enter_session(self) -> None:
+        self._mask_free = not any(getattr(layer, "compute_mask", None) for layer in self.layers)
+
+    def _exit_session(self) -> None:
+        self._mask_free = False
 
     def _first_trainable(self) -> int:
         cached = self._session_first_trainable

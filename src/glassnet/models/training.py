@@ -73,6 +73,15 @@ class BatchIterator:
             return
         assert self._x_buffers is not None and self._y_buffers is not None
         order = self.rng.permutation(n)
+        if type(self.x) is not list and (self.y is None or type(self.y) is not list):  # one input, one target
+            x, x_buf = self.x, self._x_buffers[0]
+            y, y_buf = (self.y, self._y_buffers[0]) if self.y is not None else (None, None)
+            for start in range(0, n, size):
+                index = order[start : start + size]
+                m = len(index)
+                xb = np.take(x, index, axis=0, out=x_buf[:m], mode="clip")
+                yield xb, (None if y is None else np.take(y, index, axis=0, out=y_buf[:m], mode="clip"))
+            return
         several = isinstance(self.x, list)
         xs = self.x if several else [self.x]
         several_y = isinstance(self.y, list)
@@ -407,7 +416,7 @@ def _run_epoch(model: Model, batches: Any, cbs: CallbackList, epoch: int, parall
     report = cbs.wants_batches
     train_step = step_fn if step_fn is not None else model.train_step if parallel is None else parallel.train_step
     mean_logs = _mean_logs if parallel is None else parallel.batch_logs
-    stopped = _interrupted if parallel is None else parallel.interrupted
+    stopped = None if parallel is None else parallel.interrupted
     for step, (xb, yb) in enumerate(batches):
         if report:
             cbs.on_batch_begin(step)
@@ -421,7 +430,8 @@ def _run_epoch(model: Model, batches: Any, cbs: CallbackList, epoch: int, parall
         seen += m
         if report:
             cbs.on_batch_end(step, mean_logs(model, totals, seen))
-        if model.stop_training or stopped(model):  # a callback (TerminateOnNaN) or a signal asked to stop
+        # a callback (TerminateOnNaN) or a signal asked to stop
+        if model.stop_training or (model.interrupted if stopped is None else stopped(model)):
             break
     return _mean_logs(model, totals, seen) if parallel is None else parallel.epoch_logs(model, totals, seen)
 

@@ -78,13 +78,22 @@ class Optimizer:
         lr = self.learning_rate
         return float(lr(self.iterations)) if callable(lr) else float(lr)
 
-    def step(self, params: Sequence[Parameter]) -> None:
-        """Apply one update to every trainable parameter from its ``.grad``."""
+    def step(self, params: Sequence[Parameter], pack: ParameterPack | None = None) -> None:
+        """Apply one update to every trainable parameter from its ``.grad``.
+
+        ``pack``: a ``ParameterPack`` that ``params`` are known to cover exactly (``fit`` checks it once per
+        run), which spares the per-step check; the update is then one pass over the flat buffers unless a
+        parameter has been frozen since.
+        """
+        given = len(params)
         params = [p for p in params if p.trainable]
         if not params:
             return
-        pack = params[0]._pack
-        flat = pack is not None and pack.covers(params)
+        if pack is not None:
+            flat = len(params) == given
+        else:
+            pack = params[0]._pack
+            flat = pack is not None and pack.covers(params)
         self.clip_gradients(params, pack if flat else None)
         lr = self.current_learning_rate()
         if flat:
