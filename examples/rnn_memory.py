@@ -39,9 +39,12 @@ def make_data(n: int, steps: int, rng: np.random.Generator) -> tuple[np.ndarray,
 def gradient_through_time(model: gn.Sequential, x: np.ndarray, y: np.ndarray) -> list[float]:
     """||dL/dh_t|| (batch mean) for t = 1..T, from one forward/backward pass in training mode."""
     assert model.loss is not None
+    layer = model.layers[0]
+    layer.record_state_grads = True
     out = model.forward(x, training=True)
     model.backward(model.loss.gradient(y, out))
-    return [float(v) for v in model.layers[0].state_grad_norms]
+    layer.record_state_grads = False
+    return [float(v) for v in layer.state_grad_norms]
 
 
 def run(cell: str, steps: int, epochs: int, seed: int) -> dict[str, object]:

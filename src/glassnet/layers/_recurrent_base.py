@@ -30,8 +30,12 @@ Dropout (Keras's variational dropout, Gal & Ghahramani 2016): one mask per batch
 (``recurrent_dropout``, (batch, units)), each the same at every time step; inverted (kept units are
 scaled by 1 / (1 - rate)) and seeded (``seed``, or ``fit(seed=...)`` through ``reseed``).
 
-``state_grad_norms`` (after a backward): ||dL/dh_t|| averaged over the batch, for t = 1..T in
-processing order, a float64 array of length T: the "gradient through time" of the glass box.
+``state_grad_norms`` (after a backward with ``record_state_grads = True``): ||dL/dh_t|| averaged over
+the batch, for t = 1..T in processing order, a float64 array of length T: the "gradient through time"
+of the glass box. The backward loop has every dL/dh_t in hand; with the flag on it keeps them
+(T, batch, units) and reduces them with one einsum after the loop. The flag is off by default (then
+``state_grad_norms`` is None and the loop keeps nothing); ``GradientMonitor`` turns it on for the
+batches of its monitored epochs only.
 """
 
 from __future__ import annotations
@@ -108,6 +112,7 @@ class Recurrent(Layer):
         self.seed = seed if isinstance(seed, (int, np.integer)) else None
         self.rng = backend.make_generator(seed)
         self.state_grad_norms: Array | None = None
+        self.record_state_grads = False  # set by GradientMonitor on monitored epochs
 
     # -- building ---------------------------------------------------------------------------------
     @_own
@@ -261,9 +266,11 @@ class Recurrent(Layer):
                     grad_seq = grad_seq * mt
             else:
                 grad_finals[0] = grad_y if grad_finals[0] is None else grad_finals[0] + grad_y
-        blocks, grad_initial, grad_h = self._steps_backward(grad_seq, grad_finals)
-        # ||dL/dh_t|| per step, batch mean: one reduction over the (T, batch, units) gradients kept above
-        self.state_grad_norms = np.sqrt(np.einsum("tbu,tbu->tb", grad_h, grad_h, dtype=np.float64)).mean(axis=1)
+        keep = np.empty((steps, batch, self.units), dtype) if self.record_state_grads else None
+        blocks, grad_initial = self._steps_backward(grad_seq, grad_finals, keep)
+        self.state_grad_norms = None
+        if keep is not None:  # ||dL/dh_t|| per step, batch mean: one reduction over the kept dL/dh_t
+            self.state_grad_norms = np.sqrt(np.einsum("tbu,tbu->tb", keep, keep, dtype=np.float64)).mean(axis=1)
         x2 = xt.reshape(steps * batch, features)
         _, b_grad, _, _ = self._bias_views()
         want_x = self.input_grad_required or n_inputs > 1
@@ -312,10 +319,10 @@ class Recurrent(Layer):
         """Run the recurrence: (H of shape (T + 1, batch, units) with H[0] = h0, final states, cache)."""
         raise NotImplementedError
 
-    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None]
-                        ) -> tuple[list[tuple[slice, Array]], list[Array], Array]:
-        """BPTT: ([(kernel columns, dL/dXW block (T, batch, width))], dL/d(initial states), dL/dh_t (T, batch,
-        units)); fills recurrent_kernel.grad (and the recurrent bias of GRU)."""
+    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None], keep: Array | None
+                        ) -> tuple[list[tuple[slice, Array]], list[Array]]:
+        """BPTT: ([(kernel columns, dL/dXW block (T, batch, width))], dL/d(initial states)); fills
+        recurrent_kernel.grad (and the recurrent bias of GRU), and ``keep[t]`` = dL/dh_t when given."""
         raise NotImplementedError
 
     # -- serialization ----------------------------------------------------------------------------

@@ -140,15 +140,14 @@ class LSTM(Recurrent):
         cache = {"gates": xw, "c_all": c_all, "phi_c": phi_c, "h_in": h_in} if training else {}
         return h_all, [h_all[steps], c_all[steps]], cache
 
-    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None]
-                        ) -> tuple[list[tuple[slice, Array]], list[Array], Array]:
+    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None], keep: Array | None
+                        ) -> tuple[list[tuple[slice, Array]], list[Array]]:
         gates, c_all, phi_c, h_in, mt, rec_mask = self.read_cache("gates", "c_all", "phi_c", "h_in", "mt",
                                                                   "rec_mask")
         steps, batch, width = gates.shape
         u, dtype = self.units, gates.dtype
         recurrent_t = self.recurrent_kernel.value.T
         grad_z = np.empty_like(gates)
-        grad_h_all = np.empty((steps, batch, u), dtype)
         dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
         dc = np.zeros((batch, u), dtype) if grad_finals[1] is None else grad_finals[1].copy()
         c0, c1 = np.zeros(width, dtype), np.ones(width, dtype)
@@ -158,7 +157,8 @@ class LSTM(Recurrent):
         for t in range(steps - 1, -1, -1):
             if grad_seq is not None:
                 dh += grad_seq[t]
-            grad_h_all[t] = dh
+            if keep is not None:
+                keep[t] = dh
             m = None if mt is None else mt[t]
             dh, dh_carry = self._split_masked(dh, m)
             dc, dc_carry = self._split_masked(dc, m)
@@ -190,7 +190,7 @@ class LSTM(Recurrent):
                 dc += dc_carry
         np.matmul(h_in.reshape(steps * batch, u).T, grad_z.reshape(steps * batch, width),
                   out=self.recurrent_kernel.grad)
-        return [(slice(None), grad_z)], [dh, dc], grad_h_all
+        return [(slice(None), grad_z)], [dh, dc]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "recurrent_activation": serialize(self.recurrent_activation),
