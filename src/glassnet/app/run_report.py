@@ -153,3 +153,5 @@ def write_plots_and_report(
 
 
 __all__ = ["SECTION_PROVIDERS", "make_plots", "register_section", "summary_rows", "write_plots_and_report"]
+
+from . import recurrent_report as _recurrent_report  # noqa: E402, F401  (registers "Gradient through time")
