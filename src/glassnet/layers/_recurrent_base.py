@@ -80,6 +80,7 @@ class Recurrent(Layer):
     gates = 1
     n_states = 1
     supports_masking = True
+    accepts_input_list = True  # in a graph: x, or [x, h0(, c0)] (what ``initial_state=`` makes)
     takes_mask = True  # Sequential passes ``mask=`` to forward (see layers.masking)
     zero_output_for_mask = False  # Bidirectional sets True: a masked step then outputs zeros (as Keras)
 
@@ -114,10 +115,34 @@ class Recurrent(Layer):
         self.state_grad_norms: Array | None = None
         self.record_state_grads = False  # set by GradientMonitor on monitored epochs
 
+    def __call__(self, x: Any, training: bool = False, initial_state: Any = None) -> Any:
+        """``forward`` on arrays, a graph node on symbolic tensors; ``initial_state=[h0(, c0)]`` starts the
+        recurrence from those states (each (batch, units)) instead of zeros: a call on [x, h0(, c0)]."""
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if len(states) != self.n_states:
+                expected = "[h0, c0]" if self.n_states == 2 else "[h0]"
+                raise ShapeError(f"layer {self.name!r} ({type(self).__name__}): initial_state must be {expected}, "
+                                 f"got {len(states)} state(s); hint: pass an encoder's final states, e.g. "
+                                 "_, h, c = LSTM(units, return_state=True)(x)")
+            x = [x, *states]
+        return super().__call__(x, training=training)
+
+    def _split_shapes(self, input_shape: Any) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+        """(x's shape, the states' shapes) from one shape or the list [x, h0(, c0)]."""
+        if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            shapes = [tuple(int(v) for v in s) for s in input_shape]
+            if len(shapes) != 1 + self.n_states or any(s != (self.units,) for s in shapes[1:]):
+                expected = "[x, h0, c0]" if self.n_states == 2 else "[x, h0]"
+                raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) takes x or {expected} with states of "
+                                 f"shape (batch, {self.units}), got inputs of shapes {shapes} (batch axis omitted)")
+            return shapes[0], shapes[1:]
+        return tuple(int(v) for v in input_shape), []
+
     # -- building ---------------------------------------------------------------------------------
     @_own
     def build(self, input_shape: Any) -> None:
-        shape = tuple(int(s) for s in input_shape)
+        shape, states = self._split_shapes(input_shape)
         if len(shape) != 2:
             raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) takes inputs (batch, timesteps, "
                              f"features), got input shape (batch, {', '.join(map(str, shape))}); hint: add a "
@@ -130,7 +155,7 @@ class Recurrent(Layer):
                                                    regularizer=self.recurrent_regularizer)
         if self.use_bias:
             self.bias = self.add_parameter("bias", self._make_bias(), regularizer=self.bias_regularizer)
-        self.input_shape = shape
+        self.input_shape = [shape, *states] if states else shape
         self.output_shape = self.compute_output_shape(shape)
         self.built = True
 
@@ -148,7 +173,7 @@ class Recurrent(Layer):
         return self.kernel.value, self._bias_views()[0]
 
     def compute_output_shape(self, input_shape: Any) -> Any:
-        steps = input_shape[0]
+        steps = self._split_shapes(input_shape)[0][0]
         out = (steps, self.units) if self.return_sequences else (self.units,)
         if self.return_state:
             return [out] + [(self.units,)] * self.n_states
