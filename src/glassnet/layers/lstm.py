@@ -9,7 +9,7 @@ import numpy as np
 from .. import activations
 from .._registry import serialize
 from .._typing import Array
-from ._recurrent_base import Recurrent, gate_derivative
+from ._recurrent_base import Recurrent
 from .core import _resolve
 
 
@@ -150,8 +150,6 @@ class LSTM(Recurrent):
         grad_z = np.empty_like(gates)
         dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
         dc = np.zeros((batch, u), dtype) if grad_finals[1] is None else grad_finals[1].copy()
-        c0, c1 = np.zeros(width, dtype), np.ones(width, dtype)
-        c0[2 * u : 3 * u], c1[2 * u : 3 * u] = 1.0, 0.0
         deriv = np.empty((batch, width), dtype)
         tmp, tmp2 = np.empty((batch, u), dtype), np.empty((batch, u), dtype)
         for t in range(steps - 1, -1, -1):
@@ -177,7 +175,13 @@ class LSTM(Recurrent):
             np.multiply(dc, a[:, :u], out=d[:, 2 * u : 3 * u])  # dg
             dc = np.multiply(dc, a[:, u : 2 * u], out=dc if dc_carry is None else None)  # dL/dc_{t-1}
             if self._fused:
-                d *= gate_derivative(a, c0, c1, deriv)
+                # a - a^2 (sigmoid') over the whole block, then + (1 - g) on the cell block makes its 1 - g^2:
+                # full-width contiguous passes instead of a per-column constant broadcast
+                np.multiply(a, a, out=deriv)
+                np.subtract(a, deriv, out=deriv)
+                np.subtract(1, a[:, 2 * u : 3 * u], out=tmp2)
+                deriv[:, 2 * u : 3 * u] += tmp2
+                d *= deriv
             else:
                 self._derivative(d[:, : 2 * u], a[:, : 2 * u], self.recurrent_activation)
                 self._derivative(d[:, 2 * u : 3 * u], a[:, 2 * u : 3 * u], self.activation)
