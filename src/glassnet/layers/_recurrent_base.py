@@ -172,6 +172,14 @@ class Recurrent(Layer):
         """(kernel, input bias) for XW = X kernel + b_in; LSTM's fused path passes pre-scaled copies."""
         return self.kernel.value, self._bias_views()[0]
 
+    def _project(self, x2: Array, kernel: Array, b_in: Array | None, steps: int, batch: int) -> Array:
+        """XW = X kernel + b_in as one GEMM over all T * batch rows, time-major (T, batch, G units);
+        LSTM lays it out gate-major instead (see ``LSTM._project``)."""
+        xw = np.matmul(x2, kernel).reshape(steps, batch, -1)
+        if b_in is not None:
+            xw += b_in
+        return xw
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         steps = self._split_shapes(input_shape)[0][0]
         out = (steps, self.units) if self.return_sequences else (self.units,)
@@ -246,9 +254,7 @@ class Recurrent(Layer):
             xt = np.multiply(xt, in_mask)
         xt = np.ascontiguousarray(xt, dtype=dtype)
         kernel, b_in = self._input_projection(dtype)
-        xw = np.matmul(xt.reshape(steps * batch, features), kernel).reshape(steps, batch, -1)
-        if b_in is not None:
-            xw += b_in
+        xw = self._project(xt.reshape(steps * batch, features), kernel, b_in, steps, batch)
         if training and self.recurrent_dropout:
             rec_mask = self._dropout_mask((batch, self.units), self.recurrent_dropout, dtype)
         mt = None
