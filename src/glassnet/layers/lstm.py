@@ -96,10 +96,10 @@ class LSTM(Recurrent):
         (docs/recurrent.md, "Speed"). The GEMMs cost the same either way (4 of width u, or 1 of 4u).
         """
         u = self.units
-        xw = np.matmul(x2, kernel.reshape(-1, 4, u).transpose(1, 0, 2)).reshape(4, steps, batch, u)
-        if b_in is not None:
-            xw += b_in.reshape(4, 1, 1, u)
-        return xw
+        if b_in is not None:  # the bias as one more kernel row against a column of ones: no broadcast pass
+            x2 = np.concatenate([x2, np.ones((len(x2), 1), x2.dtype)], axis=1)
+            kernel = np.concatenate([kernel, b_in[None]], axis=0)
+        return np.matmul(x2, kernel.reshape(-1, 4, u).transpose(1, 0, 2)).reshape(4, steps, batch, u)
 
     def _activate_gates(self, z: Array) -> None:
         """The gates [i, f, g, o] (4, batch, units) activated in place."""
