@@ -36,6 +36,12 @@ def test_gradients_flow_from_the_decoder_through_the_initial_state_into_the_enco
     assert np.abs(encoder.kernel.grad).max() > 0  # reached only through the decoder's initial state
 
 
+def test_the_summary_names_which_output_of_a_call_feeds_a_layer():
+    model = _seq2seq(LSTM)
+    calls = dict((layer.name, c) for layer, c in model.connections())
+    assert calls["decoder"] == [["target_in", "encoder[1]", "encoder[2]"]]
+
+
 def test_return_state_unpacks_into_one_tensor_per_output():
     x = Input(shape=(6, 2))
     outputs = LSTM(3, return_state=True)(x)

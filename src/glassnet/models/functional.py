@@ -325,7 +325,10 @@ class Functional(Model):
 
     def connections(self) -> list[tuple[Layer, list[list[str]]]]:
         """For each layer (inputs first): per call, the names of the layers whose outputs it took."""
-        names = [inp.name for inp in self.inputs] + [step.layer.name for step in self._steps for _ in step.out_slots]
+        names = [inp.name for inp in self.inputs]
+        for step in self._steps:  # an output of a call with several is named by its index: "lstm[1]"
+            several = len(step.out_slots) > 1
+            names += [f"{step.layer.name}[{k}]" if several else step.layer.name for k in range(len(step.out_slots))]
         rows: list[tuple[Layer, list[list[str]]]] = [(inp, []) for inp in self.inputs]
         for layer in self.layers:
             calls = [[names[s] for s in step.in_slots] for step in self._steps if step.layer is layer]
