@@ -155,7 +155,7 @@ class Recurrent(Layer):
                                                    regularizer=self.recurrent_regularizer)
         if self.use_bias:
             self.bias = self.add_parameter("bias", self._make_bias(), regularizer=self.bias_regularizer)
-        self.input_shape = [shape, *states] if states else shape
+        self.input_shape = [shape, *states] if states else shape  # type: ignore[assignment]
         self.output_shape = self.compute_output_shape(shape)
         self.built = True
 

@@ -297,14 +297,14 @@ class Functional(Model):
         for k in range(len(self._steps) - 1, -1, -1):
             step = self._steps[k]
             layer = step.layer
-            g = [grads[s] for s in step.out_slots] if len(step.out_slots) > 1 else grads[step.out_slot]
+            g_out: Any = [grads[s] for s in step.out_slots] if len(step.out_slots) > 1 else grads[step.out_slot]
             for s in step.out_slots:
                 grads[s] = None
             for sub, cache in saved.get(k, []):
                 sub.cache = cache
             earlier = [p.grad.copy() for p in layer.parameters()] if id(layer) in called else None
             called.add(id(layer))
-            result = layer.backward_preactivation(g) if k in fused_steps else layer.backward(g)
+            result = layer.backward_preactivation(g_out) if k in fused_steps else layer.backward(g_out)
             if earlier is not None:
                 for p, g_earlier in zip(layer.parameters(), earlier):
                     p.grad += g_earlier  # in place: .grad may be a view into the model's flat pack

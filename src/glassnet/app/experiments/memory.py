@@ -64,7 +64,7 @@ def make_data(n: int, steps: int, rng: np.random.Generator) -> tuple[Array, Arra
 def gradient_through_time(model: Sequential, x: Array, y: Array) -> list[float]:
     """||dL/dh_t|| (batch mean) for t = 1..T of the model's recurrent layer, one training-mode pass."""
     assert model.loss is not None
-    layer = model.layers[0]
+    layer: Any = model.layers[0]  # the recurrent layer
     layer.record_state_grads = True
     out = model.forward(x, training=True)
     model.backward(model.loss.gradient(y, out))
