@@ -16,8 +16,8 @@ All 3^6 = 729 inputs are split once: 25% held out (never trained on), 75% to sam
 Evaluation: greedy decoding, one token at a time, of the 6 sorted digits after each held-out input; a
 sequence counts only if all 6 are right (exact-sequence accuracy).
 
-Tokens enter as one-hot vectors into a bias-free Dense layer: onehot(t) @ K = K[t], exactly an embedding
-lookup (``Embedding`` is built on the recurrent branch and will replace it).
+Tokens enter as integer ids into an ``Embedding`` (the first measurements in docs/transformer.md used
+one-hot vectors into a bias-free Dense, onehot(t) @ K = K[t]: the same function, another initializer).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def make_split(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def as_examples(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(one-hot x (n, 11, 3), next-token targets (n, 11), loss weights (n, 11): 1 on the sorted half)."""
+    """(token ids x (n, 11), next-token targets (n, 11), loss weights (n, 11): 1 on the sorted half)."""
     joined = np.concatenate([inputs, np.sort(inputs, axis=1)], axis=1)
-    x = np.eye(DIGITS, dtype=gn.floatx())[joined[:, :-1]]
+    x = joined[:, :-1]
     y = joined[:, 1:]
     weights = np.zeros(y.shape, dtype=gn.floatx())
     weights[:, LENGTH - 1:] = 1.0  # the targets at positions 5..10 are the 6 sorted digits
@@ -56,8 +56,8 @@ def as_examples(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def build(layers: int = 3, heads: int = 3, width: int = 48, dropout: float = 0.1) -> Any:
-    x_in = L.Input(shape=(T, DIGITS))
-    h = L.Dense(width, use_bias=False, name="token_embedding")(x_in)
+    x_in = L.Input(shape=(T,))
+    h = L.Embedding(DIGITS, width, name="token_embedding")(x_in)
     h = L.PositionalEmbedding(T, width)(h)
     for _ in range(layers):
         h = L.TransformerDecoderBlock(heads, width // heads, 4 * width, dropout=dropout,
@@ -83,7 +83,7 @@ def masked_cross_entropy(logits: np.ndarray, y: np.ndarray, weights: np.ndarray)
 def greedy_sort(model: Any, inputs: np.ndarray) -> np.ndarray:
     """Generate the 6 sorted digits after each input, one token at a time, feeding back the argmax.
 
-    The model takes 11 positions; the ones not generated yet are zero vectors. Attention is causal, so
+    The model takes 11 positions; the ones not generated yet hold id 0. Attention is causal, so
     they cannot change the logits at earlier positions: the prediction at position t - 1 is exact."""
     n = len(inputs)
     tokens = np.zeros((n, T), dtype=np.int64)
@@ -91,8 +91,8 @@ def greedy_sort(model: Any, inputs: np.ndarray) -> np.ndarray:
     known = LENGTH
     out = np.zeros((n, LENGTH), dtype=np.int64)
     for k in range(LENGTH):
-        x = np.eye(DIGITS, dtype=gn.floatx())[tokens]
-        x[:, known:] = 0.0
+        x = tokens.copy()
+        x[:, known:] = 0  # not generated yet: causal attention keeps them from the logits read here
         logits = model.predict(x, batch_size=256)
         out[:, k] = logits[:, known - 1].argmax(axis=-1)
         if known < T:
@@ -154,7 +154,7 @@ def plot_attention(model: Any, example: np.ndarray, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     joined = np.concatenate([example, np.sort(example)])[:-1]
-    model.predict(np.eye(DIGITS, dtype=gn.floatx())[joined][None])
+    model.predict(joined[None])
     blocks = [layer for layer in model.layers if isinstance(layer, L.TransformerDecoderBlock)]
     heads = blocks[0].num_heads
     fig, axes = plt.subplots(len(blocks), heads, figsize=(3.1 * heads, 3.0 * len(blocks)), squeeze=False)

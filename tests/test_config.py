@@ -151,10 +151,10 @@ def test_every_shipped_example_is_a_valid_config(tmp_path):
     for name in names:
         raw = config.load(config.find(name))
         config.check_tables(raw, name)
-        if raw["data"]["name"] in ("csv", "idx"):
-            continue  # these point at the user's own files
+        if raw["data"]["name"] in ("csv", "idx", "npz"):
+            continue  # these point at the user's own files (tests/test_sequence_cli.py trains the npz ones)
         run = setup(raw)
-        assert run.model.output_shape == (run.data.n_outputs,), name
+        assert run.model.output_shape[-1:] == (run.data.n_outputs,), name  # token models: (T, vocabulary)
 
 
 def test_registered_classes_work_in_configs_without_cli_changes(monkeypatch):

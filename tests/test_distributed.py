@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -118,7 +119,11 @@ def test_a_step_without_a_row_per_rank_is_refused() -> None:
     class Two(gn.distributed.SerialCommunicator):
         size = 2
 
-    model, x, y, fit_args = cases.make("mlp")
+    _, x, y, fit_args = cases.make("mlp")
+    # no BatchNormalization here: fit refuses its 1-row batch before the ranks are asked (test_fit_arguments)
+    model = gn.Sequential([gn.layers.Input(shape=x.shape[1:]), gn.layers.Dense(4, activation="relu"),
+                           gn.layers.Dense(int(y.max()) + 1, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     fit_args.update(validation_split=0.0, batch_size=191)  # 192 = 191 + a last batch of 1 row for 2 ranks
     with pytest.raises(gn.ConfigError, match="at least one"):
         gn.distributed.fit(model, x, y, verbose=0, comm=Two(), abort_on_error=False, **fit_args)
@@ -192,33 +197,18 @@ class _ThreadRanks:
 def test_thread_ranks_equal_one_process_with_synced_batch_norm(size: int) -> None:
     """The exactness argument without MPI: 2 and 3 ranks as threads (uneven shards: 32 = 11 + 11 + 10)."""
     reference = _one_process("mlp_uneven")
-    group = _ThreadRanks(size)
-    built = [cases.make("mlp_uneven") for _ in range(size)]
-    errors: list = []
-
-    def train(rank: int) -> None:
-        model, x, y, fit_args = built[rank]
-        try:
-            gn.distributed.fit(model, x, y, verbose=0, comm=group.comm(rank), abort_on_error=False, **fit_args)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-            group.barrier.abort()
-
-    threads = [threading.Thread(target=train, args=(r,)) for r in range(size)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    for model, *_ in built:
+    for model, _ in _thread_fit(size, "mlp_uneven"):
         for p in model.parameters():
             assert _relative_gap(reference[p.name], p.value) <= 1e-12, p.name
 
 
-def _thread_fit(size: int, case: str, callbacks_of=lambda rank: None, **overrides):
-    """Train ``case`` on ``size`` thread ranks; returns [(model, history)] by rank."""
+def _thread_fit(size: int, case: str, callbacks_of=lambda rank: None, prepare=lambda rank, model: None,
+                **overrides):
+    """Train ``case`` on ``size`` thread ranks (``prepare(rank, model)`` first); returns [(model, history)]."""
     group = _ThreadRanks(size)
     built = [cases.make(case) for _ in range(size)]
+    for rank, (model, *_) in enumerate(built):
+        prepare(rank, model)
     results: list = [None] * size
     errors: list = []
 
@@ -239,6 +229,60 @@ def _thread_fit(size: int, case: str, callbacks_of=lambda rank: None, **override
         t.join(timeout=120)
     assert not errors, errors
     return results
+
+
+def test_a_signal_on_one_rank_stops_every_rank_after_the_same_step() -> None:
+    """``model.interrupted`` set on rank 1 only, during its 8th step (epoch 2): both ranks end after that step
+    (no rank waits in a collective for the other), with the same weights; like ``Model.fit``, the cut epoch
+    is logged."""
+    def prepare(rank: int, model) -> None:
+        if rank != 1:
+            return
+        real, calls = model.compute_loss_and_gradients, []
+
+        def signalled(*a, **k):
+            calls.append(1)
+            if len(calls) == 8:
+                model.interrupted = True  # what StopOnSignal's handler does
+            return real(*a, **k)
+
+        model.compute_loss_and_gradients = signalled
+
+    results = _thread_fit(2, "mlp", prepare=prepare)
+    (m0, h0), (m1, h1) = results
+    assert m0.optimizer.iterations == m1.optimizer.iterations == 8
+    assert h0.epoch == h1.epoch == [0, 1]
+    for p0, p1 in zip(m0.parameters(), m1.parameters()):
+        np.testing.assert_array_equal(p0.value, p1.value)
+
+
+@pytest.mark.parametrize("sizes,itemsize,bucket_bytes,want", [
+    ([3, 5, 2, 4], 8, 40, [(8, 14), (3, 8), (0, 3)]),  # from the end: 4 + 2 >= 5 elements, then 5, then the rest
+    ([3, 5, 2, 4], 8, 1, [(10, 14), (8, 10), (3, 8), (0, 3)]),  # one parameter per bucket
+    ([3, 5, 2, 4], 8, 10**6, [(0, 14)]),  # one bucket
+    ([7], 4, 4, [(0, 7)]),
+])
+def test_bucket_bounds_cut_at_parameters_from_the_end(sizes, itemsize, bucket_bytes, want) -> None:
+    assert gn.distributed.buckets.bucket_bounds(sizes, itemsize, bucket_bytes) == want
+
+
+def test_buckets_on_thread_ranks_equal_one_process() -> None:
+    """Buckets of >= 200 bytes, started as backward reaches them (the layers report), 2 and 3 thread ranks."""
+    reference = _one_process("mlp_uneven")
+    for size in (2, 3):
+        results = _thread_fit(size, "mlp_uneven", bucket_bytes=200)
+        for model, history in results:
+            assert history.distributed["buckets"] > 3 and history.distributed["overlap"]
+            for p in model.parameters():
+                assert _relative_gap(reference[p.name], p.value) <= 1e-12, p.name
+            assert all("backward" not in vars(layer) for layer in model.layers)  # the reports are removed
+
+
+@pytest.mark.parametrize("bucket_bytes", [0, -5, 2.5, True])
+def test_bucket_bytes_must_be_a_positive_integer(bucket_bytes) -> None:
+    model, x, y, fit_args = cases.make("mlp")
+    with pytest.raises(gn.ConfigError, match="bucket_bytes must be a positive integer"):
+        gn.distributed.fit(model, x, y, verbose=0, bucket_bytes=bucket_bytes, **fit_args)
 
 
 def test_rank_zero_callbacks_steer_every_rank(tmp_path: Path) -> None:
@@ -263,7 +307,7 @@ def test_rank_zero_callbacks_steer_every_rank(tmp_path: Path) -> None:
 
 
 # -- two ranks under mpiexec -----------------------------------------------------------------------
-@pytest.mark.parametrize("case", ["mlp", "mlp_uneven", "conv_standin"])
+@pytest.mark.parametrize("case", ["mlp", "mlp_uneven", "conv_standin", "cnn"])
 def test_two_ranks_equal_one_process(case: str, tmp_path: Path) -> None:
     """float64, Dropout and BatchNormalization(sync): 3 epochs, weights within 1e-12 relative."""
     out = tmp_path / "weights.npz"
@@ -280,6 +324,22 @@ def test_two_ranks_equal_one_process(case: str, tmp_path: Path) -> None:
     assert ("val_accuracy" in record["history"]) == (case != "conv_standin")
 
 
+@pytest.mark.parametrize("case", ["mlp", "cnn"])
+def test_two_ranks_with_buckets_equal_one_bucket_bit_for_bit(case: str, tmp_path: Path) -> None:
+    """Non-blocking Iallreduce of buckets of >= 100 bytes during backward (mixed with the synchronized
+    BatchNormalization's Allreduces) gives the weights of one Allreduce after backward, bit for bit."""
+    one, many = tmp_path / "one.npz", tmp_path / "many.npz"
+    for out, extra in ((one, []), (many, ["--bucket-bytes", "100"])):
+        done = _run_ranks([case, str(out), *extra])
+        assert done.returncode == 0, done.stderr[-3000:]
+    want, got = np.load(one), np.load(many)
+    for name in want.files:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    record = json.loads(many.with_suffix(".json").read_text())["distributed"]
+    assert record["buckets"] > 2 and record["overlap"]
+    assert json.loads(one.with_suffix(".json").read_text())["distributed"]["buckets"] == 1
+
+
 def test_two_ranks_with_local_batch_norm_train_but_differ(tmp_path: Path) -> None:
     """Per-rank statistics (the default) are not exact: documented in docs/distributed.md."""
     out = tmp_path / "weights.npz"
@@ -291,6 +351,30 @@ def test_two_ranks_with_local_batch_norm_train_but_differ(tmp_path: Path) -> Non
     assert max(gaps) > 1e-9
     history = json.loads(out.with_suffix(".json").read_text())["history"]
     assert all(np.isfinite(history["loss"]))
+
+
+@pytest.mark.parametrize("kill_rank,kill_step", [(1, 10), (0, 15)])
+def test_a_killed_two_rank_run_resumes_to_the_uninterrupted_weights(tmp_path: Path, kill_rank: int,
+                                                                   kill_step: int) -> None:
+    """SIGKILL one rank mid-epoch (6 steps per epoch: step 10 is in epoch 2, step 15 in epoch 3); the rerun
+    resumes from rank 0's last epoch backup and ends with the weights and history of a run never killed."""
+    whole = tmp_path / "whole.npz"
+    done = _run_ranks(["mlp", str(whole), "--backup", str(tmp_path / "whole_backup")])
+    assert done.returncode == 0, done.stderr[-3000:]
+    backup, resumed = tmp_path / "backup", tmp_path / "resumed.npz"
+    killed = _run_ranks(["mlp", str(resumed), "--backup", str(backup), "--kill-rank", str(kill_rank),
+                         "--kill-step", str(kill_step)], timeout=60)
+    assert killed.returncode != 0 and not resumed.exists()
+    assert json.loads((backup / "state.json").read_text())["epoch"] == (kill_step - 1) // 6
+    done = _run_ranks(["mlp", str(resumed), "--backup", str(backup)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    want, got = np.load(whole), np.load(resumed)
+    assert sorted(got.files) == sorted(want.files)
+    for name in want.files:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert json.loads(resumed.with_suffix(".json").read_text())["history"] == json.loads(
+        whole.with_suffix(".json").read_text())["history"]
+    assert not backup.exists()  # delete_checkpoint after the normal end
 
 
 def test_a_failure_on_one_rank_ends_both(tmp_path: Path) -> None:
@@ -321,6 +405,42 @@ def test_cli_under_mpiexec_trains_on_two_ranks(tmp_path: Path) -> None:
     (one_dir,) = (tmp_path / "one").iterdir()
     alone = json.loads((one_dir / "metrics.json").read_text())
     assert metrics["test"]["loss"] == pytest.approx(alone["test"]["loss"], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_cli_resume_of_a_killed_two_rank_run(tmp_path: Path) -> None:
+    """``mpiexec -n 2 glassnet train`` SIGKILLed (every process) once its backup holds 3 epochs, then
+    ``mpiexec -n 2 glassnet train --resume RUN``: the weights and history of the run never killed."""
+    train = ["train", "--epochs", "40", "--quiet"]
+    done = _run_ranks([*train, "--out", str(tmp_path / "whole")], script=["-m", "glassnet"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    env = {**os.environ, "PYTHONPATH": str(Path(gn.__file__).parents[1]), "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1"}
+    cmd = [_require_mpi(), "-n", "2", sys.executable, "-m", "glassnet", *train, "--out", str(tmp_path / "cut")]
+    running = subprocess.Popen(cmd, env=env, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and running.poll() is None:
+            states = list((tmp_path / "cut").glob("*/backup/state.json"))
+            try:
+                if states and json.loads(states[0].read_text())["epoch"] >= 3:
+                    break
+            except ValueError:  # state.json is written atomically, but be safe while it appears
+                pass
+            time.sleep(0.01)
+    finally:
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait(timeout=30)
+    (run_dir,) = (tmp_path / "cut").iterdir()
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "running"  # killed, not finished
+    done = _run_ranks(["train", "--resume", str(run_dir), "--quiet"], script=["-m", "glassnet"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (whole_dir,) = (tmp_path / "whole").iterdir()
+    assert (run_dir / "history.csv").read_text() == (whole_dir / "history.csv").read_text()
+    want, got = gn.load_model(whole_dir / "model.glassnet"), gn.load_model(run_dir / "model.glassnet")
+    for a, b in zip(want.get_weights(), got.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_cli_failure_on_rank_zero_ends_both(tmp_path: Path) -> None:

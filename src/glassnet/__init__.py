@@ -21,6 +21,7 @@ from . import (
     regularizers,
     schedules,
     text,
+    tune,
 )
 from ._version import __version__
 from .averages import ewma
@@ -77,6 +78,7 @@ __all__ = [
     "regularizers",
     "schedules",
     "text",
+    "tune",
     "set_floatx",
     "set_seed",
 ]

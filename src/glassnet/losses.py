@@ -52,6 +52,11 @@ def _shape_only(shape: tuple[int, ...]) -> Array:
     return np.broadcast_to(np.zeros((), dtype=np.float64), shape)
 
 
+def _row_mean(each: Array) -> Array:
+    """The mean over every axis but the first (the samples): per-sample losses l_i."""
+    return each.reshape(len(each), -1).mean(axis=1) if each.ndim > 1 else each
+
+
 def _log_softmax(z: Array) -> Array:
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
@@ -100,6 +105,11 @@ class Loss:
     def _count(self, y_pred: Array) -> int:
         return _n_elements(y_pred)
 
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        """l_i, the loss of each sample (shape (N,)): ``value`` is their mean (``models.weighting``)."""
+        raise NotImplementedError(f"{self.name} does not define per-sample losses; hint: implement "
+                                  "per_sample(y_true, y_pred) to train it with sample_weight or class_weight")
+
     def prepare_targets(self, y_true: Any, output_shape: tuple[int, ...], dtype: Any) -> Array:
         """Check and convert a whole target array once (before training) to the form the loss uses."""
         y = np.asarray(y_true)
@@ -141,6 +151,9 @@ class MeanSquaredError(Loss):
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         return (y_pred - y_true) * (2.0 / _n_elements(y_pred))
 
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        return _row_mean(np.square(y_pred - self._align(y_true, y_pred)))
+
 
 class MeanAbsoluteError(Loss):
     """L = mean |p - y|; dL/dp = sign(p - y) / N."""
@@ -152,6 +165,9 @@ class MeanAbsoluteError(Loss):
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         return np.sign(y_pred - y_true) * (1.0 / _n_elements(y_pred))
+
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        return _row_mean(np.abs(y_pred - self._align(y_true, y_pred)))
 
 
 class Huber(Loss):
@@ -171,6 +187,11 @@ class Huber(Loss):
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         return np.clip(y_pred - y_true, -self.delta, self.delta) * (1.0 / _n_elements(y_pred))
+
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        e = np.abs(y_pred - self._align(y_true, y_pred))
+        quadratic = np.minimum(e, self.delta)
+        return _row_mean(0.5 * quadratic * quadratic + self.delta * (e - quadratic))
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta}
@@ -197,6 +218,13 @@ class BinaryCrossentropy(Loss):
         y, tiny = self._align(y_true, y_pred), np.finfo(y_pred.dtype).tiny
         logs = np.vdot(y, np.log(np.maximum(y_pred, tiny))) + np.vdot(1 - y, np.log(np.maximum(1 - y_pred, tiny)))
         return -float(logs) / _n_elements(y_pred)
+
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        y = self._align(y_true, y_pred)
+        if self.from_logits:
+            return _row_mean(np.maximum(y_pred, 0) - y_pred * y + np.log1p(np.exp(-np.abs(y_pred))))
+        p = _clip_probability(y_pred)
+        return -_row_mean(y * np.log(p) + (1 - y) * np.log1p(-p))
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         n = _n_elements(y_pred)
@@ -239,6 +267,10 @@ class CategoricalCrossentropy(Loss):
         y = self._align(y_true, y_pred)
         return -float(np.vdot(y, np.log(np.maximum(y_pred, np.finfo(y_pred.dtype).tiny)))) / _n_samples(y_pred)
 
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        logp = _log_softmax(y_pred) if self.from_logits else np.log(_clip_probability(y_pred))
+        return -_row_mean((self._align(y_true, y_pred) * logp).sum(axis=-1))
+
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         n = _n_samples(y_pred)
         if self.from_logits:
@@ -269,7 +301,9 @@ class CategoricalCrossentropy(Loss):
         y = np.asarray(y_true)
         if y.ndim == len(output_shape) and output_shape[-1] > 1:
             self._align(y, _shape_only((len(y),) + tuple(output_shape)))  # raises the integer-label error
-        return super().prepare_targets(y, output_shape, dtype)
+        y = super().prepare_targets(y, output_shape, dtype)
+        _check_distributions(y)
+        return y
 
     def get_config(self) -> dict[str, Any]:
         return {"from_logits": self.from_logits}
@@ -318,6 +352,16 @@ class SparseCategoricalCrossentropy(Loss):
     def __call__(self, y_true: Any, y_pred: Array) -> float:
         return float(self.value(self._labels(y_true, y_pred), y_pred))
 
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        flat = y_pred.reshape(-1, y_pred.shape[-1])
+        labels = self._labels(y_true, y_pred)
+        if self.from_logits:
+            shifted = flat - flat.max(axis=-1, keepdims=True)
+            each = np.log(np.exp(shifted).sum(axis=-1)) - self._picked(labels, shifted)
+        else:
+            each = -np.log(_clip_probability(self._picked(labels, flat)))
+        return _row_mean(each.reshape(y_pred.shape[:-1]) if y_pred.ndim > 1 else each)
+
     def fused_value(self, y_true: Any, y_pred: Array) -> float:
         picked = self._picked(self._labels(y_true, y_pred), y_pred.reshape(-1, y_pred.shape[-1]))
         return -float(np.log(np.maximum(picked, np.finfo(y_pred.dtype).tiny)).mean())
@@ -363,6 +407,27 @@ class SparseCategoricalCrossentropy(Loss):
         return {"from_logits": self.from_logits}
 
 
+def _check_distributions(y: Array) -> None:
+    """Categorical targets (checked once, before training): values in [0, 1], rows summing to 1 (within 1e-3).
+
+    The loss itself takes any targets (``fused_gradient``), but in ``fit`` a row outside this set is a bug
+    in the data; weighing samples is ``fit(sample_weight=...)``.
+    """
+    if not y.size:
+        return
+    low, high = float(y.min()), float(y.max())
+    if low < 0 or high > 1:
+        raise LabelError(f"categorical_crossentropy: targets must lie in [0, 1], got values in [{low}, {high}]; "
+                         "hint: for integer class labels use sparse_categorical_crossentropy; to weigh samples "
+                         "pass fit(sample_weight=...)")
+    sums = y.reshape(-1, y.shape[-1]).sum(axis=1, dtype=np.float64)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-3)
+    if bad.size:
+        raise LabelError(f"categorical_crossentropy: each target row must sum to 1 over the classes, but {bad.size} "
+                         f"row(s) do not (row {int(bad[0])} sums to {sums[bad[0]]:.6g}); hint: one-hot encode the "
+                         "labels (gn.preprocessing.to_categorical); to weigh samples pass fit(sample_weight=...)")
+
+
 def _signed(y_true: Array) -> Array:
     """Map labels {0, 1} or {-1, +1} to {-1, +1}."""
     return np.where(y_true > 0, 1, -1).astype(y_true.dtype)
@@ -376,6 +441,9 @@ class Perceptron(Loss):
     def value(self, y_true: Array, y_pred: Array) -> Any:
         return np.maximum(0, -_signed(y_true) * y_pred).mean()
 
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        return _row_mean(np.maximum(0, -_signed(self._align(y_true, y_pred)) * y_pred))
+
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         y = _signed(y_true)
         return np.where(y * y_pred <= 0, -y, 0).astype(y_pred.dtype) * (1.0 / _n_elements(y_pred))
@@ -388,6 +456,9 @@ class Hinge(Loss):
 
     def value(self, y_true: Array, y_pred: Array) -> Any:
         return np.maximum(0, 1 - _signed(y_true) * y_pred).mean()
+
+    def per_sample(self, y_true: Any, y_pred: Array) -> Array:
+        return _row_mean(np.maximum(0, 1 - _signed(self._align(y_true, y_pred)) * y_pred))
 
     def _gradient(self, y_true: Array, y_pred: Array) -> Array:
         y = _signed(y_true)

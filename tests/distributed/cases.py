@@ -49,4 +49,23 @@ def make(case: str) -> tuple[Any, np.ndarray, np.ndarray, dict[str, Any]]:
         model.compile(optimizer=gn.optimizers.SGD(0.05, momentum=0.9), loss="mse", metrics=["mae"])
         fit_args = {"epochs": 3, "batch_size": 25, "seed": 11, "sync_batch_norm": True}
         return model, x, y, fit_args
+    if case == "cnn":
+        # A small mnist_convnet: Conv2D, BatchNormalization over batch and positions, pooling, Dropout.
+        n = 100  # 90 training rows: 4 batches of 20 and one of 10
+        x = rng.normal(size=(n, 10, 10, 1))
+        y = (x[:, :5].sum(axis=(1, 2, 3)) > x[:, 5:].sum(axis=(1, 2, 3))).astype(int)
+        model = gn.Sequential([
+            gn.layers.Input((10, 10, 1)),
+            gn.layers.Conv2D(4, 3, activation="relu"),
+            gn.layers.BatchNormalization(momentum=0.9),
+            gn.layers.MaxPooling2D(2),
+            gn.layers.Conv2D(6, 3, activation="relu"),
+            gn.layers.Flatten(),
+            gn.layers.Dropout(0.3),
+            gn.layers.Dense(2, activation="softmax"),
+        ])
+        model.compile(optimizer=gn.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        fit_args = {"epochs": 3, "batch_size": 20, "seed": 5, "validation_split": 0.1, "sync_batch_norm": True}
+        return model, x, y, fit_args
     raise ValueError(f"unknown case {case!r}")

@@ -1,15 +1,21 @@
 """Run under ``mpiexec -n P`` by tests/test_distributed.py: one data-parallel training, weights to a file.
 
-    python tests/distributed/worker.py CASE OUT.npz [--fail-on-rank R]
+    python tests/distributed/worker.py CASE OUT.npz [--fail-on-rank R] [--bucket-bytes B]
+        [--backup DIR [--kill-rank R --kill-step N]]
 
 Every rank trains; rank 0 writes the weights (``weights.npz``: one array per parameter, by name) and the
-history. CASE names a model and data set from ``cases.py``, which the test also trains in one process.
+history. ``--bucket-bytes B`` sums the gradient in buckets of >= B bytes. ``--backup DIR`` adds
+``BackupAndRestore(DIR)`` (which resumes from DIR); ``--kill-rank R --kill-step N`` SIGKILLs rank R at the
+start of its N-th step (counted from 1), as a crash would. CASE names a model and data set from
+``cases.py``, which the test also trains in one process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -31,6 +37,10 @@ def main() -> int:
     parser.add_argument("case")
     parser.add_argument("out")
     parser.add_argument("--fail-on-rank", type=int, default=None)
+    parser.add_argument("--backup", default=None)
+    parser.add_argument("--bucket-bytes", type=int, default=None)
+    parser.add_argument("--kill-rank", type=int, default=None)
+    parser.add_argument("--kill-step", type=int, default=None)
     args = parser.parse_args()
     comm = gn.distributed.init()
     model, x, y, fit_args = cases.make(args.case)
@@ -45,7 +55,20 @@ def main() -> int:
             return real(*a, **k)
 
         model.compute_loss_and_gradients = failing
-    history = gn.distributed.fit(model, x, y, verbose=0, **fit_args)
+    if args.kill_rank is not None and comm.rank == args.kill_rank:
+        real_step = model.compute_loss_and_gradients
+        steps = []
+
+        def killed(*a, **k):
+            steps.append(1)
+            if len(steps) == args.kill_step:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_step(*a, **k)
+
+        model.compute_loss_and_gradients = killed
+    callbacks = [gn.callbacks.BackupAndRestore(args.backup)] if args.backup else None
+    history = gn.distributed.fit(model, x, y, verbose=0, callbacks=callbacks, bucket_bytes=args.bucket_bytes,
+                                 **fit_args)
     if comm.rank == 0:
         np.savez(args.out, **{p.name: p.value for p in model.parameters()})
         Path(args.out).with_suffix(".json").write_text(

@@ -20,6 +20,7 @@ from .._registry import Family
 from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
 from .config_data import PreparedData
+from .sequence_data import fill_placeholders
 
 # Added by the training command itself, so not configurable as [[callbacks]].
 _INTERNAL_CALLBACKS = ("FitDiagnosis",)
@@ -87,11 +88,17 @@ def build_model(model_table: dict[str, Any], data: PreparedData, seed: int, name
         raise ConfigError(f"model: unknown key {sorted(unknown)[0]!r}; valid keys: layers, name")
     if not table["layers"]:
         raise ConfigError('model.layers is empty; add at least one [[model.layers]] with type = "Dense"')
+    table["layers"] = fill_placeholders(table["layers"], data)  # "$classes", "$timesteps"
     built = []
     for i, spec in enumerate(table["layers"]):
         where = f"model.layers[{i}]"
         kind, kwargs = _split_name(spec, "type", where, "Dense")
         cls = lookup(layers.LAYERS, kind, f"{where}.type", "layer type", skip=_NOT_CONFIGURABLE_LAYERS, by_class=True)
+        if isinstance(kwargs.get("layer"), dict):  # a wrapper's layer (Bidirectional, TimeDistributed) as a table
+            inner_kind, inner_kwargs = _split_name(kwargs["layer"], "type", f"{where}.layer", "LSTM")
+            inner = lookup(layers.LAYERS, inner_kind, f"{where}.layer.type", "layer type",
+                           skip=_NOT_CONFIGURABLE_LAYERS, by_class=True)
+            kwargs["layer"] = construct(inner, inner_kwargs, f"{where}.layer")
         built.append(construct(cls, kwargs, where))
     with backend.using_generator(np.random.default_rng(seed)):
         model = Sequential([layers.Input(shape=data.input_shape), *built], name=str(table["name"]))

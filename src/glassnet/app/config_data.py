@@ -3,7 +3,8 @@
 [data]           name = "digits" | "xor" | "moons" | "circles" | "spirals" | "blobs" | "regression"
                          | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
                          optional test_images, test_labels) | "npz" (path of an .npz with x_train,
-                         y_train, x_test, y_test: MNIST, Fashion-MNIST, MNIST-1D);
+                         y_train, x_test, y_test: MNIST, Fashion-MNIST, MNIST-1D)
+                         | "text" | "sort" (token sequences, their own keys: app/sequence_data.py);
                  synthetic sets take their ``make_*`` arguments (n_samples, noise, ...);
                  test_size (0.2, ignored when test files are given), limit (max samples per split),
                  task ("classification" or "regression"; inferred from the targets),
@@ -75,6 +76,10 @@ def resolve_data_table(table: dict[str, Any], seed: int) -> dict[str, Any]:
     name = table["name"]
     if name not in DATA_NAMES:
         raise ConfigError(f"data.name: unknown data set {json.dumps(name)}; valid: {', '.join(DATA_NAMES)}")
+    if name in ("text", "sort"):  # token sequences: their own keys (app/sequence_data.py)
+        from .sequence_data import resolve_table
+
+        return resolve_table(table, seed)
     check_keys(table, COMMON_KEYS + _source_keys(name), f"data (name = {name!r})")
     table.setdefault("seed", seed)
     table.setdefault("test_size", 0.2)
@@ -258,6 +263,10 @@ def prepare(
     ``validation_split`` fraction, so no statistic of the validation rows leaks into the inputs.
     ``data_table`` gets its ``shape`` filled in (see ``sample_shape``), so a run's config reproduces it.
     """
+    if data_table["name"] in ("text", "sort"):
+        from . import sequence_data
+
+        return sequence_data.prepare(data_table, prep_table)
     x, y, x_test, y_test = load_split(data_table)
     prep_table = resolve_preprocessing(prep_table, data_table, x)
     if "shape" not in data_table:

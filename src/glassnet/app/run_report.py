@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # runs imports this module's caller; divergence_message is im
 
 SectionProvider = Callable[["RunSetup", Path, dict[str, list[float]], dict[str, Any]], "tuple[str, str] | None"]
 SECTION_PROVIDERS: list[SectionProvider] = []
+MAX_CONFUSION_CLASSES = 30  # beyond this (e.g. a 104-character vocabulary) the matrix is unreadable and slow
 
 
 def register_section(provider: SectionProvider) -> SectionProvider:
@@ -69,12 +70,13 @@ def make_plots(run: RunSetup, run_dir: Path, history: dict[str, list[float]]) ->
     data, model = run.data, run.model
     classify = data.task == "classification"
     if len(data.x_test) and classify:
-        y_pred = predicted_classes(model, data.x_test)
-        add(
-            "confusion matrix (test set)",
-            "confusion_matrix.png",
-            lambda: plotting.plot_confusion_matrix(data.y_test, y_pred, data.n_classes),
-        )
+        if (data.n_classes or 0) <= MAX_CONFUSION_CLASSES:
+            y_pred = predicted_classes(model, data.x_test)
+            add(
+                "confusion matrix (test set)",
+                "confusion_matrix.png",
+                lambda: plotting.plot_confusion_matrix(data.y_test, y_pred, data.n_classes),
+            )
     elif len(data.x_test):
         add(
             "predicted vs true (test set)",
@@ -153,5 +155,3 @@ def write_plots_and_report(
 
 
 __all__ = ["SECTION_PROVIDERS", "make_plots", "register_section", "summary_rows", "write_plots_and_report"]
-
-from . import recurrent_report as _recurrent_report  # noqa: E402, F401  (registers "Gradient through time")

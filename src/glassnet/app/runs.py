@@ -27,14 +27,18 @@ from .._version import __version__
 from ..callbacks.backup import BackupAndRestore
 from ..callbacks.backup import read_state as read_backup_state
 from ..diagnostics import FitDiagnosis, GradientMonitor
+from ..diagnostics.attention_monitor import AttentionMonitor
 from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
+from . import sequence_report  # noqa: F401  (registers the text/sort report section at import)
+from . import recurrent_report  # noqa: F401  (registers the report's Gradient through time section)
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table, training_rows
 from .csv_inputs import write_inputs
 from .run_control import StopOnSignal
 from .run_files import make_run_dir, write_history_csv, write_json, write_text
+from .sequence_data import sequence_metrics, write_vocabulary
 
 
 @dataclass
@@ -178,6 +182,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
     continues such a run. SIGINT/SIGTERM stop after the current batch and the folder is written for the
     epochs done (``metrics["status"] == "interrupted"``); a failure leaves ``status: "failed"``.
     """
+    from . import attention_report  # noqa: F401  (registers the report's Attention section)
     from .run_report import write_plots_and_report
 
     comm = distributed.world()  # under mpiexec: data-parallel over the ranks, files from rank 0 only
@@ -191,12 +196,15 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
     if lead:
         write_json(run_dir / "metrics.json", {"status": "running", "glassnet_version": __version__})
         write_inputs(run_dir, run.config["data"])  # predict matches CSV columns by these names
+        write_vocabulary(run_dir, run.data)  # text runs: generation after gn.load_model needs it
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
     callbacks.append(BackupAndRestore(run_dir / "backup", delete_checkpoint=False))
     diagnose = training["diagnose"] and not any(isinstance(cb, GradientMonitor) for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
         callbacks.append(FitDiagnosis.for_fit(run.data.x_train, training["seed"]))
+        attention = AttentionMonitor.for_fit(run.model, run.data.x_train, training["validation_split"])
+        callbacks += [attention] if attention is not None else []  # head entropies -> report's Attention
     start = time.perf_counter()
     fit = run.model.fit if comm.size == 1 else functools.partial(distributed.fit, run.model, comm=comm)
     stopper = StopOnSignal(run.model)
@@ -241,6 +249,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
         metrics["distributed"] = distributed_summary(history.distributed)  # type: ignore[attr-defined]
     if not lead:
         return RunResult(run_dir, metrics, history.history)
+    metrics.update(sequence_metrics(run.model, run.data, metrics))  # bits/char, exact-sequence accuracy
     run.model.save(run_dir / "model.glassnet")
     write_history_csv(run_dir / "history.csv", history.history)
     write_json(run_dir / "metrics.json", metrics)

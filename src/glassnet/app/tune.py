@@ -16,35 +16,29 @@ a median pruner stops trials whose per-epoch values fall behind (``MedianPruner`
 journal file in the tune folder, so an interrupted study resumes where it stopped. The best trial's
 config is written as ``best.toml``, runnable by ``glassnet train``; ``report.html`` shows Optuna's
 history, parameter importances and slice plots. Needs the extra ``glassnet[tune]`` (``optuna``).
+
+The config-free core (spec checks, sampling, the pruning callback, the journal-backed study) lives in
+the library module ``glassnet.tune``, which also offers ``gn.tune.optimize(build, space, x, y)`` for
+Python users; this module adds what a TOML config needs (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..callbacks import Callback
-from ..errors import ConfigError, MissingDependencyError
+from .. import tune as core
+from ..errors import ConfigError
+from ..tune import SPEC_KINDS, sample  # noqa: F401  (SPEC_KINDS: kept importable here)
 from . import config as config_module
 from . import runs
 from .report import Report, write_report
 from .run_files import write_json, write_text
 
-SPEC_KINDS = ("log", "float", "int", "choice")
-
-
-def _optuna() -> Any:
-    try:
-        import optuna
-    except ImportError as exc:
-        hint = "install it with: pip install 'glassnet[tune]'"
-        raise MissingDependencyError(f"glassnet tune needs optuna; {hint}") from exc
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna
+_optuna = core.load_optuna
 
 
 @dataclass
@@ -66,47 +60,11 @@ def resolve_tune_table(config: dict[str, Any]) -> tuple[str, str, dict[str, dict
     if not isinstance(space, dict) or not space:
         raise ConfigError('tune.space is missing or empty; e.g. [tune.space] "optimizer.learning_rate" = '
                           "{log = [1e-4, 1e-1]}")
-    for key, spec in space.items():
-        _check_spec(key, spec)
+    core.check_space(space, "tune.space")
     split = float(config.get("training", {}).get("validation_split", config_module.TRAINING_KEYS["validation_split"]))
     metric = str(table.get("metric", "val_loss" if split > 0 else "loss"))
-    default = "maximize" if any(w in metric for w in ("acc", "auc", "precision", "recall")) else "minimize"
-    direction = str(table.get("direction", default))
-    if direction not in ("minimize", "maximize"):
-        raise ConfigError(f'tune.direction must be "minimize" or "maximize", got {direction!r}')
+    direction = core.check_direction(str(table.get("direction", core.default_direction(metric))))
     return metric, direction, space
-
-
-def _check_spec(key: str, spec: Any) -> None:
-    where = f"tune.space.{key}"
-    if not isinstance(spec, dict) or len([k for k in spec if k in SPEC_KINDS]) != 1:
-        raise ConfigError(f"{where}: give exactly one of {', '.join(SPEC_KINDS)}, e.g. {{log = [1e-4, 1e-1]}}; "
-                          f"got {spec!r}")
-    kind = next(k for k in spec if k in SPEC_KINDS)
-    config_module.check_keys(spec, (kind, "log") if kind == "int" else (kind,), where)
-    bounds = spec[kind]
-    if kind == "choice":
-        if not isinstance(bounds, list) or not bounds:
-            raise ConfigError(f"{where}: choice must be a non-empty list, got {bounds!r}")
-        return
-    if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds)
-            and bounds[0] < bounds[1]):
-        raise ConfigError(f"{where}: {kind} needs [low, high] with low < high, got {bounds!r}")
-    if kind == "int" and not all(isinstance(b, int) for b in bounds):
-        raise ConfigError(f"{where}: int bounds must be integers, got {bounds!r}")
-    if (kind == "log" or spec.get("log")) and bounds[0] <= 0:
-        raise ConfigError(f"{where}: a log scale needs low > 0, got {bounds!r}")
-
-
-def sample(trial: Any, key: str, spec: dict[str, Any]) -> Any:
-    """One value for ``key`` from the trial, as the spec says."""
-    if "log" in spec and not isinstance(spec["log"], bool):
-        return trial.suggest_float(key, *spec["log"], log=True)
-    if "float" in spec:
-        return trial.suggest_float(key, *spec["float"])
-    if "int" in spec:
-        return trial.suggest_int(key, *spec["int"], log=bool(spec.get("log", False)))
-    return trial.suggest_categorical(key, spec["choice"])
 
 
 def set_path(config: dict[str, Any], dotted: str, value: Any) -> None:
@@ -128,40 +86,18 @@ def set_path(config: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-class _Pruning(Callback):
-    """Reports each epoch's metric to the trial and stops it when the pruner says so."""
-
-    def __init__(self, trial: Any, metric: str, optuna: Any) -> None:
-        super().__init__()
-        self.trial, self.metric, self.optuna = trial, metric, optuna
-        self.values: list[float] = []
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs or {}
-        if self.metric not in logs:
-            raise ConfigError(f"tune.metric {self.metric!r} is not logged by this run; logged: {', '.join(logs)}")
-        value = float(logs[self.metric])
-        self.values.append(value)
-        self.trial.report(value, epoch)
-        if self.trial.should_prune():
-            raise self.optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
-
-
-def _objective(base: dict[str, Any], metric: str, direction: str, space: dict[str, Any], optuna: Any) -> Any:
+def _objective(base: dict[str, Any], metric: str, direction: str, space: dict[str, Any]) -> Any:
     def objective(trial: Any) -> float:
         config = copy.deepcopy(base)
         for key, spec in space.items():
             set_path(config, key, sample(trial, key, spec))
         setup = runs.setup(config)
-        pruning = _Pruning(trial, metric, optuna)
+        pruning = core.Pruning(trial, metric)
         training = setup.config["training"]
         setup.model.fit(setup.data.x_train, setup.data.y_train, epochs=training["epochs"],
                         batch_size=training["batch_size"], validation_split=training["validation_split"],
                         shuffle=training["shuffle"], verbose=0, seed=training["seed"], callbacks=[pruning])
-        finite = [v for v in pruning.values if math.isfinite(v)]
-        if not finite:
-            raise optuna.TrialPruned("the metric was never finite (diverged)")
-        return max(finite) if direction == "maximize" else min(finite)
+        return pruning.best(direction)
 
     return objective
 
@@ -177,22 +113,8 @@ def optimize(config: dict[str, Any], trials: int, out: str | Path = "tune", time
     for key, spec in space.items():
         set_path(copy.deepcopy(resolved), key, spec.get("choice", [None])[0])
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    storage = JournalStorage(JournalFileBackend(str(folder / "journal.log")))
-    study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
-    done = len([t for t in study.trials if t.state.is_finished()])
-    remaining = max(0, int(trials) - done)
-    if remaining:
-        study.optimize(_objective(resolved, metric, direction, space, optuna), n_trials=remaining, timeout=timeout,
-                       catch=(FloatingPointError,))
-    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not completed:
-        raise ConfigError("tune: no trial completed (all pruned or failed); widen tune.space or train longer")
+    study = core.create_study(direction, out=folder, seed=seed, name=name)
+    completed = core.run_study(study, _objective(resolved, metric, direction, space), trials, timeout)
     best = copy.deepcopy(resolved)
     for key, value in study.best_params.items():
         set_path(best, key, value)

@@ -92,3 +92,38 @@ def make_progress(verbose: Any) -> ProgbarLogger | None:
     if not verbose:
         return None
     return ProgbarLogger(verbose=int(verbose))
+
+
+class StepProgress:
+    """``evaluate``/``predict`` progress for verbose=1 (as Keras): on a terminal a bar redrawn at most 10
+    times a second, ``k/n [====>....] - ETA ... - loss: ...``; in every case one final line
+    ``n/n - <time> - <logs>``. verbose=2 prints only the final line."""
+
+    def __init__(self, steps: int, verbose: int = 1, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.steps = steps
+        self.live = verbose == 1 and bool(getattr(self.stream, "isatty", lambda: False)())
+        self._start = self._last_draw = time.perf_counter()
+
+    def update(self, done: int, logs: Logs | None = None) -> None:
+        now = time.perf_counter()
+        if not self.live or (now - self._last_draw < 0.1 and done < self.steps):
+            return
+        self._last_draw = now
+        filled = int(_BAR_WIDTH * done / self.steps) if self.steps else _BAR_WIDTH
+        bar = "=" * max(0, filled - 1) + (">" if filled < _BAR_WIDTH else "=") + "." * (_BAR_WIDTH - filled)
+        eta = (now - self._start) / done * (self.steps - done)
+        text = f"{done}/{self.steps} [{bar}] - ETA {_duration(eta)} - {format_logs(logs or {})}"
+        self.stream.write("\r" + text[: shutil.get_terminal_size((80, 24)).columns - 1] + "\x1b[K")
+        self.stream.flush()
+
+    def close(self, logs: Logs | None = None) -> None:
+        elapsed = _duration(time.perf_counter() - self._start)
+        line = " - ".join(part for part in (f"{self.steps}/{self.steps}", elapsed, format_logs(logs or {})) if part)
+        self.stream.write(("\r" if self.live else "") + line + ("\x1b[K\n" if self.live else "\n"))
+        self.stream.flush()
+
+
+def make_step_progress(verbose: int, steps: int) -> StepProgress | None:
+    """The progress display of ``evaluate``/``predict`` for ``verbose`` (0: none)."""
+    return StepProgress(steps, verbose) if verbose else None

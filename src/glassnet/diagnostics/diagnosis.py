@@ -28,6 +28,9 @@ output), and the worst ratio is reported, naming both. An MLP has one such pair,
 layer. The data flow comes from the monitor's probe pass (``Diagnostics.feeds``); a record without it
 is read as a chain, ``layers`` in order.
 
+Attention models trained with an ``AttentionMonitor`` also get "collapsed attention head" findings
+(a head whose normalized entropy is near 0 or near 1; ``diagnostics.attention_diagnosis``).
+
 The output layers are left out of the dead and saturated checks: a softmax or sigmoid output is
 supposed to approach 0 and 1 on a well-fitted sample.
 """
@@ -104,20 +107,27 @@ def _median(values: list[float]) -> float:
 
 
 def diagnose(history: Any) -> list[Finding]:
-    """Findings for a ``History`` from ``fit(..., diagnose=True)`` / a ``GradientMonitor`` (or its record)."""
+    """Findings for a ``History`` from ``fit(..., diagnose=True)`` / a ``GradientMonitor`` (or its record),
+    plus collapsed attention heads when an ``AttentionMonitor`` recorded ``history.attention``."""
+    from .attention_diagnosis import attention_findings  # that module builds on Finding, defined here
+    from .attention_monitor import AttentionRecord
+
     record = history if isinstance(history, Diagnostics) else getattr(history, "diagnostics", None)
-    if record is None:
+    attention = history if isinstance(history, AttentionRecord) else getattr(history, "attention", None)
+    if record is None and attention is None:
         raise ValueError(
             "diagnose needs the record of a GradientMonitor: train with fit(..., diagnose=True) "
             "or callbacks=[GradientMonitor()], got a history without diagnostics"
         )
-    findings = _gradient_flow(record) if record.gradients else []
-    findings += _activation_findings(record)
-    findings += [_finding(THROUGH_TIME, layer, evidence) for layer, evidence in vanishing_through_time(record)]
-    nonfinite = any("NaN" in f.evidence for f in findings)  # NaN weights make the update ratio meaningless
-    if record.gradients and not nonfinite:
-        findings += _learning_rate(record)
-    return findings
+    findings = []
+    if record is not None:
+        findings += _gradient_flow(record) if record.gradients else []
+        findings += _activation_findings(record)
+        findings += [_finding(THROUGH_TIME, layer, evidence) for layer, evidence in vanishing_through_time(record)]
+        nonfinite = any("NaN" in f.evidence for f in findings)  # NaN weights make the update ratio meaningless
+        if record.gradients and not nonfinite:
+            findings += _learning_rate(record)
+    return findings + attention_findings(attention)  # collapsed heads, from an AttentionMonitor
 
 
 def _gradient_flow(record: Diagnostics) -> list[Finding]:

@@ -44,6 +44,18 @@ class Communicator:
         """buffer <- root's ``buffer``, in place; returns it."""
         raise NotImplementedError
 
+    def iallreduce_(self, buffer: Array) -> Any:
+        """Start buffer <- sum over all processes, in place; returns a request for ``wait_all``. Until then
+        the buffer must not be touched. The default sums at once (``allreduce_``) and returns ``None``."""
+        self.allreduce_(buffer)
+        return None
+
+    def poll(self, requests: list[Any]) -> None:
+        """Let the requests in flight progress (MPI moves non-blocking messages on inside MPI calls)."""
+
+    def wait_all(self, requests: list[Any]) -> None:
+        """Wait until every request of ``iallreduce_`` is done (``None`` entries are done already)."""
+
     def bcast_object(self, obj: Any, root: int = 0) -> Any:
         """Root's ``obj`` (a small picklable object), on every process."""
         raise NotImplementedError
@@ -111,6 +123,25 @@ class MPICommunicator(Communicator):
         self.comm.Bcast(buffer, root=root)
         self.seconds += time.perf_counter() - start
         return buffer
+
+    def iallreduce_(self, buffer: Array) -> Any:
+        _check_contiguous(buffer, "iallreduce_")
+        start = time.perf_counter()
+        request = self.comm.Iallreduce(self._MPI.IN_PLACE, buffer, op=self._MPI.SUM)
+        self.seconds += time.perf_counter() - start
+        return request
+
+    def poll(self, requests: list[Any]) -> None:
+        live = [r for r in requests if r is not None]
+        if live:
+            self._MPI.Request.Testall(live)
+
+    def wait_all(self, requests: list[Any]) -> None:
+        live = [r for r in requests if r is not None]
+        if live:
+            start = time.perf_counter()
+            self._MPI.Request.Waitall(live)
+            self.seconds += time.perf_counter() - start
 
     def bcast_object(self, obj: Any, root: int = 0) -> Any:
         return self.comm.bcast(obj, root=root)

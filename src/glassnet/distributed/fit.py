@@ -7,9 +7,10 @@ penalties R, and its gradient g_r (``Model.compute_loss_and_gradients``). Since 
 
     sum_r (m_r / b) g_r = (1/b) sum_i dL_i/dtheta + dR/dtheta = the one-process gradient on b rows,
 
-so each rank scales its flat gradient buffer by m_r / b and one in-place ``Allreduce`` (sum) over
-``ParameterPack.grads`` gives every rank that gradient; every rank then takes the same optimizer step.
-The result does not depend on p beyond the order of floating-point sums:
+so each rank scales its flat gradient buffer by m_r / b and an in-place ``Allreduce`` (sum) over
+``ParameterPack.grads`` (one, or one per bucket: ``bucket_bytes``) gives every rank that gradient;
+every rank then takes the same optimizer step (``DistributedStep``). The result does not depend on p
+beyond the order of floating-point sums:
 
 - the epoch's permutation comes from the shared seed (the same generator calls as ``Model.fit``);
 - rank 0's weights (and optimizer state, if any) are broadcast before the first step;
@@ -19,178 +20,155 @@ The result does not depend on p beyond the order of floating-point sums:
   the moving averages are averaged over ranks after each epoch); ``sync_batch_norm=True`` sums the
   statistics and the two backward sums over ranks (``BatchNormalization.sync``): exact.
 
-Logs: the loss and every metric's ``total``/``count`` are summed over ranks (one small Allreduce per
-epoch, or per step when a callback has batch hooks); validation data is split over ranks the same way.
-Callbacks, the progress bar and everything they write run on rank 0 only; after each hook rank 0
-broadcasts ``stop_training`` and the learning rate (callbacks may change them), after each epoch its
-logs (every rank's ``History`` is the same), and at the end its weights.
+The loop is ``Model.fit``'s (``models.training.fit``); ``ParallelFit`` is what it plugs into that loop's
+``parallel`` seam: the sharded batches, the step, the logs summed over ranks (the loss and every metric's
+``total``/``count``: one small Allreduce per epoch, or per step when a callback has batch hooks), the
+validation split over ranks, and the callbacks. Those, the progress bar and everything they write run on
+rank 0 only; after each hook rank 0 broadcasts ``stop_training`` and the learning rate (callbacks may
+change them), after each epoch its logs (every rank's ``History`` is the same), and at the end its weights.
+``BackupAndRestore`` writes rank 0's state (which every rank shares) and, on resume, rank 0 reads it and
+broadcasts it (``share_run_state``). A signal (``model.interrupted``) is agreed on after every step, so all
+ranks stop after the same step.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
 from .. import backend
-from .._typing import Array
 from ..callbacks import CallbackList, History
-from ..callbacks.progress import make_progress
-from ..errors import ConfigError, ShapeError
-from ..layers.dropout import Dropout
-from ..layers.normalization import BatchNormalization
-from ..models.training import prepare_xy
+from ..callbacks.base import FitState, Logs
+from ..models import training
+from .buckets import check_bucket_bytes
 from .comm import Communicator, report_and_abort, world
+from .shards import ShardedBatches, evaluate, reduce_logs, shard_bounds
+from .state import (
+    average_moving_statistics,
+    broadcast_state,
+    follow_lead_logs,
+    follow_lead_settings,
+    share_run_state,
+)
+from .step import DistributedStep
 
 
-def _count(x: Any) -> int:
-    return len(x[0]) if isinstance(x, list) else len(x)
+class ParallelFit:
+    """The ``parallel`` seam of ``models.training.fit`` for rank ``comm.rank`` (see the module)."""
+
+    def __init__(self, model: Any, comm: Communicator, sync_batch_norm: bool = False,
+                 bucket_bytes: int | None = None) -> None:
+        self.model, self.comm = model, comm
+        self.several = comm.size > 1
+        self.sync_batch_norm, self.bucket_bytes = sync_batch_norm, bucket_bytes
+        self.step: DistributedStep | None = None  # built at the first step, inside the training session
+        self._batches: ShardedBatches | None = None
+        self._stopped = False
+
+    def batches(self, x: Any, y: Any, batch_size: int, shuffle: bool, rng: np.random.Generator) -> ShardedBatches:
+        self._batches = ShardedBatches(x, y, batch_size, shuffle, rng, self.comm)
+        return self._batches
+
+    def callbacks(self, cbs: CallbackList) -> CallbackList:
+        return _RankCallbacks(cbs, self)
+
+    def train_step(self, data: Any) -> dict[str, float]:
+        if self.step is None:
+            self.step = DistributedStep(self.model, self.comm, self.sync_batch_norm, self.bucket_bytes)
+        assert self._batches is not None
+        xb, yb = data
+        loss = self.step(xb, yb, self._batches.shard)
+        if self.several:  # every rank stops after the same step, whichever rank got the signal
+            flag = np.array([1.0 if getattr(self.model, "interrupted", False) else 0.0])
+            self._stopped = bool(self.comm.allreduce_(flag)[0] > 0)
+        added = self.model._last_added
+        return {"loss": loss, **added} if added else {"loss": loss}
+
+    def interrupted(self, model: Any) -> bool:
+        return self._stopped if self.several else bool(getattr(model, "interrupted", False))
+
+    def evaluate(self, x: Any, y: Any, batch_size: int | None = 32, verbose: Any = 0) -> dict[str, float]:
+        return evaluate(self.model, x, y, batch_size=batch_size, comm=self.comm)
+
+    def batch_logs(self, model: Any, totals: dict[str, float], seen: int) -> dict[str, float]:
+        return reduce_logs(self.comm, model, totals, seen, keep_local=True)  # the epoch end reduces the sums
+
+    def epoch_logs(self, model: Any, totals: dict[str, float], seen: int) -> dict[str, float]:
+        logs = reduce_logs(self.comm, model, totals, seen)
+        if self.several and self.step is not None and self.step.sync is None:
+            average_moving_statistics(self.step.norms, self.comm)
+        return logs
+
+    def record(self) -> dict[str, Any]:
+        """Ranks, steps, gradient bytes, buckets, and per rank the seconds of all steps (``step_s``) and of
+        those, waiting for the gradient sum (``comm_s``): the same dict on every rank."""
+        step = self.step
+        per_rank = self.comm.gather_object({"step_s": step.step_s if step else 0.0,
+                                            "comm_s": step.comm_s if step else 0.0})
+        return self.comm.bcast_object({
+            "ranks": self.comm.size,
+            "steps": step.steps if step else 0,
+            "gradient_bytes": step.gradient_bytes if step else 0,
+            "buckets": len(step.buckets) if step and step.buckets is not None else 1,
+            "overlap": bool(step and step.buckets is not None and step.buckets.overlap),
+            "step_s": [r["step_s"] for r in per_rank] if per_rank else None,
+            "comm_s": [r["comm_s"] for r in per_rank] if per_rank else None,
+        })
 
 
-def _rows(x: Any, index: Any) -> Any:
-    return [a[index] for a in x] if isinstance(x, list) else x[index]
+class _RankCallbacks(CallbackList):
+    """Rank 0 runs the callbacks and broadcasts what they decide; the other ranks follow (their list holds
+    only their ``History``, which gets rank 0's epoch logs)."""
 
+    def __init__(self, inner: CallbackList, seam: ParallelFit) -> None:
+        self.inner, self.seam, self.comm = inner, seam, seam.comm
+        self.callbacks = inner.callbacks
+        self.lead = self.comm.rank == 0
+        self._wants_batches = bool(self.comm.bcast_object(inner.wants_batches))
 
-def shard_bounds(rows: int, rank: int, size: int) -> tuple[int, int]:
-    """Rows lo:hi of a batch of ``rows`` that ``rank`` of ``size`` takes (sizes differ by at most one)."""
-    return rank * rows // size, (rank + 1) * rows // size
+    @property
+    def wants_batches(self) -> bool:
+        return self._wants_batches
 
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if self.lead:
+            self.inner.on_train_begin(logs)
 
-def _leaf_layers(model: Any) -> list[Any]:
-    out: list[Any] = []
-    for layer in getattr(model, "layers", []):
-        out += _leaf_layers(layer) if hasattr(layer, "layers") and hasattr(layer, "compile") else [layer]
-    return out
+    def restore_run(self, state: FitState) -> int:
+        start = self.inner.restore_run(state) if self.lead else state.initial_epoch
+        start = share_run_state(self.seam.model, self.comm, state.rng, state.history, start)
+        follow_lead_settings(self.seam.model, self.comm)
+        return start
 
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.lead:
+            self.inner.on_epoch_begin(epoch, logs)
+        follow_lead_settings(self.seam.model, self.comm)  # e.g. LearningRateScheduler sets the rate here
 
-class _BatchNormSync:
-    """What a synchronized BatchNormalization needs: the sum over ranks and this rank's share m / b."""
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        if self.lead:
+            self.inner.on_batch_begin(batch, logs)
 
-    def __init__(self, comm: Communicator) -> None:
-        self.comm = comm
-        self.share = 1.0
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self.lead:
+            self.inner.on_batch_end(batch, logs)
+        follow_lead_settings(self.seam.model, self.comm)
 
-    def sum_(self, array: Array) -> Array:
-        return self.comm.allreduce_(array)
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.lead:
+            self.inner.on_epoch_end(epoch, logs)
+        shared = follow_lead_logs(self.seam.model, self.comm, logs or {})
+        if not self.lead:
+            self.inner.on_epoch_end(epoch, shared)
 
+    def after_epoch(self, epoch: int) -> None:
+        if self.lead:
+            self.inner.after_epoch(epoch)  # BackupAndRestore writes rank 0's state, which every rank shares
 
-class _ShardedBatches:
-    """This rank's part of each global batch, gathered into reused buffers (views when not shuffled)."""
-
-    def __init__(self, x: Any, y: Any, batch_size: int, shuffle: bool, rng: np.random.Generator,
-                 comm: Communicator) -> None:
-        self.x, self.y, self.batch_size, self.shuffle, self.rng = x, y, batch_size, shuffle, rng
-        self.rank, self.size = comm.rank, comm.size
-        self.n = _count(y)
-        width = -(-min(batch_size, self.n) // self.size)
-        self._bufs = [
-            [np.empty((width,) + a.shape[1:], dtype=a.dtype) for a in (d if isinstance(d, list) else [d])]
-            for d in (x, y)
-        ]
-
-    def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
-
-    def __iter__(self) -> Any:
-        n, size = self.n, self.batch_size
-        order = self.rng.permutation(n) if self.shuffle else None
-        for start in range(0, n, size):
-            rows = min(size, n - start)
-            lo, hi = shard_bounds(rows, self.rank, self.size)
-            if order is None:
-                part = slice(start + lo, start + hi)
-                yield _rows(self.x, part), _rows(self.y, part), (lo, hi, rows)
-                continue
-            index = order[start + lo : start + hi]
-            out = []
-            for data, bufs in zip((self.x, self.y), self._bufs):
-                arrays = data if isinstance(data, list) else [data]
-                taken = [np.take(a, index, axis=0, out=b[: len(index)], mode="clip") for a, b in zip(arrays, bufs)]
-                out.append(taken if isinstance(data, list) else taken[0])
-            yield out[0], out[1], (lo, hi, rows)
-
-
-def _check_batches(n: int, batch_size: int, size: int) -> None:
-    """Every rank needs at least one row of every step (an empty shard cannot run a forward pass)."""
-    smallest = min(batch_size, n) if n % batch_size == 0 or n < batch_size else n % batch_size
-    if smallest < size:
-        raise ConfigError(
-            f"distributed fit: a step of {smallest} sample(s) cannot give each of {size} ranks at least one "
-            f"(n = {n}, batch_size = {batch_size}); hint: use batch_size >= {size} and a sample count whose "
-            f"last batch (n % batch_size) is 0 or >= {size}, or fewer ranks"
-        )
-
-
-def _metric_state(model: Any) -> list[float]:
-    return [v for m in model.metrics for v in (m.total, m.count)]
-
-
-def _set_metric_state(model: Any, values: Array) -> None:
-    for k, m in enumerate(model.metrics):
-        m.total, m.count = float(values[2 * k]), int(round(values[2 * k + 1]))
-
-
-def _metric_logs(model: Any) -> dict[str, float]:
-    return {m.name: m.result() for m in model.metrics}
-
-
-def _reduce_logs(comm: Communicator, model: Any, loss_sum: float, seen: int) -> dict[str, float]:
-    """Loss and metrics over every rank's rows: one Allreduce of [loss sum, rows, (total, count) per metric]."""
-    buf = np.array([loss_sum, float(seen), *_metric_state(model)], dtype=np.float64)
-    comm.allreduce_(buf)
-    _set_metric_state(model, buf[2:])
-    return {"loss": float(buf[0] / max(buf[1], 1.0)), **_metric_logs(model)}
-
-
-def evaluate(model: Any, x: Any, y: Any, batch_size: int | None = 32,
-             comm: Communicator | None = None) -> dict[str, float]:
-    """``Model.evaluate`` with the samples split over the ranks (contiguous parts) and the sums reduced."""
-    comm = world() if comm is None else comm
-    model.require_compiled("evaluate")
-    x, y = prepare_xy(model, x, y)
-    n = _count(y)
-    batch_size = _check_batch_size(batch_size, n)
-    lo, hi = shard_bounds(n, comm.rank, comm.size)
-    for metric in model.metrics:
-        metric.reset()
-    total = 0.0
-    with model.workspaces():
-        for start in range(lo, hi, batch_size):
-            part = slice(start, min(start + batch_size, hi))
-            xb, yb = _rows(x, part), _rows(y, part)
-            y_pred = model.forward(xb, training=False)
-            total += model._loss_value(yb, y_pred, update_metrics=True) * _count(yb)
-    logs = _reduce_logs(comm, model, total, hi - lo)
-    logs["loss"] += model.regularization_penalty()
-    return logs
-
-
-def _check_batch_size(batch_size: int | None, n: int) -> int:
-    if batch_size is None:
-        return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if n == 0:
-        raise ShapeError("fit needs at least one training sample, got 0")
-    return int(batch_size)
-
-
-def broadcast_state(model: Any, comm: Communicator, root: int = 0, optimizer: bool = True) -> None:
-    """Every parameter (trainable and not) and, with ``optimizer``, the optimizer's state (slots and
-    step count) from ``root`` to all ranks."""
-    pack = model._pack
-    packed = pack is not None and pack.covers(model.parameters(trainable_only=True))
-    if packed:
-        comm.bcast_(pack.values, root)
-    for p in model.parameters():
-        if not (packed and p._pack is pack):
-            value = np.ascontiguousarray(p.value)
-            comm.bcast_(value, root)
-            p.value = value
-    if optimizer and comm.size > 1:
-        state = comm.bcast_object(model.optimizer.get_state() if comm.rank == root else None, root)
-        model.optimizer.set_state(state)
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.lead:
+            self.inner.on_train_end(logs)
 
 
 def fit(
@@ -207,6 +185,7 @@ def fit(
     seed: int | None = None,
     initial_epoch: int = 0,
     sync_batch_norm: bool = False,
+    bucket_bytes: int | None = None,
     comm: Communicator | None = None,
     abort_on_error: bool = True,
 ) -> History:
@@ -214,196 +193,34 @@ def fit(
 
     Every rank calls it with the same arguments and the whole data set. ``batch_size`` is the global
     batch. With one process it is ``Model.fit`` (same weights bit for bit). ``sync_batch_norm=True``
-    computes the BatchNormalization statistics over the global batch. On any exception with more than
-    one rank, ``abort_on_error`` prints it (with the rank) and aborts every rank (exit status 1).
+    computes the BatchNormalization statistics over the global batch. ``bucket_bytes`` (e.g. ``1 << 20``)
+    sums the gradient in buckets of at least that many bytes, each started during backward as soon as
+    it is complete (``GradientBuckets``); ``None`` sums it in one Allreduce after backward. On any
+    exception with more than one rank, ``abort_on_error`` prints it (with the rank) and aborts every rank
+    (exit status 1). ``Model.train_step`` overrides are not used.
 
-    Returns the ``History`` (identical on every rank), with ``history.distributed``: ranks, steps, and
-    per rank the seconds of all steps (``step_s``) and, of those, in the gradient Allreduce (``comm_s``).
+    Returns the ``History`` (identical on every rank), with ``history.distributed``: ranks, steps, buckets,
+    and per rank the seconds of all steps (``step_s``) and, of those, waiting for the gradient sum (``comm_s``).
     """
     comm = world() if comm is None else comm
+    check_bucket_bytes(bucket_bytes)
     try:
-        return _fit(model, x, y, epochs, batch_size, validation_split, validation_data, shuffle, callbacks,
-                    verbose, seed, initial_epoch, sync_batch_norm, comm)
+        lead = comm.rank == 0
+        if seed is None:  # one seed for all: rank 0 draws it
+            seed = comm.bcast_object(int(backend.make_generator(None).integers(2**63)) if lead else None)
+        seam = ParallelFit(model, comm, sync_batch_norm, bucket_bytes)
+        history = training.fit(model, x, y, epochs=epochs, batch_size=batch_size,
+                               validation_split=validation_split, validation_data=validation_data,
+                               shuffle=shuffle, callbacks=(callbacks or []) if lead else [],
+                               verbose=verbose if lead else 0, seed=seed, initial_epoch=initial_epoch,
+                               parallel=seam)
+        broadcast_state(model, comm, optimizer=False)  # a callback on rank 0 may have changed its weights
+        history.distributed = seam.record()  # type: ignore[attr-defined]
+        return history
     except BaseException as exc:
         if comm.size > 1 and abort_on_error and not isinstance(exc, SystemExit):
             report_and_abort(comm, exc)
         raise
 
 
-def _fit(model: Any, x: Any, y: Any, epochs: int, batch_size: int | None, validation_split: float,
-         validation_data: Any, shuffle: bool, callbacks: list[Any] | None, verbose: Any, seed: int | None,
-         initial_epoch: int, sync_batch_norm: bool, comm: Communicator) -> History:
-    model.require_compiled("fit")
-    lead = comm.rank == 0
-    if seed is None:  # one seed for all: rank 0 draws it
-        seed = comm.bcast_object(int(backend.make_generator(None).integers(2**63)) if lead else None)
-    rng = backend.make_generator(seed)  # from here on, the generator calls of training.fit
-    if not model.built:
-        with backend.using_generator(np.random.default_rng(rng.integers(2**63))):
-            model.build(np.shape(x[0] if isinstance(x, list) else x)[1:])
-    x, y = prepare_xy(model, x, y)
-    if validation_data is not None:
-        if len(validation_data) != 2:
-            raise ConfigError("validation_data must be a pair (x_val, y_val)")
-        x_val, y_val = validation_data
-    elif validation_split:
-        if not 0.0 <= validation_split < 1.0:
-            raise ConfigError(f"validation_split must be in [0, 1), got {validation_split!r}")
-        cut = _count(x) - int(_count(x) * validation_split)  # Keras: the last fraction, before shuffling
-        head, tail = slice(None, cut), slice(cut, None)
-        x, y, x_val, y_val = _rows(x, head), _rows(y, head), _rows(x, tail), _rows(y, tail)
-    else:
-        x_val = y_val = None
-    n = _count(x)
-    batch_size = _check_batch_size(batch_size, n)
-    _check_batches(n, batch_size, comm.size)
-    if seed is not None:
-        model.reseed(np.random.default_rng(rng.integers(2**63)))
-    broadcast_state(model, comm)
-    batches = _ShardedBatches(x, y, batch_size, shuffle, rng, comm)
-    history = History()
-    progress = make_progress(verbose) if lead else None
-    user = (callbacks or []) if lead else []
-    cbs = CallbackList([*user, history, *([progress] if progress else [])], model,
-                       {"epochs": epochs, "steps": len(batches), "verbose": verbose if lead else 0})
-    per_batch = bool(comm.bcast_object(cbs.wants_batches))
-    layers = _leaf_layers(model)
-    dropouts = [layer for layer in layers if isinstance(layer, Dropout)]
-    norms = [layer for layer in layers if isinstance(layer, BatchNormalization)]
-    sync = _BatchNormSync(comm) if sync_batch_norm and comm.size > 1 else None
-    timing = {"step_s": 0.0, "comm_s": 0.0, "steps": 0}
-    model.stop_training = False
-    model.history = history
-    if lead:
-        cbs.on_train_begin()
-    _follow_lead_settings(model, comm)
-    with model.training_session():
-        pack = model._pack
-        flat = pack is not None and pack.covers(model._trainable_params)
-        grads = [pack.grads] if flat else [np.ascontiguousarray(p.grad) for p in model._trainable_params]
-        for epoch in range(initial_epoch, epochs):
-            logs = _run_epoch(model, batches, cbs, epoch, comm, per_batch, dropouts, norms, sync, flat, grads,
-                              timing)
-            if not sync and comm.size > 1:
-                _average_moving_statistics(norms, comm)
-            if x_val is not None:
-                val = evaluate(model, x_val, y_val, batch_size=batch_size, comm=comm)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            if model.optimizer.last_learning_rate is not None:
-                logs["learning_rate"] = model.optimizer.last_learning_rate
-            if lead:
-                cbs.on_epoch_end(epoch, logs)
-            _follow_lead(model, comm, history, epoch, logs, lead)
-            if model.stop_training:
-                break
-    if lead:
-        cbs.on_train_end()
-    broadcast_state(model, comm, optimizer=False)  # a callback on rank 0 may have changed its weights
-    per_rank = comm.gather_object({"step_s": timing["step_s"], "comm_s": timing["comm_s"]})
-    history.distributed = comm.bcast_object({  # type: ignore[attr-defined]
-        "ranks": comm.size,
-        "steps": timing["steps"],
-        "gradient_bytes": int(sum(g.nbytes for g in grads)),
-        "step_s": [r["step_s"] for r in per_rank] if per_rank else None,
-        "comm_s": [r["comm_s"] for r in per_rank] if per_rank else None,
-    })
-    return history
-
-
-def _follow_lead_settings(model: Any, comm: Communicator) -> None:
-    """Rank 0's ``stop_training`` and learning rate on every rank (after callbacks that may change them)."""
-    if comm.size == 1:
-        return
-    lr = model.optimizer.learning_rate
-    stop, rate = comm.bcast_object((model.stop_training, None if callable(lr) else lr))
-    model.stop_training = stop
-    if rate is not None:
-        model.optimizer.learning_rate = rate
-
-
-def _follow_lead(model: Any, comm: Communicator, history: History, epoch: int, logs: dict[str, Any],
-                 lead: bool) -> None:
-    """Rank 0's logs, stop flag and learning rate (its callbacks may change them) on every rank."""
-    if comm.size == 1:
-        return
-    lr = model.optimizer.learning_rate
-    control = comm.bcast_object((logs, model.stop_training, None if callable(lr) else lr) if lead else None)
-    if not lead:
-        logs, model.stop_training, rate = control
-        if rate is not None:
-            model.optimizer.learning_rate = rate
-        history.on_epoch_end(epoch, logs)
-
-
-def _average_moving_statistics(norms: list[BatchNormalization], comm: Communicator) -> None:
-    """Per-rank BatchNormalization statistics: every rank keeps the mean of the ranks' moving averages."""
-    for layer in norms:
-        for p in (layer.moving_mean, layer.moving_variance):
-            value = np.ascontiguousarray(p.value)
-            comm.allreduce_(value)
-            value *= value.dtype.type(1.0 / comm.size)
-            p.value = value
-
-
-def _run_epoch(model: Any, batches: _ShardedBatches, cbs: CallbackList, epoch: int, comm: Communicator,
-               per_batch: bool, dropouts: list[Dropout], norms: list[BatchNormalization], sync: Any,
-               flat: bool, grads: list[Array], timing: dict[str, Any]) -> dict[str, Any]:
-    lead = comm.rank == 0
-    if lead:
-        cbs.on_epoch_begin(epoch)
-    _follow_lead_settings(model, comm)  # e.g. LearningRateScheduler sets the rate here
-    for metric in model.metrics:
-        metric.reset()
-    loss_sum, seen = 0.0, 0
-    several = comm.size > 1
-    params = model._trainable_params
-    for step, (xb, yb, shard) in enumerate(batches):
-        if per_batch and lead:
-            cbs.on_batch_begin(step)
-        start = time.perf_counter()
-        lo, hi, rows = shard
-        share = (hi - lo) / rows
-        if several:
-            for layer in dropouts:
-                layer.shard = shard
-            if sync is not None:
-                sync.share = share
-                for layer in norms:
-                    layer.sync = sync
-        try:
-            loss = model.compute_loss_and_gradients(xb, yb, update_metrics=True)
-        finally:
-            for layer in dropouts:
-                layer.shard = None
-            for layer in norms:
-                layer.sync = None
-        if several:
-            for g in grads if flat else [p.grad for p in params]:
-                g *= g.dtype.type(share)
-            middle = time.perf_counter()
-            if flat:
-                comm.allreduce_(grads[0])
-            else:
-                for p in params:
-                    g = np.ascontiguousarray(p.grad)
-                    comm.allreduce_(g)
-                    p.grad = g
-            timing["comm_s"] += time.perf_counter() - middle
-        model.optimizer.step(params)
-        timing["step_s"] += time.perf_counter() - start
-        timing["steps"] += 1
-        loss_sum += loss * (hi - lo)
-        seen += hi - lo
-        if per_batch:
-            state = _metric_state(model)
-            logs = _reduce_logs(comm, model, loss_sum, seen)
-            _set_metric_state(model, np.array(state))  # keep the local sums; the epoch end reduces them
-            if lead:
-                cbs.on_batch_end(step, logs)
-            _follow_lead_settings(model, comm)
-        if model.stop_training:
-            break
-    return _reduce_logs(comm, model, loss_sum, seen)
-
-
-__all__ = ["broadcast_state", "evaluate", "fit", "shard_bounds"]
+__all__ = ["ParallelFit", "broadcast_state", "evaluate", "fit", "shard_bounds", "share_run_state"]

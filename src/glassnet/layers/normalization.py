@@ -139,6 +139,10 @@ class BatchNormalization(_Normalization):
             stats = np.append(mean, mean.dtype.type(n))
             sync.sum_(stats)
             mean, n = stats[:-1], float(stats[-1])
+        if n == 1.0:
+            raise ShapeError(
+                f"BatchNormalization {self.name!r}: training needs more than 1 value per channel, got input of "
+                f"shape {x.shape} (as PyTorch refuses); hint: train with batches of at least 2 samples")
         mean *= 1.0 / n
         x_c = np.subtract(x2, mean)
         var = np.einsum("ij,ij->j", x_c, x_c)
@@ -226,6 +230,8 @@ class LayerNormalization(_Normalization):
 
     Shapes: x (batch, ..., features) -> y (batch, ..., features); gamma, beta (features,).
     """
+
+    supports_masking = True  # acts on each position alone: a padding mask passes through (layers.masking)
 
     def __init__(
         self,

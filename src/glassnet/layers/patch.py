@@ -37,6 +37,8 @@ class PatchEmbedding(Layer):
     row-major order; weights ``kernel`` (p_h, p_w, C, D), ``bias`` (D,).
     """
 
+    input_rank = 3  # (height, width, channels) per sample, for the command line's data shapes
+
     def __init__(self, patch_size: int | tuple[int, int], output_dim: int, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  name: str | None = None, trainable: bool = True) -> None:

@@ -296,7 +296,42 @@ class GlobalAveragePooling2D(_GlobalAveragePooling):
 
 
 class GlobalAveragePooling1D(_GlobalAveragePooling):
-    """Mean over steps: (batch, L, C) -> (batch, C)."""
+    """Mean over steps: (batch, L, C) -> (batch, C).
+
+    With a padding mask m (batch, L) (from ``Embedding(mask_zero=True)`` in a Sequential), the mean over
+    the real steps only, as Keras: y[n] = sum_t w[n, t] x[n, t], w = m / max(sum_t m, 1); backward
+    dL/dx[n, t] = w[n, t] dL/dy[n]. The mask ends here.
+    """
+
+    takes_mask = True
+
+    def forward(self, x: Array, training: bool = False, mask: Array | None = None) -> Array:  # type: ignore[override]
+        if mask is None:
+            return super().forward(x, training)  # the wrapped forward: builds and checks
+        x = np.asarray(x)
+        if not self.built:
+            self.build(x.shape[1:])
+        if np.shape(mask) != x.shape[:2]:
+            raise ShapeError(f"layer {self.name!r} (GlobalAveragePooling1D): mask must have shape (batch, steps) = "
+                             f"{x.shape[:2]}, got {np.shape(mask)}")
+        m = np.asarray(mask, dtype=x.dtype)
+        w = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+        if training:
+            self.cache = {"x_shape": x.shape, "weights": w}
+        y = np.matmul(w[:, None, :], x)  # (batch, 1, C)
+        return y if self.keepdims else y[:, 0]
+
+    def backward(self, grad_output: Array) -> Array:
+        w = self.cache.get("weights")
+        if w is None:
+            return super().backward(grad_output)
+        g = grad_output.reshape(grad_output.shape[0], 1, -1)
+        return w[:, :, None] * g
+
+    forward._glassnet_wrapped = True  # type: ignore[attr-defined]  # builds itself when given a mask
+
+    def compute_mask(self, x: Any, mask: Array | None) -> Array | None:
+        return None
 
     rank = 1
 

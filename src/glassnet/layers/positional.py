@@ -46,6 +46,8 @@ class PositionalEmbedding(Layer):
     Shapes: x (batch, T, E) with T <= sequence_length -> y (batch, T, E); weight ``embeddings`` (T_max, E).
     """
 
+    supports_masking = True  # acts on each position alone: a padding mask passes through (layers.masking)
+
     def __init__(self, sequence_length: int, output_dim: int, initializer: Any = "glorot_uniform",
                  name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
@@ -112,6 +114,8 @@ class SinusoidalPositionalEncoding(Layer):
 
     Shapes: x (batch, T, E) -> y (batch, T, E).
     """
+
+    supports_masking = True  # acts on each position alone: a padding mask passes through (layers.masking)
 
     def __init__(self, max_length: int | None = None, max_wavelength: float = 10000.0, name: str | None = None,
                  trainable: bool = True) -> None:

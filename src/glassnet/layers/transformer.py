@@ -37,6 +37,20 @@ from .core import Dense, _positive_int, _resolve
 from .normalization import LayerNormalization
 
 
+def padding_attention_mask(mask: Any, attention_mask: Any = None) -> Any:
+    """A (batch, T) padding mask m (True = real step, from ``Embedding(mask_zero=True)``) as an attention
+    mask, as Keras does: M[b, i, j] = m[b, i] and m[b, j] (ANDed with ``attention_mask`` if given).
+    Padded queries then see no key, so their attention rows are zero (not NaN)."""
+    if mask is None:
+        return attention_mask
+    m = np.asarray(mask, dtype=bool)
+    pad = m[:, :, None] & m[:, None, :]
+    if attention_mask is None:
+        return pad
+    given = np.asarray(attention_mask)
+    return (given if given.dtype == bool else given != 0) & pad
+
+
 class _Block(Layer):
     """Shared parts: sublayers, their parameters and names, residual dropout, the FF and norm steps."""
 
@@ -203,12 +217,15 @@ class TransformerEncoderBlock(_Block):
         layer_norm_epsilon: Of both norms (1e-5, PyTorch's and Keras-hub's default).
 
     Call: ``block(x)`` or ``block(x, attention_mask=mask)`` (boolean, broadcastable to (B, T, T),
-    True = may attend; arrays only). Shapes: x (batch, T, E) -> y (batch, T, E).
+    True = may attend; arrays only). In a Sequential after ``Embedding(mask_zero=True)`` the padding mask
+    m (B, T) arrives as ``mask`` and becomes M[b, i, j] = m[b, i] and m[b, j] (Keras); it passes on.
+    Shapes: x (batch, T, E) -> y (batch, T, E).
     Sublayers: self_attention, self_attention_layer_norm, feedforward_layer_norm,
     feedforward_intermediate_dense, feedforward_output_dense.
     """
 
     accepts_input_list = True  # a list in a graph: [query, value(, key)(, mask)] / [x, memory] / [x, mask]
+    takes_mask = True  # a Sequential passes an Embedding(mask_zero=True) padding mask (layers.masking)
 
     def __init__(self, num_heads: int, key_dim: int, ff_dim: int, dropout: float = 0.0, norm_first: bool = True,
                  activation: Any = "gelu", layer_norm_epsilon: float = 1e-5,
@@ -263,7 +280,8 @@ class TransformerEncoderBlock(_Block):
         return self.forward(x, training=training, attention_mask=attention_mask)
 
     @_own
-    def forward(self, x: Any, training: bool = False, attention_mask: Any = None) -> Array:  # type: ignore[override]
+    def forward(self, x: Any, training: bool = False, attention_mask: Any = None,  # type: ignore[override]
+                mask: Any = None) -> Array:
         if self.mask_input:
             if not isinstance(x, (list, tuple)) or len(x) != 2 or attention_mask is not None:
                 raise ShapeError(f"layer {self.name!r} (TransformerEncoderBlock) takes [x, mask] (its mask is a "
@@ -276,8 +294,8 @@ class TransformerEncoderBlock(_Block):
         elif x.shape[-1] != self.width:
             raise ShapeError(f"layer {self.name!r} (TransformerEncoderBlock) was built for width "
                              f"{self.width}, got input of shape {x.shape}")
-        mask = combine_masks(attention_mask, False, x.shape[0], x.shape[1], x.shape[1],
-                             f"layer {self.name!r} (TransformerEncoderBlock)")
+        mask = combine_masks(padding_attention_mask(mask, attention_mask), False, x.shape[0], x.shape[1],
+                             x.shape[1], f"layer {self.name!r} (TransformerEncoderBlock)")
         units: list[Any] = []
         h = self._residual(x, self._attn_branch(self.self_attention, mask, training),
                            self.self_attention_layer_norm, training, units)
@@ -291,6 +309,9 @@ class TransformerEncoderBlock(_Block):
         for unit in reversed(units):
             grad = self._residual_backward(grad, unit)
         return [grad, None] if self.mask_input else grad
+
+    def compute_mask(self, x: Any, mask: Array | None) -> Array | None:
+        return mask  # each position's output stays real or padded
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), **({"mask_input": True} if self.mask_input else {})}
@@ -312,13 +333,15 @@ class TransformerDecoderBlock(_Block):
     Call: ``block([x, memory])`` (x (B, T, E) the decoder sequence, memory (B, S, E_m) the encoder output)
     or ``block(x)``: a decoder-only (GPT) block, causal self-attention and feed-forward, no cross-attention
     sublayer. On arrays ``self_attention_mask`` (B, T, T) and ``cross_attention_mask`` (B, T, S)
-    (True = may attend) may be passed; the causal mask is always applied to self-attention.
+    (True = may attend) may be passed; the causal mask is always applied to self-attention. A padding
+    mask from ``Embedding(mask_zero=True)`` in a Sequential masks self-attention as in the encoder.
     ``backward`` returns dL/dx, or [dL/dx, dL/dmemory] for a list input.
     Sublayers: self_attention, self_attention_layer_norm, [cross_attention, cross_attention_layer_norm,]
     feedforward_layer_norm, feedforward_intermediate_dense, feedforward_output_dense.
     """
 
     accepts_input_list = True  # a list in a graph: [query, value(, key)(, mask)] / [x, memory] / [x, mask]
+    takes_mask = True  # a Sequential passes an Embedding(mask_zero=True) padding mask (layers.masking)
 
     def __init__(self, num_heads: int, key_dim: int, ff_dim: int, dropout: float = 0.0, norm_first: bool = True,
                  activation: Any = "gelu", layer_norm_epsilon: float = 1e-5,
@@ -373,7 +396,7 @@ class TransformerDecoderBlock(_Block):
 
     @_own
     def forward(self, inputs: Any, training: bool = False, self_attention_mask: Any = None,  # type: ignore[override]
-                cross_attention_mask: Any = None) -> Array:
+                cross_attention_mask: Any = None, mask: Any = None) -> Array:
         several = isinstance(inputs, (list, tuple))
         xs = [np.asarray(a) for a in (inputs if several else [inputs])]
         if len(xs) not in (1, 2):
@@ -390,7 +413,7 @@ class TransformerDecoderBlock(_Block):
         x = xs[0]
         b, t = x.shape[0], x.shape[1]
         where = f"layer {self.name!r} (TransformerDecoderBlock)"
-        self_mask = combine_masks(self_attention_mask, True, b, t, t, where)
+        self_mask = combine_masks(padding_attention_mask(mask, self_attention_mask), True, b, t, t, where)
         units: list[Any] = []
         grads: dict[str, Array] = {}
         h = self._residual(x, self._attn_branch(self.self_attention, self_mask, training),
@@ -410,3 +433,6 @@ class TransformerDecoderBlock(_Block):
         for unit in reversed(units):
             grad = self._residual_backward(grad, unit)
         return [grad, grads["memory"]] if several else grad
+
+    def compute_mask(self, x: Any, mask: Array | None) -> Array | None:
+        return mask  # each position's output stays real or padded

@@ -76,6 +76,7 @@ class Bidirectional(_Wrapper):
     """
 
     takes_mask = True
+    input_rank = 2  # (timesteps, features) per sample, as the layer it wraps
 
     def __init__(self, layer: Layer, merge_mode: str | None = "concat", backward_layer: Layer | None = None,
                  name: str | None = None, trainable: bool = True) -> None:

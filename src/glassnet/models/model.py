@@ -21,7 +21,7 @@ from ..errors import ConfigError, StateError
 from ..layers.base import Layer
 from ..layers.workspace import Workspace
 from ..parameter import Parameter, ParameterPack, pack_parameters
-from . import steps, training
+from . import batch_api, steps, training, weighting
 from .outputs import OutputHead, make_heads
 
 
@@ -336,7 +336,12 @@ class Model(Layer):
 
         Override it for another kind of training (docs/generative.md); ``fit`` calls it for every batch.
         """
-        x, y = data if type(data) is tuple and len(data) == 2 else steps.unpack_data(data)
+        if type(data) is tuple and len(data) == 2:
+            x, y = data
+        else:  # (x, y, sample_weight) from fit(sample_weight=...), or x alone
+            x, y, w = steps.unpack_x_y_sample_weight(data)
+            if w is not None and y is not None:
+                return weighting.train_step(self, x, y, w)
         if y is None:
             raise ConfigError(f"model {self.name!r}: fit needs targets y for the built-in train_step; hint: pass "
                               "fit(x, y), or override train_step for training without targets")
@@ -350,8 +355,10 @@ class Model(Layer):
     def test_step(self, data: Any) -> dict[str, float]:
         """One evaluation batch, ``data = (x, y)``: inference forward, ``{"loss": sum_k w_k L_k, <metric>: ...}``
         (metrics updated). ``evaluate`` uses its own loop with the same result unless this is overridden."""
-        x, y = steps.unpack_data(data)
-        loss = self._loss_value(y, self.forward(x, training=False), update_metrics=True)
+        x, y, w = steps.unpack_x_y_sample_weight(data)
+        y_pred = self.forward(x, training=False)
+        loss = (self._loss_value(y, y_pred, update_metrics=True) if w is None
+                else weighting.weighted_loss(self, y, y_pred, w, update_metrics=True))
         return {"loss": loss, **{metric.name: metric.result() for metric in self.metrics}}
 
     def added_losses(self) -> dict[str, float]:
@@ -432,9 +439,10 @@ class Model(Layer):
         return float(sum(p.regularizer.penalty(p.value) for p in self.parameters() if p.regularizer is not None))
 
     def fit(self, x: Any, y: Any = None, epochs: int = 1, batch_size: int | None = 32, validation_split: float = 0.0,
-            validation_data: tuple[Any, Any] | None = None, shuffle: bool = True,
+            validation_data: tuple[Any, ...] | None = None, shuffle: bool = True,
             callbacks: list[Any] | None = None, verbose: Any = 1, seed: int | None = None,
-            initial_epoch: int = 0, diagnose: bool = False) -> History:
+            initial_epoch: int = 0, diagnose: bool = False, sample_weight: Any = None, class_weight: Any = None,
+            steps_per_epoch: int | None = None) -> History:
         """Train with mini-batch gradient descent; returns a ``History`` (``history.history[key]``).
 
         ``seed`` makes shuffling, dropout masks and (for an unbuilt model) the initial weights
@@ -442,16 +450,25 @@ class Model(Layer):
         ``diagnose=True`` adds a ``GradientMonitor`` (record in ``history.diagnostics``) and prints the
         findings of ``glassnet.diagnostics.diagnose`` at the end. ``y=None`` is for models whose
         ``train_step`` needs no targets (autoencoders, GANs).
+
+        As in Keras: ``sample_weight`` (n,) weighs each sample's loss, L = (1/N) sum_i w_i l_i per batch;
+        ``class_weight={class: weight}`` weighs every sample of a class (the two multiply; metrics stay
+        unweighted; see ``models.weighting``). ``steps_per_epoch`` ends each epoch after that many batches,
+        the next epoch continuing through the data. ``verbose`` is 0, 1, 2 or "auto" (1). Every argument
+        is checked before training starts (docs/reliability.md lists the messages).
         """
         return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                             validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
                             verbose=verbose, seed=seed, initial_epoch=initial_epoch,
-                            diagnose=diagnose)
+                            diagnose=diagnose, sample_weight=sample_weight, class_weight=class_weight,
+                            steps_per_epoch=steps_per_epoch)
 
-    def evaluate(self, x: Any, y: Any = None, batch_size: int | None = 32, verbose: Any = 0) -> dict[str, float]:
+    def evaluate(self, x: Any, y: Any = None, batch_size: int | None = 32, verbose: Any = 0,
+                 sample_weight: Any = None) -> dict[str, float]:
         """``{"loss": ..., <metric>: ...}`` over the data, in inference mode (several outputs: also
-        ``<output>_loss`` and ``<output>_<metric>``, see ``glassnet.models.outputs``)."""
-        return training.evaluate(self, x, y, batch_size=batch_size)
+        ``<output>_loss`` and ``<output>_<metric>``, see ``glassnet.models.outputs``). ``verbose=1`` (or
+        "auto") shows a progress bar; ``sample_weight`` weighs the loss as in ``fit``."""
+        return training.evaluate(self, x, y, batch_size=batch_size, sample_weight=sample_weight, verbose=verbose)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = 0) -> Any:
         """Model outputs (a list, one array per output, for several outputs), batch by batch in inference mode.
@@ -460,7 +477,26 @@ class Model(Layer):
         fast matrix products, small enough that the reused layer buffers stay in the CPU cache. The
         outputs do not depend on the batch size (beyond float rounding of the matrix products).
         """
-        return training.predict(self, x, batch_size=batch_size)
+        return training.predict(self, x, batch_size=batch_size, verbose=verbose)
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None,
+                       return_dict: bool = False) -> Any:
+        """One gradient step on this batch (Keras 3): the loss (a float) when there are no metrics, else
+        ``[loss, *metrics]``, or the dict of logs with ``return_dict=True``; metrics cover this batch only."""
+        return batch_api.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
+        """Loss and metrics on this batch in inference mode, returned as ``train_on_batch`` does."""
+        return batch_api.test_on_batch(self, x, y, sample_weight, return_dict)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for this batch in one inference forward pass (no batching)."""
+        return batch_api.predict_on_batch(self, x)
+
+    def reset_metrics(self) -> None:
+        """Reset every compiled metric's running state."""
+        for metric in self.metrics:
+            metric.reset()
 
     # -- inspection and persistence -----------------------------------------------------------
     def summary(self, print_fn: Any = print) -> None:

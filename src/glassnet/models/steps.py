@@ -21,9 +21,17 @@ def unpack_data(data: Any) -> tuple[Any, Any]:
             return data[0], data[1]
         if len(data) == 1:
             return data[0], None
-        raise ConfigError(f"train_step: data must be (x, y), (x,) or x, got a tuple of {len(data)}; hint: sample "
-                          "weights are not supported")
+        raise ConfigError(f"train_step: data must be (x, y), (x,) or x, got a tuple of {len(data)}; hint: with "
+                          "fit(sample_weight=...) it is (x, y, sample_weight): use unpack_x_y_sample_weight(data)")
     return data, None
+
+
+def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
+    """``(x, y, sample_weight)`` from a batch (Keras' name): ``(x, y, w)``, ``(x, y)``, ``(x,)`` or ``x``."""
+    if isinstance(data, tuple) and len(data) == 3:
+        return data[0], data[1], data[2]
+    x, y = unpack_data(data)
+    return x, y, None
 
 
 def loss_terms(model: Any) -> list[tuple[str, float]]:

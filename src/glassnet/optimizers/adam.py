@@ -11,6 +11,25 @@ from .._typing import Array
 from ..averages import ewma_update
 from .base import Optimizer, SlotGetter, check_in_range, check_positive
 
+# g^2 is capped at a quarter of the largest number of its dtype: for |g| beyond sqrt of that (1.8e19 in
+# float32) the square would overflow to inf and v would stay inf, freezing that weight for good.
+# The cap is a full array: np.minimum against an array is one fast pass, against a scalar about 4 times slower.
+_CAPS: dict[tuple[str, tuple[int, ...]], Array] = {}
+
+
+def _square_cap(like: Array) -> Array | float:
+    """An array shaped like ``like`` holding finfo(dtype).max / 4, cached by dtype and shape; for arrays
+    larger than a flat-pack block (an unpacked large parameter) the scalar, so no weight-sized copy is kept."""
+    if like.size > Optimizer.block_size:
+        return float(np.finfo(like.dtype).max / 4)
+    key = (like.dtype.char, like.shape)
+    cap = _CAPS.get(key)
+    if cap is None:
+        if len(_CAPS) > 64:  # sizes seen are few (packs and blocks); never grow without bound
+            _CAPS.clear()
+        cap = _CAPS[key] = np.full(like.shape, np.finfo(like.dtype).max / 4, dtype=like.dtype)
+    return cap
+
 
 class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015): momentum on the gradient, RMSprop on its scale, both bias-corrected.
@@ -19,6 +38,9 @@ class Adam(Optimizer):
         v = b2 v + (1 - b2) g^2        (EWMA of g^2)
         m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t)
         w = w - lr m_hat / (sqrt(v_hat) + epsilon)
+
+    g^2 is capped at finfo(dtype).max / 4 before it enters v, so a huge gradient (|g| > 1.8e19 in float32)
+    leaves v large but finite instead of inf (which would freeze that weight at a zero step for good).
 
     t counts steps from 1. Epsilon sits outside the root and is added to sqrt(v_hat) (as in PyTorch).
     Computed as ``w -= (lr c / (1 - b1^t)) m / (sqrt(v) + epsilon c)`` with c = sqrt(1 - b2^t), which is
@@ -58,6 +80,7 @@ class Adam(Optimizer):
         m, v, scratch = slot("first_moment"), slot("second_moment"), slot("_scratch")
         ewma_update(m, g, self.beta_1, scratch)
         np.multiply(g, g, out=scratch)
+        np.minimum(scratch, _square_cap(scratch), out=scratch)  # no inf in v from |g| > 1.8e19 (float32)
         ewma_update(v, scratch, self.beta_2, scratch)
         return m, scratch
 

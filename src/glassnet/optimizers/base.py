@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
-from ..errors import ConfigError, StateError, check_positive
+from ..errors import ConfigError, NonFiniteError, StateError, check_positive
 from ..parameter import Parameter, ParameterPack
 
 SlotGetter = Callable[[str], Array]
@@ -131,12 +131,14 @@ class Optimizer:
         if self.clipnorm is not None:
             for p in params:
                 norm = math.sqrt(float(np.vdot(p.grad, p.grad)))
-                if norm > self.clipnorm:
+                if not norm <= self.clipnorm:  # also NaN
+                    _check_norm("clipnorm", norm, [p])
                     p.grad *= self.clipnorm / norm
         if self.global_clipnorm is not None:
             grads = [pack.grads] if pack is not None else [p.grad for p in params]
             norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-            if norm > self.global_clipnorm:
+            if not norm <= self.global_clipnorm:
+                _check_norm("global_clipnorm", norm, params)
                 for g in grads:
                     g *= self.global_clipnorm / norm
 
@@ -269,6 +271,16 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if v is not None)
         return f"{type(self).__name__}({args})"
+
+
+def _check_norm(what: str, norm: float, params: Sequence[Parameter]) -> None:
+    """Refuse to clip a gradient whose norm is NaN or Inf: scaling cannot repair it (it would stay NaN)."""
+    if math.isfinite(norm):
+        return
+    bad = [p.name for p in params if not np.isfinite(p.grad).all()]
+    raise NonFiniteError(f"optimizer {what}: the gradient norm is {norm}, non-finite values in the gradient of "
+                         f"{', '.join(map(repr, bad[:3]))}{' ...' if len(bad) > 3 else ''}; hint: lower the learning "
+                         "rate, check the data for NaN/Inf, or stop such runs with callbacks.TerminateOnNaN")
 
 
 def _restored_slot(param: Parameter, slot: str, value: Array) -> Array:
