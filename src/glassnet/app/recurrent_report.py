@@ -44,7 +44,7 @@ def plot_gradient_through_time(rows: list[dict[str, Any]]) -> Any:
     from matplotlib.figure import Figure
 
     layers = list(dict.fromkeys(row["layer"] for row in rows))[:MAX_PANELS]
-    fig = Figure(figsize=(4.6 * len(layers), 3.6), layout="constrained")
+    fig = Figure(figsize=(max(6.4, 4.6 * len(layers)), 3.6), layout="constrained")
     axes = fig.subplots(1, len(layers), squeeze=False)[0]
     for ax, layer in zip(axes, layers, strict=True):
         mine = sorted((r for r in rows if r["layer"] == layer), key=lambda r: r["epoch"])
@@ -57,7 +57,7 @@ def plot_gradient_through_time(rows: list[dict[str, Any]]) -> Any:
         ax.set(title=layer, xlabel="time step t (processing order)", ylabel="||dL/dh_t|| / ||dL/dh_T||")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Gradient through time (batch mean, averaged over the epoch's batches)")
+    fig.suptitle("Gradient through time (batch means over the epoch)")
     return fig
 
 
