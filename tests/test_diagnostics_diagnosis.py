@@ -17,6 +17,7 @@ NAMES = (
     "learning rate too high",
     "learning rate too low",
     "saturated units",
+    "vanishing gradients through time",
 )
 
 

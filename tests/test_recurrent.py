@@ -166,6 +166,9 @@ def test_state_gradient_norms_match_torch_cells(float64, torch, rng, kind):
     grad = rng.normal(size=(batch, steps, u))
     layer.forward(x, training=True)
     layer.backward(grad)
+    assert layer.state_grad_norms is None  # off by default: the loop keeps nothing
+    layer.record_state_grads = True
+    layer.backward(grad)
     cell = (torch.nn.RNNCell if kind == "rnn" else torch.nn.LSTMCell)(features, u)
     with torch.no_grad():
         cell.weight_ih.copy_(torch.tensor(layer.kernel.value.T))

@@ -30,7 +30,10 @@ from ..diagnostics import FitDiagnosis, GradientMonitor
 from ..diagnostics.attention_monitor import AttentionMonitor
 from ..errors import ConfigError, GlassnetError, UnknownNameError
 from ..models import Sequential
-from . import sequence_report  # noqa: F401  (registers the text/sort report section at import)
+from . import (
+    recurrent_report,  # noqa: F401  (registers the report's Gradient through time section)
+    sequence_report,  # noqa: F401  (registers the text/sort report section at import)
+)
 from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, number, resolve_training
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table, training_rows

@@ -15,6 +15,8 @@ SGD, momentum, Adam, RMSprop, Adagrad; plain, batch-normalized and dropout MLPs 
                           become fairly binary, so only a large majority counts)
     learning rate too high  median update ratio ||step|| / ||w|| over layers and epochs > 1e-1, or the
                           training loss of the last epoch 10% above the first's (3 epochs or more)
+    vanishing through time  a recurrent layer's ||dL/dh_1|| < 1e-4 x ||dL/dh_T|| at the last monitored
+                          epoch (``through_time.py``; failed long-memory runs: 1e-5 or less, solved: 5e-3+)
     learning rate too low   every layer's update ratio < 1e-5 in every epoch, and the loss fell by less
                           than half (healthy runs: median ratios 2.1e-4 to 2.6e-2 per layer, against the
                           rule of thumb 1e-3)
@@ -42,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from .monitor import RELU_FAMILY, SATURATING, Diagnostics
+from .through_time import THROUGH_TIME, THROUGH_TIME_REMEDIES, vanishing_through_time
 
 VANISHING_RATIO = 1e-3
 EXPLODING_RATIO = 1e3
@@ -73,6 +76,7 @@ REMEDIES = {
     ],
     "learning rate too high": ["lower the learning rate about 10x", "use a decaying schedule"],
     "learning rate too low": ["raise the learning rate about 10x", "use an adaptive optimizer"],
+    THROUGH_TIME: THROUGH_TIME_REMEDIES,  # recurrent layers, from ||dL/dh_t|| (see through_time.py)
 }
 
 
@@ -119,6 +123,7 @@ def diagnose(history: Any) -> list[Finding]:
     if record is not None:
         findings += _gradient_flow(record) if record.gradients else []
         findings += _activation_findings(record)
+        findings += [_finding(THROUGH_TIME, layer, evidence) for layer, evidence in vanishing_through_time(record)]
         nonfinite = any("NaN" in f.evidence for f in findings)  # NaN weights make the update ratio meaningless
         if record.gradients and not nonfinite:
             findings += _learning_rate(record)

@@ -5,6 +5,8 @@ Per monitored epoch and per trainable layer it records
     grad_norm     ||g|| of each parameter (and of the layer's parameters together), mean over batches
     update_ratio  ||w_after - w_before|| / ||w_before|| of each step, mean over batches
                   (a rule of thumb puts a healthy ratio near 1e-3)
+    state_grads   recurrent layers only: ||dL/dh_t|| per time step, mean over batches
+                  (``diagnostics.state_grads``: the "gradient through time")
 
 and, at the end of the epoch, on a fixed probe batch of up to 256 training samples (one array per
 model input) run through the model's own ``forward`` in inference mode, each layer's output
@@ -41,6 +43,7 @@ from ..callbacks.base import Callback, Logs
 from ..errors import ConfigError
 from ..layers.recording import attach_record, detach_record
 from .probe import model_layers, probe_count, probe_rows, run_probe, trainable_groups
+from .state_grads import StateGradRecorder
 
 RELU_FAMILY = ("relu", "leaky_relu", "prelu", "elu", "selu")
 SATURATING = ("sigmoid", "tanh")
@@ -77,6 +80,7 @@ class Diagnostics:
     loss: list[float] = field(default_factory=list)
     feeds: dict[str, list[str]] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
+    state_grads: list[dict[str, Any]] = field(default_factory=list)
 
     def epochs(self) -> list[int]:
         return sorted({row["epoch"] for row in self.gradients})
@@ -184,6 +188,7 @@ class GradientMonitor(Callback):
         if history is not None:
             history.diagnostics = self.diagnostics
         self._first_epoch: int | None = None
+        self._state_grads = StateGradRecorder(self._layers)
 
     def _prepare_probe(self, probe: Any) -> Any:
         """The given probe as the model takes it (a list of arrays for a list-input model), cut to size."""
@@ -200,6 +205,7 @@ class GradientMonitor(Callback):
         self._monitored = (epoch - self._first_epoch) % self.every == 0
         self._active = self._monitored and bool(self._params)  # per-batch gradient statistics
         self._sums = np.zeros((2, len(self._keys)))  # grad_norm, update_ratio; parameters, then layers
+        self._state_grads.start_epoch(self._monitored)
         self._batches = 0
 
     def _flat(self, what: str) -> Array:
@@ -235,9 +241,11 @@ class GradientMonitor(Callback):
         self._sums[0] += g
         self._sums[1] += ratio
         self._batches += 1
+        self._state_grads.collect()
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         self._stop_capturing()
+        self._state_grads.stop()
 
     def _stop_capturing(self) -> None:
         if self._capturing:
@@ -277,6 +285,7 @@ class GradientMonitor(Callback):
                     "update_ratio": float(ratio),
                 }
             )
+        self.diagnostics.state_grads += self._state_grads.end_epoch(epoch)
         probe = self.probe if self.probe is not None else self._joined_probe()
         if probe is not None and probe_count(probe):
             self._record_activations(epoch, probe)

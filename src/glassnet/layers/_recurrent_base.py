@@ -30,8 +30,12 @@ Dropout (Keras's variational dropout, Gal & Ghahramani 2016): one mask per batch
 (``recurrent_dropout``, (batch, units)), each the same at every time step; inverted (kept units are
 scaled by 1 / (1 - rate)) and seeded (``seed``, or ``fit(seed=...)`` through ``reseed``).
 
-``state_grad_norms`` (after a backward): ||dL/dh_t|| averaged over the batch, for t = 1..T in
-processing order, a float64 array of length T: the "gradient through time" of the glass box.
+``state_grad_norms`` (after a backward with ``record_state_grads = True``): ||dL/dh_t|| averaged over
+the batch, for t = 1..T in processing order, a float64 array of length T: the "gradient through time"
+of the glass box. The backward loop has every dL/dh_t in hand; with the flag on it keeps them
+(T, batch, units) and reduces them with one einsum after the loop. The flag is off by default (then
+``state_grad_norms`` is None and the loop keeps nothing); ``GradientMonitor`` turns it on for the
+batches of its monitored epochs only.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class Recurrent(Layer):
     gates = 1
     n_states = 1
     supports_masking = True
+    accepts_input_list = True  # in a graph: x, or [x, h0(, c0)] (what ``initial_state=`` makes)
     takes_mask = True  # Sequential passes ``mask=`` to forward (see layers.masking)
     zero_output_for_mask = False  # Bidirectional sets True: a masked step then outputs zeros (as Keras)
 
@@ -108,11 +113,36 @@ class Recurrent(Layer):
         self.seed = seed if isinstance(seed, (int, np.integer)) else None
         self.rng = backend.make_generator(seed)
         self.state_grad_norms: Array | None = None
+        self.record_state_grads = False  # set by GradientMonitor on monitored epochs
+
+    def __call__(self, x: Any, training: bool = False, initial_state: Any = None) -> Any:
+        """``forward`` on arrays, a graph node on symbolic tensors; ``initial_state=[h0(, c0)]`` starts the
+        recurrence from those states (each (batch, units)) instead of zeros: a call on [x, h0(, c0)]."""
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if len(states) != self.n_states:
+                expected = "[h0, c0]" if self.n_states == 2 else "[h0]"
+                raise ShapeError(f"layer {self.name!r} ({type(self).__name__}): initial_state must be {expected}, "
+                                 f"got {len(states)} state(s); hint: pass an encoder's final states, e.g. "
+                                 "_, h, c = LSTM(units, return_state=True)(x)")
+            x = [x, *states]
+        return super().__call__(x, training=training)
+
+    def _split_shapes(self, input_shape: Any) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+        """(x's shape, the states' shapes) from one shape or the list [x, h0(, c0)]."""
+        if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            shapes = [tuple(int(v) for v in s) for s in input_shape]
+            if len(shapes) != 1 + self.n_states or any(s != (self.units,) for s in shapes[1:]):
+                expected = "[x, h0, c0]" if self.n_states == 2 else "[x, h0]"
+                raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) takes x or {expected} with states of "
+                                 f"shape (batch, {self.units}), got inputs of shapes {shapes} (batch axis omitted)")
+            return shapes[0], shapes[1:]
+        return tuple(int(v) for v in input_shape), []
 
     # -- building ---------------------------------------------------------------------------------
     @_own
     def build(self, input_shape: Any) -> None:
-        shape = tuple(int(s) for s in input_shape)
+        shape, states = self._split_shapes(input_shape)
         if len(shape) != 2:
             raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) takes inputs (batch, timesteps, "
                              f"features), got input shape (batch, {', '.join(map(str, shape))}); hint: add a "
@@ -125,7 +155,7 @@ class Recurrent(Layer):
                                                    regularizer=self.recurrent_regularizer)
         if self.use_bias:
             self.bias = self.add_parameter("bias", self._make_bias(), regularizer=self.bias_regularizer)
-        self.input_shape = shape
+        self.input_shape = [shape, *states] if states else shape  # type: ignore[assignment]
         self.output_shape = self.compute_output_shape(shape)
         self.built = True
 
@@ -142,8 +172,16 @@ class Recurrent(Layer):
         """(kernel, input bias) for XW = X kernel + b_in; LSTM's fused path passes pre-scaled copies."""
         return self.kernel.value, self._bias_views()[0]
 
+    def _project(self, x2: Array, kernel: Array, b_in: Array | None, steps: int, batch: int) -> Array:
+        """XW = X kernel + b_in as one GEMM over all T * batch rows, time-major (T, batch, G units);
+        LSTM lays it out gate-major instead (see ``LSTM._project``)."""
+        xw = np.matmul(x2, kernel).reshape(steps, batch, -1)
+        if b_in is not None:
+            xw += b_in
+        return xw
+
     def compute_output_shape(self, input_shape: Any) -> Any:
-        steps = input_shape[0]
+        steps = self._split_shapes(input_shape)[0][0]
         out = (steps, self.units) if self.return_sequences else (self.units,)
         if self.return_state:
             return [out] + [(self.units,)] * self.n_states
@@ -216,9 +254,7 @@ class Recurrent(Layer):
             xt = np.multiply(xt, in_mask)
         xt = np.ascontiguousarray(xt, dtype=dtype)
         kernel, b_in = self._input_projection(dtype)
-        xw = np.matmul(xt.reshape(steps * batch, features), kernel).reshape(steps, batch, -1)
-        if b_in is not None:
-            xw += b_in
+        xw = self._project(xt.reshape(steps * batch, features), kernel, b_in, steps, batch)
         if training and self.recurrent_dropout:
             rec_mask = self._dropout_mask((batch, self.units), self.recurrent_dropout, dtype)
         mt = None
@@ -261,9 +297,11 @@ class Recurrent(Layer):
                     grad_seq = grad_seq * mt
             else:
                 grad_finals[0] = grad_y if grad_finals[0] is None else grad_finals[0] + grad_y
-        blocks, grad_initial, grad_h = self._steps_backward(grad_seq, grad_finals)
-        # ||dL/dh_t|| per step, batch mean: one reduction over the (T, batch, units) gradients kept above
-        self.state_grad_norms = np.sqrt(np.einsum("tbu,tbu->tb", grad_h, grad_h, dtype=np.float64)).mean(axis=1)
+        keep = np.empty((steps, batch, self.units), dtype) if self.record_state_grads else None
+        blocks, grad_initial = self._steps_backward(grad_seq, grad_finals, keep)
+        self.state_grad_norms = None
+        if keep is not None:  # ||dL/dh_t|| per step, batch mean: one reduction over the kept dL/dh_t
+            self.state_grad_norms = np.sqrt(np.einsum("tbu,tbu->tb", keep, keep, dtype=np.float64)).mean(axis=1)
         x2 = xt.reshape(steps * batch, features)
         _, b_grad, _, _ = self._bias_views()
         want_x = self.input_grad_required or n_inputs > 1
@@ -312,10 +350,10 @@ class Recurrent(Layer):
         """Run the recurrence: (H of shape (T + 1, batch, units) with H[0] = h0, final states, cache)."""
         raise NotImplementedError
 
-    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None]
-                        ) -> tuple[list[tuple[slice, Array]], list[Array], Array]:
-        """BPTT: ([(kernel columns, dL/dXW block (T, batch, width))], dL/d(initial states), dL/dh_t (T, batch,
-        units)); fills recurrent_kernel.grad (and the recurrent bias of GRU)."""
+    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None], keep: Array | None
+                        ) -> tuple[list[tuple[slice, Array]], list[Array]]:
+        """BPTT: ([(kernel columns, dL/dXW block (T, batch, width))], dL/d(initial states)); fills
+        recurrent_kernel.grad (and the recurrent bias of GRU), and ``keep[t]`` = dL/dh_t when given."""
         raise NotImplementedError
 
     # -- serialization ----------------------------------------------------------------------------

@@ -115,8 +115,8 @@ class GRU(Recurrent):
         cache = {"gates": xw, "h_all": h_all, "h_in": h_in, "saved": saved} if training else {}
         return h_all, [h_all[steps]], cache
 
-    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None]
-                        ) -> tuple[list[tuple[slice, Array]], list[Array], Array]:
+    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None], keep: Array | None
+                        ) -> tuple[list[tuple[slice, Array]], list[Array]]:
         gates, h_all, h_in, saved, mt, rec_mask = self.read_cache("gates", "h_all", "h_in", "saved", "mt",
                                                                   "rec_mask")
         steps, batch, width = gates.shape
@@ -124,13 +124,13 @@ class GRU(Recurrent):
         kernel_u = self.recurrent_kernel.value
         grad_a = np.empty_like(gates)  # dL/d(input pre-activations) [da_z, da_r, da_h]
         grad_rec = np.empty_like(gates) if self.reset_after else None  # dL/d[rz, rr, rh]
-        grad_h_all = np.empty((steps, batch, u), dtype)
         dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
         tmp, tmp2, deriv = np.empty((batch, u), dtype), np.empty((batch, u), dtype), np.empty((batch, 2 * u), dtype)
         for t in range(steps - 1, -1, -1):
             if grad_seq is not None:
                 dh += grad_seq[t]
-            grad_h_all[t] = dh
+            if keep is not None:
+                keep[t] = dh
             dh, dh_carry = self._split_masked(dh, None if mt is None else mt[t])
             a, d = gates[t], grad_a[t]
             z, r, hh = a[:, :u], a[:, u : 2 * u], a[:, 2 * u :]
@@ -174,7 +174,7 @@ class GRU(Recurrent):
             a2 = grad_a.reshape(rows, width)
             np.matmul(h_rec_all.T, a2[:, : 2 * u], out=self.recurrent_kernel.grad[:, : 2 * u])
             np.matmul(saved.reshape(rows, u).T, a2[:, 2 * u :], out=self.recurrent_kernel.grad[:, 2 * u :])
-        return [(slice(None), grad_a)], [dh], grad_h_all
+        return [(slice(None), grad_a)], [dh]
 
     def _sigma_derivative(self, grad: Array, a: Array, buffer: Array) -> None:
         if self._fused:

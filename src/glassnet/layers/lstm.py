@@ -9,7 +9,7 @@ import numpy as np
 from .. import activations
 from .._registry import serialize
 from .._typing import Array
-from ._recurrent_base import Recurrent, gate_derivative
+from ._recurrent_base import Recurrent
 from .core import _resolve
 
 
@@ -32,7 +32,7 @@ class LSTM(Recurrent):
         dL/dc_{t-1} = dc * f;          dL/dh_{t-1} = dz recurrent_kernel^T
         recurrent_kernel.grad = sum_t h_{t-1}^T dz_t      (one GEMM over all steps)
 
-    Cached per step: the activated gates [i, f, g, o] (T, batch, 4 units), c_t (T + 1 with c_0),
+    Cached per step: the activated gates [i, f, g, o], gate-major (4, T, batch, units), c_t (T + 1 with c_0),
     phi(c_t) and h_t (T + 1 with h_0); with recurrent dropout also the dropped h_{t-1}.
 
     Args:
@@ -88,51 +88,67 @@ class LSTM(Recurrent):
         scale = self._constants(dtype)[0]  # z / 2 on the sigmoid columns comes out of the GEMM itself
         return kernel * scale, None if bias is None else bias * scale
 
-    def _activate_gates(self, z: Array, scale: Array, offset: Array) -> None:
+    def _project(self, x2: Array, kernel: Array, b_in: Array | None, steps: int, batch: int) -> Array:
+        """XW gate-major, (4, T, batch, units): gate k of step t is one contiguous (batch, units) block.
+
+        Gate blocks cut out of a (batch, 4 units) row layout are strided, and NumPy then loops over
+        their rows: an elementwise op on one took 3x the time of the same op on a contiguous block
+        (docs/recurrent.md, "Speed"). The GEMMs cost the same either way (4 of width u, or 1 of 4u).
+        """
         u = self.units
+        if b_in is not None:  # the bias as one more kernel row against a column of ones: no broadcast pass
+            x2 = np.concatenate([x2, np.ones((len(x2), 1), x2.dtype)], axis=1)
+            kernel = np.concatenate([kernel, b_in[None]], axis=0)
+        return np.matmul(x2, kernel.reshape(-1, 4, u).transpose(1, 0, 2)).reshape(4, steps, batch, u)
+
+    def _activate_gates(self, z: Array) -> None:
+        """The gates [i, f, g, o] (4, batch, units) activated in place."""
         if self._fused:
-            # z holds z / 2 on the sigmoid columns (pre-scaled weights), z on the cell column:
+            # z holds z / 2 in the sigmoid blocks (pre-scaled weights), z in the cell block:
             # sigmoid(z) = (1 + tanh(z / 2)) / 2, so one tanh serves all four gates
+            half = z.dtype.type(0.5)
             np.tanh(z, out=z)
-            np.multiply(z, scale, out=z)
-            np.add(z, offset, out=z)
+            for block in (z[:2], z[3:]):
+                np.multiply(block, half, out=block)
+                np.add(block, half, out=block)
             return
-        self._activate(z[:, : 2 * u], self.recurrent_activation)
-        self._activate(z[:, 2 * u : 3 * u], self.activation)
-        self._activate(z[:, 3 * u :], self.recurrent_activation)
+        self._activate(z[:2], self.recurrent_activation)
+        self._activate(z[2], self.activation)
+        self._activate(z[3:], self.recurrent_activation)
 
     def _steps(self, xw: Array, initial: list[Array], mt: Array | None, rec_mask: Array | None,
                training: bool) -> tuple[Array, list[Array], dict[str, Any]]:
-        steps, batch, _ = xw.shape
-        u, dtype = self.units, xw.dtype
-        scale, offset = self._constants(dtype)
+        _, steps, batch, u = xw.shape
+        dtype = xw.dtype
         recurrent = self.recurrent_kernel.value
         if self._fused:
-            recurrent = recurrent * scale  # a (units, 4 units) copy per call, scaled like the kernel
+            recurrent = recurrent * self._constants(dtype)[0]  # scaled like the kernel
+        recurrent4 = np.ascontiguousarray(recurrent.reshape(u, 4, u).transpose(1, 0, 2))  # (4, u, u), per gate
         h_all = np.empty((steps + 1, batch, u), dtype)
         c_all = np.empty((steps + 1, batch, u), dtype)
         phi_c = np.empty((steps, batch, u), dtype)
         h_all[0], c_all[0] = initial
         h_in = h_all[:-1] if rec_mask is None else np.empty((steps, batch, u), dtype)
-        product = np.empty((batch, 4 * u), dtype)
+        product = np.empty((4, batch, u), dtype)
         ig = np.empty((batch, u), dtype)
         for t in range(steps):
             h_prev = h_all[t]
             if rec_mask is not None:
                 h_prev = np.multiply(h_prev, rec_mask, out=h_in[t])
-            np.matmul(h_prev, recurrent, out=product)
-            z = xw[t]  # the gate buffer: pre-activations, then (in place) the activated gates
+            np.matmul(h_prev, recurrent4, out=product)
+            z = xw[:, t]  # the gate buffer: pre-activations, then (in place) the activated gates
             z += product
-            self._activate_gates(z, scale, offset)
+            self._activate_gates(z)
+            i, f, g, o = z
             c = c_all[t + 1]
-            np.multiply(z[:, u : 2 * u], c_all[t], out=c)
-            np.multiply(z[:, :u], z[:, 2 * u : 3 * u], out=ig)
+            np.multiply(f, c_all[t], out=c)
+            np.multiply(i, g, out=ig)
             c += ig
             if self._fused:
                 np.tanh(c, out=phi_c[t])
             else:
                 phi_c[t] = self.activation.forward(c)
-            np.multiply(z[:, 3 * u :], phi_c[t], out=h_all[t + 1])
+            np.multiply(o, phi_c[t], out=h_all[t + 1])
             if mt is not None:
                 carry = ~mt[t]
                 np.copyto(h_all[t + 1], h_all[t], where=carry)
@@ -140,31 +156,30 @@ class LSTM(Recurrent):
         cache = {"gates": xw, "c_all": c_all, "phi_c": phi_c, "h_in": h_in} if training else {}
         return h_all, [h_all[steps], c_all[steps]], cache
 
-    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None]
-                        ) -> tuple[list[tuple[slice, Array]], list[Array], Array]:
+    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None], keep: Array | None
+                        ) -> tuple[list[tuple[slice, Array]], list[Array]]:
         gates, c_all, phi_c, h_in, mt, rec_mask = self.read_cache("gates", "c_all", "phi_c", "h_in", "mt",
                                                                   "rec_mask")
-        steps, batch, width = gates.shape
-        u, dtype = self.units, gates.dtype
-        recurrent_t = self.recurrent_kernel.value.T
-        grad_z = np.empty_like(gates)
-        grad_h_all = np.empty((steps, batch, u), dtype)
+        _, steps, batch, u = gates.shape
+        dtype = gates.dtype
+        recurrent4_t = np.ascontiguousarray(self.recurrent_kernel.value.reshape(u, 4, u).transpose(1, 2, 0))
+        grad_z = np.empty_like(gates)  # (4, T, batch, units), like the gates
         dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
         dc = np.zeros((batch, u), dtype) if grad_finals[1] is None else grad_finals[1].copy()
-        c0, c1 = np.zeros(width, dtype), np.ones(width, dtype)
-        c0[2 * u : 3 * u], c1[2 * u : 3 * u] = 1.0, 0.0
-        deriv = np.empty((batch, width), dtype)
+        deriv, grad_prev = np.empty((4, batch, u), dtype), np.empty((4, batch, u), dtype)
         tmp, tmp2 = np.empty((batch, u), dtype), np.empty((batch, u), dtype)
         for t in range(steps - 1, -1, -1):
             if grad_seq is not None:
                 dh += grad_seq[t]
-            grad_h_all[t] = dh
+            if keep is not None:
+                keep[t] = dh
             m = None if mt is None else mt[t]
             dh, dh_carry = self._split_masked(dh, m)
             dc, dc_carry = self._split_masked(dc, m)
-            a, d = gates[t], grad_z[t]
-            np.multiply(dh, phi_c[t], out=d[:, 3 * u :])  # do
-            np.multiply(dh, a[:, 3 * u :], out=tmp)  # dh * o: gradient into phi(c_t)
+            a, d = gates[:, t], grad_z[:, t]
+            i, f, g, o = a
+            np.multiply(dh, phi_c[t], out=d[3])  # do
+            np.multiply(dh, o, out=tmp)  # dh * o: gradient into phi(c_t)
             if self._fused:  # dc += dh * o * (1 - phi^2), in preallocated buffers
                 np.multiply(phi_c[t], phi_c[t], out=tmp2)
                 np.subtract(1, tmp2, out=tmp2)
@@ -172,25 +187,31 @@ class LSTM(Recurrent):
                 dc += tmp
             else:
                 dc += self.activation.backward(tmp, phi_c[t])
-            np.multiply(dc, a[:, 2 * u : 3 * u], out=d[:, :u])  # di
-            np.multiply(dc, c_all[t], out=d[:, u : 2 * u])  # df
-            np.multiply(dc, a[:, :u], out=d[:, 2 * u : 3 * u])  # dg
-            dc = np.multiply(dc, a[:, u : 2 * u], out=dc if dc_carry is None else None)  # dL/dc_{t-1}
-            if self._fused:
-                d *= gate_derivative(a, c0, c1, deriv)
+            np.multiply(dc, g, out=d[0])  # di
+            np.multiply(dc, c_all[t], out=d[1])  # df
+            np.multiply(dc, i, out=d[2])  # dg
+            dc = np.multiply(dc, f, out=dc if dc_carry is None else None)  # dL/dc_{t-1}
+            if self._fused:  # a - a^2 (sigmoid') everywhere, then + (1 - g) makes the cell block's 1 - g^2
+                np.multiply(a, a, out=deriv)
+                np.subtract(a, deriv, out=deriv)
+                np.subtract(1, g, out=tmp2)
+                deriv[2] += tmp2
+                d *= deriv
             else:
-                self._derivative(d[:, : 2 * u], a[:, : 2 * u], self.recurrent_activation)
-                self._derivative(d[:, 2 * u : 3 * u], a[:, 2 * u : 3 * u], self.activation)
-                self._derivative(d[:, 3 * u :], a[:, 3 * u :], self.recurrent_activation)
-            dh = np.matmul(d, recurrent_t, out=dh if dh_carry is None else None)
+                self._derivative(d[:2], a[:2], self.recurrent_activation)
+                self._derivative(d[2], g, self.activation)
+                self._derivative(d[3:], a[3:], self.recurrent_activation)
+            np.matmul(d, recurrent4_t, out=grad_prev)  # dz_k R_k^T per gate, summed below
+            dh = np.sum(grad_prev, axis=0, out=dh if dh_carry is None else None)
             if rec_mask is not None:
                 dh *= rec_mask
             if dh_carry is not None:
                 dh += dh_carry
                 dc += dc_carry
-        np.matmul(h_in.reshape(steps * batch, u).T, grad_z.reshape(steps * batch, width),
-                  out=self.recurrent_kernel.grad)
-        return [(slice(None), grad_z)], [dh, dc], grad_h_all
+        rows = steps * batch
+        per_gate = np.matmul(h_in.reshape(rows, u).T, grad_z.reshape(4, rows, u))  # (4, u, u)
+        np.copyto(self.recurrent_kernel.grad, per_gate.transpose(1, 0, 2).reshape(u, 4 * u))
+        return [(slice(k * u, (k + 1) * u), grad_z[k]) for k in range(4)], [dh, dc]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "recurrent_activation": serialize(self.recurrent_activation),

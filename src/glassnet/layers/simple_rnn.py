@@ -55,18 +55,18 @@ class SimpleRNN(Recurrent):
         cache = {"h_all": h_all, "h_in": h_in} if training else {}
         return h_all, [h_all[steps]], cache
 
-    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None]
-                        ) -> tuple[list[tuple[slice, Array]], list[Array], Array]:
+    def _steps_backward(self, grad_seq: Array | None, grad_finals: list[Array | None], keep: Array | None
+                        ) -> tuple[list[tuple[slice, Array]], list[Array]]:
         h_all, h_in, mt, rec_mask = self.read_cache("h_all", "h_in", "mt", "rec_mask")
         steps, batch, u = h_in.shape
         recurrent_t = self.recurrent_kernel.value.T
         grad_a = np.empty((steps, batch, u), h_all.dtype)
-        grad_h_all = np.empty((steps, batch, u), h_all.dtype)
         dh = np.zeros((batch, u), h_all.dtype) if grad_finals[0] is None else grad_finals[0].copy()
         for t in range(steps - 1, -1, -1):
             if grad_seq is not None:
                 dh += grad_seq[t]
-            grad_h_all[t] = dh
+            if keep is not None:
+                keep[t] = dh
             dh, dh_carry = self._split_masked(dh, None if mt is None else mt[t])
             da = self.activation.backward_into(dh, h_all[t + 1], grad_a[t])  # masked rows have dh = 0
             if da is not grad_a[t]:
@@ -77,4 +77,4 @@ class SimpleRNN(Recurrent):
             if dh_carry is not None:
                 dh += dh_carry
         np.matmul(h_in.reshape(steps * batch, u).T, grad_a.reshape(steps * batch, u), out=self.recurrent_kernel.grad)
-        return [(slice(None), grad_a)], [dh], grad_h_all
+        return [(slice(None), grad_a)], [dh]

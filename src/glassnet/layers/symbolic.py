@@ -5,6 +5,10 @@
 tensors) whose output is a new ``SymbolicTensor`` of shape ``(batch, 8)``. ``Model(inputs=a,
 outputs=h)`` walks the nodes back from the outputs to find the graph. On a NumPy array ``layer(x)``
 computes as before.
+
+A layer with several outputs (a list of output shapes, e.g. ``LSTM(..., return_state=True)``:
+[output, h, c]) records one node with one tensor per output, and ``layer(tensor)`` returns that list,
+so ``y, h, c = LSTM(8, return_state=True)(x)`` unpacks as in Keras.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ from ..errors import ConfigError, ShapeError
 
 
 class Node:
-    """One call of ``layer`` on symbolic ``inputs`` (a list; ``multi`` when the layer took a list)."""
+    """One call of ``layer`` on symbolic ``inputs`` (a list; ``multi`` when the layer took a list); its
+    ``outputs``: one tensor, or one per output of a layer with several (``output`` is the first)."""
 
     def __init__(self, layer: Any, inputs: list[SymbolicTensor], multi: bool) -> None:
         self.layer = layer
         self.inputs = inputs
         self.multi = multi
-        self.output: SymbolicTensor | None = None
+        self.outputs: list[SymbolicTensor] = []
+
+    @property
+    def output(self) -> SymbolicTensor | None:
+        return self.outputs[0] if self.outputs else None
 
 
 class SymbolicTensor:
@@ -34,10 +43,11 @@ class SymbolicTensor:
         source: The ``Input`` layer it stands for (graph inputs only).
     """
 
-    def __init__(self, shape: Shape, node: Node | None = None, source: Any = None) -> None:
+    def __init__(self, shape: Shape, node: Node | None = None, source: Any = None, index: int = 0) -> None:
         self.shape = tuple(shape)
         self.node = node
         self.source = source
+        self.index = index  # which output of the node (layers with several outputs)
 
     @property
     def name(self) -> str:
@@ -63,7 +73,12 @@ def is_symbolic(x: Any) -> bool:
     return as_tensor(x) is not None
 
 
-def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
+def multi_output(shape: Any) -> bool:
+    """True for a list of output shapes (a layer with several outputs), not one shape."""
+    return isinstance(shape, list) and bool(shape) and all(isinstance(s, (list, tuple)) for s in shape)
+
+
+def call_symbolic(layer: Any, x: Any) -> Any:
     """Record ``layer(x)`` for symbolic ``x``: build the layer for x's shape, return its output tensor."""
     # takes_input_list: always a list (merge layers); accepts_input_list: one tensor or a list (attention
     # with an optional key or mask, a decoder block with an optional encoder output)
@@ -97,8 +112,11 @@ def call_symbolic(layer: Any, x: Any) -> SymbolicTensor:
             f"but is called on {_describe(shape)}; hint: a shared layer must see the same shapes at every call"
         )
     node = Node(layer, tensors, multi)
-    node.output = SymbolicTensor(tuple(layer.output_shape), node=node)
-    return node.output
+    if multi_output(layer.output_shape):
+        node.outputs = [SymbolicTensor(tuple(s), node=node, index=k) for k, s in enumerate(layer.output_shape)]
+        return list(node.outputs)
+    node.outputs = [SymbolicTensor(tuple(layer.output_shape), node=node)]
+    return node.outputs[0]
 
 
 def _normalize(shape: Any) -> Any:

@@ -19,6 +19,12 @@ output is copied, because the next call of the same layer would overwrite it.
 
 With several outputs, ``forward`` returns a list and ``backward`` takes one gradient per output; an
 output whose tensor also feeds another layer receives the sum of both gradients.
+
+A layer call with several outputs (``y, h, c = LSTM(8, return_state=True)(x)``) fills one slot per
+output; its ``backward`` gets the list of their gradients, ``None`` for an output nothing used. A
+recurrent layer called as ``layer(x, initial_state=[h, c])`` is a call on the list [x, h, c], so an
+encoder's final states can start a decoder (seq2seq) and the decoder's backward hands dL/dh0, dL/dc0
+back to the encoder.
 """
 
 from __future__ import annotations
@@ -38,11 +44,12 @@ from .model import Model
 class _Step:
     """One layer call: where its inputs and its output live in the list of values."""
 
-    def __init__(self, layer: Layer, in_slots: list[int], multi: bool, out_slot: int, n_inputs: int) -> None:
+    def __init__(self, layer: Layer, in_slots: list[int], multi: bool, out_slots: list[int], n_inputs: int) -> None:
         self.layer = layer
         self.in_slots = in_slots
         self.multi = multi
-        self.out_slot = out_slot
+        self.out_slots = out_slots  # one per output of the call (several for return_state)
+        self.out_slot = out_slots[0]
         self.from_inputs_only = not multi and all(s < n_inputs for s in in_slots)
         self.shared = False
         self.within = _layers_within(layer)
@@ -92,10 +99,16 @@ class Functional(Model):
         n = len(self.inputs)
         self._steps: list[_Step] = []
         self._nodes = nodes
+        self._step_of: dict[int, int] = {}  # slot -> the step that computes it
         for k, node in enumerate(nodes):
             in_slots = [slot_of[id(t)] for t in node.inputs]
-            self._steps.append(_Step(node.layer, in_slots, node.multi, n + k, n))
-            slot_of[id(node.output)] = n + k
+            first = n + sum(len(step.out_slots) for step in self._steps)
+            out_slots = list(range(first, first + len(node.outputs)))
+            self._steps.append(_Step(node.layer, in_slots, node.multi, out_slots, n))
+            for slot, tensor in zip(out_slots, node.outputs, strict=True):
+                slot_of[id(tensor)] = slot
+                self._step_of[slot] = k
+        self._n_slots = n + sum(len(step.out_slots) for step in self._steps)
         calls: dict[int, int] = {}
         for step in self._steps:
             calls[id(step.layer)] = calls.get(id(step.layer), 0) + 1
@@ -111,7 +124,7 @@ class Functional(Model):
         self.input_shape = shapes if len(shapes) > 1 else shapes[0]  # type: ignore[assignment]
         out_shapes = [tuple(t.shape) for t in output_tensors]
         self.output_shape = out_shapes if len(out_shapes) > 1 else out_shapes[0]  # type: ignore[assignment]
-        self._output_names = _unique([self._steps[slot - n].layer.name for slot in self._output_slots])
+        self._output_names = _unique([self._steps[self._step_of[slot]].layer.name for slot in self._output_slots])
         self.built = True
         self.pack()
 
@@ -205,8 +218,7 @@ class Functional(Model):
         return len(self.inputs) > 1 or self._list_inputs
 
     def _output_layers(self) -> list[Layer]:
-        n = len(self.inputs)
-        return [self._steps[slot - n].layer for slot in self._output_slots]
+        return [self._steps[self._step_of[slot]].layer for slot in self._output_slots]
 
     @property
     def output_names(self) -> list[str]:
@@ -250,7 +262,7 @@ class Functional(Model):
 
     def forward(self, x: Any, training: bool = False) -> Any:
         """Run the layer calls in topological order; a shared layer's cache is saved after each call."""
-        values: list[Any] = [*(x if isinstance(x, list) else [x]), *([None] * len(self._steps))]
+        values: list[Any] = [*(x if isinstance(x, list) else [x]), *([None] * (self._n_slots - len(self.inputs)))]
         saved: dict[int, list[tuple[Layer, dict[str, Any]]]] = {}
         for k, step in enumerate(self._steps):
             args = [values[s] for s in step.in_slots] if step.multi else values[step.in_slots[0]]
@@ -260,7 +272,10 @@ class Functional(Model):
                     out = out.copy()
                 if training:
                     saved[k] = [(layer, dict(layer.cache)) for layer in step.within]
-            values[step.out_slot] = out
+            if len(step.out_slots) > 1:
+                values[step.out_slots[0] : step.out_slots[-1] + 1] = out
+            else:
+                values[step.out_slot] = out
         self.cache = {"saved": saved} if training else {}
         if len(self._output_slots) == 1:
             return values[self._output_slots[0]]
@@ -270,24 +285,26 @@ class Functional(Model):
         """Reverse topological order; gradients of a tensor (and of a shared layer's parameters) add up."""
         saved = self.read_cache("saved")
         n = len(self.inputs)
-        grads: list[Any] = [None] * (n + len(self._steps))
+        grads: list[Any] = [None] * self._n_slots
         several = len(self._output_slots) > 1
         fused_steps: set[int] = set()
         for slot, g, fused in zip(self._output_slots, grad if several else [grad],
                                   from_preactivation if several else [from_preactivation]):
             grads[slot] = g if grads[slot] is None else grads[slot] + g  # an output that also feeds a layer
             if fused:
-                fused_steps.add(slot - n)
+                fused_steps.add(self._step_of[slot])
         called: set[int] = set()
         for k in range(len(self._steps) - 1, -1, -1):
             step = self._steps[k]
-            layer, g = step.layer, grads[step.out_slot]
-            grads[step.out_slot] = None
+            layer = step.layer
+            g_out: Any = [grads[s] for s in step.out_slots] if len(step.out_slots) > 1 else grads[step.out_slot]
+            for s in step.out_slots:
+                grads[s] = None
             for sub, cache in saved.get(k, []):
                 sub.cache = cache
             earlier = [p.grad.copy() for p in layer.parameters()] if id(layer) in called else None
             called.add(id(layer))
-            result = layer.backward_preactivation(g) if k in fused_steps else layer.backward(g)
+            result = layer.backward_preactivation(g_out) if k in fused_steps else layer.backward(g_out)
             if earlier is not None:
                 for p, g_earlier in zip(layer.parameters(), earlier):
                     p.grad += g_earlier  # in place: .grad may be a view into the model's flat pack
@@ -308,7 +325,10 @@ class Functional(Model):
 
     def connections(self) -> list[tuple[Layer, list[list[str]]]]:
         """For each layer (inputs first): per call, the names of the layers whose outputs it took."""
-        names = [inp.name for inp in self.inputs] + [step.layer.name for step in self._steps]
+        names = [inp.name for inp in self.inputs]
+        for step in self._steps:  # an output of a call with several is named by its index: "lstm[1]"
+            several = len(step.out_slots) > 1
+            names += [f"{step.layer.name}[{k}]" if several else step.layer.name for k in range(len(step.out_slots))]
         rows: list[tuple[Layer, list[list[str]]]] = [(inp, []) for inp in self.inputs]
         for layer in self.layers:
             calls = [[names[s] for s in step.in_slots] for step in self._steps if step.layer is layer]
@@ -316,7 +336,8 @@ class Functional(Model):
         return rows
 
     def get_config(self) -> dict[str, Any]:
-        """Inputs, layer configs, and the calls: each as the layer name and ``[layer, call index]`` refs."""
+        """Inputs, layer configs, and the calls: each as the layer name and ``[layer, call index]`` refs
+        (``[layer, call index, output index]`` for an output of a call with several)."""
         from ..layers import serialize_layer
 
         refs = [[inp.name, 0] for inp in self.inputs]
@@ -326,7 +347,10 @@ class Functional(Model):
             index = count.get(id(step.layer), 0)
             count[id(step.layer)] = index + 1
             nodes.append({"layer": step.layer.name, "inputs": [refs[s] for s in step.in_slots], "multi": step.multi})
-            refs.append([step.layer.name, index])
+            if len(step.out_slots) > 1:
+                refs += [[step.layer.name, index, k] for k in range(len(step.out_slots))]
+            else:
+                refs.append([step.layer.name, index])
         return {
             "name": self.name,
             "inputs": [{"name": inp.name, "shape": list(inp.shape)} for inp in self.inputs],
@@ -348,21 +372,28 @@ class Functional(Model):
             for layer_config in config["layers"]:
                 layer = deserialize_layer(layer_config)
                 layers[layer.name] = layer
-            tensors: dict[tuple[str, int], Any] = {(inp.name, 0): inp.symbolic_tensor for inp in inputs}
+            tensors: dict[tuple[str, int, int], Any] = {(inp.name, 0, 0): inp.symbolic_tensor for inp in inputs}
             count: dict[str, int] = {}
             for node in config["nodes"]:
-                args = [tensors[(ref[0], int(ref[1]))] for ref in node["inputs"]]
+                args = [tensors[_ref_key(ref)] for ref in node["inputs"]]
                 layer = layers[node["layer"]]
                 out = layer(args if node["multi"] else args[0])
-                tensors[(node["layer"], count.get(node["layer"], 0))] = out
-                count[node["layer"]] = count.get(node["layer"], 0) + 1
+                index = count.get(node["layer"], 0)
+                for k, tensor in enumerate(out if isinstance(out, list) else [out]):
+                    tensors[(node["layer"], index, k)] = tensor
+                count[node["layer"]] = index + 1
             refs = config["outputs"] if "outputs" in config else [config["output"]]
-            outputs = [tensors[(ref[0], int(ref[1]))] for ref in refs]
+            outputs = [tensors[_ref_key(ref)] for ref in refs]
         except (KeyError, IndexError, TypeError) as exc:
             raise ConfigError(f"graph model config is incomplete or inconsistent ({exc!r}); hint: the file was not "
                               "written by Functional.get_config or was edited") from None
         chosen = inputs if config.get("list_inputs", True) else inputs[0]
         return cls(chosen, outputs if len(outputs) > 1 else outputs[0], name=config.get("name"))
+
+
+def _ref_key(ref: list[Any]) -> tuple[str, int, int]:
+    """(layer, call index, output index) of a saved reference; the output index defaults to 0."""
+    return str(ref[0]), int(ref[1]), int(ref[2]) if len(ref) > 2 else 0
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -6,6 +6,7 @@
     initialization  activation std per layer under N(0, 1), Xavier and He (Glorot 2010, He 2015)
     losses          MSE vs MAE vs Huber on a line with outliers
     activations     sigmoid, tanh, ReLU, Leaky ReLU, ELU, SELU on the same deep net
+    memory          recall the first token after T steps: SimpleRNN vs LSTM vs GRU, dL/dh_t (memory.py)
 
 Each writes ``<name>.png`` and ``<name>.md`` (a table) into the output folder and returns an
 ``ExperimentResult``. The bad and good arms of the first three are also the diagnosis's tests
@@ -288,7 +289,7 @@ def dying_relu(out: Path, epochs: int = 10) -> ExperimentResult:
 
 
 def _experiments() -> dict[str, Callable[[Path], ExperimentResult]]:
-    from . import more  # more imports this module's helpers
+    from . import memory, more  # they import this module's helpers
 
     return {
         "vanishing": vanishing,
@@ -297,10 +298,11 @@ def _experiments() -> dict[str, Callable[[Path], ExperimentResult]]:
         "initialization": more.initialization,
         "losses": more.losses,
         "activations": more.activations,
+        "memory": memory.memory,
     }
 
 
-NAMES = ("vanishing", "exploding", "dying_relu", "initialization", "losses", "activations")
+NAMES = ("vanishing", "exploding", "dying_relu", "initialization", "losses", "activations", "memory")
 
 
 def run_experiment(name: str, out: str | Path = "experiments") -> ExperimentResult:
