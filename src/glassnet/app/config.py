@@ -34,7 +34,7 @@ TRAINING_KEYS = {
     "metrics": None,
     "diagnose": True,
 }
-DATA_NAMES = ("digits", "xor", "moons", "circles", "spirals", "blobs", "regression", "csv", "idx", "npz")
+DATA_NAMES = ("digits", "xor", "moons", "circles", "spirals", "blobs", "regression", "csv", "idx", "npz", "ring")
 DEFAULT_OPTIMIZER = {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}
 
 
