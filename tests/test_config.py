@@ -151,10 +151,11 @@ def test_every_shipped_example_is_a_valid_config(tmp_path):
     for name in names:
         raw = config.load(config.find(name))
         config.check_tables(raw, name)
-        if raw["data"]["name"] in ("csv", "idx"):
+        if raw["data"]["name"] in ("csv", "idx", "npz"):
             continue  # these point at the user's own files
         run = setup(raw)
-        assert run.model.output_shape == (run.data.n_outputs,), name
+        if run.kind == "sequential":  # a generative model gives samples (tests/test_generative_cli.py)
+            assert run.model.output_shape == (run.data.n_outputs,), name
 
 
 def test_registered_classes_work_in_configs_without_cli_changes(monkeypatch):

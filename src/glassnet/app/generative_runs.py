@@ -52,7 +52,8 @@ def generative_kind(config: dict[str, Any]) -> str | None:
     if kind in (None, "sequential"):
         return None
     if kind not in KINDS:
-        raise ConfigError(f'model.kind: unknown kind {kind!r}; valid: "sequential", ' + ", ".join(f'"{k}"' for k in KINDS))
+        valid = ", ".join(f'"{k}"' for k in ("sequential", *KINDS))
+        raise ConfigError(f"model.kind: unknown kind {kind!r}; valid: {valid}")
     return str(kind)
 
 
@@ -162,6 +163,16 @@ def _gan_optimizers(table: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return resolved, built
 
 
+def _data_facing(table: dict[str, Any], kind: str) -> list[Any]:
+    """The layers that take the data (encoder, or a GAN's discriminator) from the first one that is not
+    noise or dropout: the first of those decides the data's shape (a Conv2D gets images)."""
+    specs = table.get(PARTS[kind][1] if kind == "gan" else PARTS[kind][0]) or []
+    skip = ("GaussianNoise", "gaussian_noise", "Dropout", "dropout", "SpatialDropout2D", "spatial_dropout2d")
+    while specs and isinstance(specs[0], dict) and specs[0].get("type") in skip:
+        specs = specs[1:]
+    return list(specs)
+
+
 def setup_generative(config: dict[str, Any], training_raw: dict[str, Any], name: str | None) -> Any:
     """``runs.setup`` for a generative [model] kind: the RunSetup of a compiled Autoencoder, VAE or GAN."""
     from .runs import RunSetup, resolve_data
@@ -175,7 +186,8 @@ def setup_generative(config: dict[str, Any], training_raw: dict[str, Any], name:
     if kind == "gan":
         training_raw.setdefault("diagnose", False)  # the gradient monitor follows one optimizer's model
     train_seed = number({**TRAINING_KEYS, **training_raw}, "seed", "training", 0, integer=True)
-    data_table, prep_table, data = resolve_data(config, train_seed)
+    data_table, prep_table, data = resolve_data({**config, "model": {"layers": _data_facing(config["model"], kind)}},
+                                                train_seed)
     training = resolve_training({"training": training_raw}, data.task)
     model_table = resolve_model_table(dict(config["model"]), data, f"{data_table['name']}_{kind}")
     model = build_generative(model_table, data, train_seed)

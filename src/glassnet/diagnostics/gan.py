@@ -18,7 +18,6 @@ and none in 0 and 2; the healthy one gave every class 6.3% to 14.1%.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -145,10 +144,7 @@ def diversity_drop(values: list[float]) -> int | None:
     for epoch, value in enumerate(values, start=1):
         if not np.isfinite(value):
             continue
-        if value < 0.5 * best:
-            start = epoch if start is None else start
-        else:
-            start = None
+        start = (epoch if start is None else start) if value < 0.5 * best else None
         best = max(best, value)
     return start
 
