@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -23,6 +24,25 @@ import numpy as np
 import glassnet as gn
 
 L = gn.layers
+
+
+class TimeLimit(gn.callbacks.Callback):
+    """Stops the fit after the batch that passes ``seconds`` (so a run fits a shared machine's time slot)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds, self.start = seconds, time.perf_counter()
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.seconds and time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+def load_or_build(state: str | None, build: object) -> tuple[object, bool]:
+    """The model saved at ``state`` by an earlier stage (weights and optimizer state), else ``build()``."""
+    if state and os.path.exists(state):
+        return gn.load_model(state), True
+    return build(), False  # type: ignore[operator]
 
 
 def judge_model(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> gn.Sequential:
@@ -65,24 +85,39 @@ def main() -> None:
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--limit", type=int, default=0, help="train the GAN on the first N images (0: all)")
     parser.add_argument("--judge-epochs", type=int, default=1)
+    parser.add_argument("--judge-file", default=None, help="load the judge from / save it to this model file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-seconds", type=float, default=0, help="stop training after this long (0: no limit)")
+    parser.add_argument("--state", default=None, help="continue from / save to this model file (stages of a run)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     x, y, x_test, y_test = gn.datasets.load_npz(args.data)
     x, x_test = (a.reshape(len(a), 28, 28, 1).astype("float32") / np.float32(255) for a in (x, x_test))
     start = time.perf_counter()
-    judge = judge_model(x, y, args.judge_epochs, args.seed)
+    if args.judge_file and os.path.exists(args.judge_file):
+        judge = gn.load_model(args.judge_file)
+    else:
+        judge = judge_model(x, y, args.judge_epochs, args.seed)
+        if args.judge_file:
+            judge.save(args.judge_file)
     judge_seconds = time.perf_counter() - start
     judge_accuracy = judge.evaluate(x_test, y_test)["accuracy"]
     print(json.dumps({"judge_test_accuracy": judge_accuracy, "judge_seconds": round(judge_seconds, 1)}), flush=True)
-    gan = dcgan(args.latent, args.seed, args.label_smoothing)
-    gan.compile()
+    gan, resumed = load_or_build(args.state, lambda: dcgan(args.latent, args.seed, args.label_smoothing))
+    if not resumed:
+        gan.compile()
     real = 2 * (x[: args.limit] if args.limit else x) - 1
+    steps_before = gan.g_optimizer.iterations
     start = time.perf_counter()
-    history = gan.fit(real, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=2)
+    history = gan.fit(real, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed + steps_before,
+                      verbose=2, callbacks=[TimeLimit(args.max_seconds)])
     seconds = time.perf_counter() - start
+    if args.state:
+        gan.save(args.state, include_optimizer=True)
     samples = (gan.sample(10_000, seed=1) + 1) / 2
-    result = {**score(judge, samples), "judge_test_accuracy": judge_accuracy, "epochs": args.epochs,
+    result = {**score(judge, samples), "judge_test_accuracy": judge_accuracy,
+              "steps_this_stage": gan.g_optimizer.iterations - steps_before, "steps_total": gan.g_optimizer.iterations,
+              "resumed": resumed,
               "train_images": len(real), "batch_size": args.batch_size, "train_seconds": round(seconds, 1),
               "judge_seconds": round(judge_seconds, 1),
               "last_epoch": {k: round(v[-1], 4) for k, v in history.history.items()}}

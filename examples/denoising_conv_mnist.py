@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -36,6 +37,25 @@ def build(seed: int) -> gn.models.Autoencoder:
     return gn.models.Autoencoder(encoder, decoder, name="denoiser")
 
 
+class TimeLimit(gn.callbacks.Callback):
+    """Stops the fit after the batch that passes ``seconds`` (so a run fits a shared machine's time slot)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds, self.start = seconds, time.perf_counter()
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.seconds and time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+def load_or_build(state: str | None, build: object) -> tuple[object, bool]:
+    """The model saved at ``state`` by an earlier stage (weights and optimizer state), else ``build()``."""
+    if state and os.path.exists(state):
+        return gn.load_model(state), True
+    return build(), False  # type: ignore[operator]
+
+
 def bce(x: np.ndarray, x_hat: np.ndarray) -> float:
     """Mean over pixels of -(x log p + (1 - x) log(1 - p)), p clipped to [1e-7, 1 - 1e-7] as in Keras."""
     p = np.clip(x_hat.astype(np.float64), 1e-7, 1 - 1e-7)
@@ -55,6 +75,8 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.4)
     parser.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all 60,000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-seconds", type=float, default=0, help="stop training after this long (0: no limit)")
+    parser.add_argument("--state", default=None, help="continue from / save to this model file (stages of a run)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     x, _, x_test, _ = gn.datasets.load_npz(args.data)
@@ -63,16 +85,23 @@ def main() -> None:
         x = x[: args.limit]
     noisy = gn.preprocessing.add_noise(x, amount=args.noise, seed=args.seed)
     noisy_test = gn.preprocessing.add_noise(x_test, amount=args.noise, seed=args.seed + 1)
-    model = build(args.seed)
-    model.compile(optimizer=gn.optimizers.Adam(args.lr), loss="binary_crossentropy")
+    model, resumed = load_or_build(args.state, lambda: build(args.seed))
+    if not resumed:
+        model.compile(optimizer=gn.optimizers.Adam(args.lr), loss="binary_crossentropy")
+    steps_before = model.optimizer.iterations
     start = time.perf_counter()
-    history = model.fit(noisy, x, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=2)
+    history = model.fit(noisy, x, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed + steps_before,
+                        verbose=2, callbacks=[TimeLimit(args.max_seconds)])
     seconds = time.perf_counter() - start
+    if args.state:
+        model.save(args.state, include_optimizer=True)
     denoised = model.predict(noisy_test, batch_size=500)
     result = {"test_bce_per_pixel": bce(x_test, denoised), "psnr_denoised_db": psnr(x_test, denoised),
-              "psnr_noisy_db": psnr(x_test, noisy_test), "epochs": args.epochs, "train_images": len(x),
+              "psnr_noisy_db": psnr(x_test, noisy_test), "steps_this_stage": model.optimizer.iterations - steps_before,
+              "steps_total": model.optimizer.iterations,
+              "train_images": len(x),
               "batch_size": args.batch_size, "train_seconds": round(seconds, 1),
-              "train_loss": [round(v, 5) for v in history.history["loss"]]}
+              "train_loss": [round(v, 5) for v in history.history["loss"]], "resumed": resumed}
     result["psnr_gain_db"] = result["psnr_denoised_db"] - result["psnr_noisy_db"]
     result["passed"] = result["test_bce_per_pixel"] <= 0.10
     print(json.dumps(result))
