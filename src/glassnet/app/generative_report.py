@@ -94,7 +94,8 @@ class _Figures:
     """Saves figures under ``run_dir/plots`` and collects their HTML tags."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.run_dir, self.tags = run_dir, []
+        self.run_dir = run_dir
+        self.tags: list[str] = []
 
     def add(self, caption: str, name: str, fig: Any) -> None:
         path = self.run_dir / "plots" / name

@@ -97,7 +97,7 @@ def _vae_encoder(specs: Any, shape: tuple[int, ...], latent: int) -> Any:
         hidden = layer(hidden)
     z_mean = layers.Dense(latent, name="z_mean")(hidden)
     z_log_var = layers.Dense(latent, name="z_log_var")(hidden)
-    return models.Model(inputs=inputs, outputs=[z_mean, z_log_var], name="encoder")
+    return models.Functional(inputs=inputs, outputs=[z_mean, z_log_var], name="encoder")
 
 
 def resolve_model_table(table: dict[str, Any], data: PreparedData, name: str) -> dict[str, Any]:
