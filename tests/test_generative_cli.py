@@ -158,3 +158,16 @@ def test_mnist_configs_read_the_npz_from_the_current_folder(name, tmp_path, monk
     run = runs.setup(raw)
     assert run.kind == name.split("-")[1]
     assert run.model.output_shape == run.data.input_shape
+
+
+def test_glassnet_evaluate_repeats_a_generative_runs_test_metrics(tmp_path, capsys):
+    import json
+
+    from glassnet.app import cli
+
+    for raw in (shipped("digits-ae", epochs=1), _small_ring(epochs=1)):
+        result = runs.train(runs.setup(raw), out=tmp_path, verbose=0)
+        capsys.readouterr()
+        assert cli.main(["evaluate", str(result.run_dir), "--json"]) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert again == pytest.approx(result.metrics["test"])
