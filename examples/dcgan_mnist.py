@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 import glassnet as gn
+from glassnet.diagnostics.gan import diagnose_gan
 
 L = gn.layers
 
@@ -115,12 +116,14 @@ def main() -> None:
     if args.state:
         gan.save(args.state, include_optimizer=True)
     samples = (gan.sample(10_000, seed=1) + 1) / 2
+    findings = diagnose_gan(samples, real=(real[:2000] + 1) / 2, classify=judge.predict, n_classes=10)
     result = {**score(judge, samples), "judge_test_accuracy": judge_accuracy,
               "steps_this_stage": gan.g_optimizer.iterations - steps_before, "steps_total": gan.g_optimizer.iterations,
               "resumed": resumed,
               "train_images": len(real), "batch_size": args.batch_size, "train_seconds": round(seconds, 1),
               "judge_seconds": round(judge_seconds, 1),
-              "last_epoch": {k: round(v[-1], 4) for k, v in history.history.items()}}
+              "last_epoch": {k: round(v[-1], 4) for k, v in history.history.items()},
+              "diagnosis": [finding.text for finding in findings]}
     print(json.dumps(result))
     if args.out:
         with open(args.out, "w") as handle:
