@@ -179,3 +179,14 @@ def test_load_csv_errors_name_the_column(tmp_path):
         datasets.load_csv(path, target="nope")
     with pytest.raises(gn.ConfigError, match="column 'b' must be numeric, got 'x'"):
         datasets.load_csv(path, target="label")
+
+
+def test_make_ring_draws_balanced_modes_on_the_circle():
+    x, y = gn.datasets.make_ring(800, noise=0.02, n_modes=8, radius=2.0, seed=3)
+    assert x.shape == (800, 2) and y.dtype == np.int64 and np.bincount(y).tolist() == [100] * 8
+    centres = 2.0 * np.stack([np.cos(np.pi * y / 4), np.sin(np.pi * y / 4)], axis=1)
+    offsets = x - centres
+    assert abs(offsets.std() - 0.02) < 0.002 and np.abs(offsets).max() < 0.1
+    np.testing.assert_array_equal(gn.datasets.make_ring(800, seed=3)[0], x)
+    with pytest.raises(gn.ConfigError, match="n_modes"):
+        gn.datasets.make_ring(10, n_modes=0)

@@ -321,7 +321,8 @@ def test_gan_fit_logs_both_losses_and_samples_reproducibly(rng):
     history = gan.fit(rng.normal(size=(40, 2)), epochs=2, batch_size=8, verbose=0, seed=0,
                       validation_data=(rng.normal(size=(16, 2)),))
     assert set(history.history) == {"d_loss", "g_loss", "d_accuracy_real", "d_accuracy_fake", "val_d_loss",
-                                    "val_g_loss", "val_d_accuracy_real", "val_d_accuracy_fake"}
+                                    "val_g_loss", "val_d_accuracy_real", "val_d_accuracy_fake",
+                                    "learning_rate"}  # the generator's
     np.testing.assert_array_equal(gan.sample(5, seed=1), gan.sample(5, seed=1))
     assert gan.sample(5, seed=1).shape == (5, 2)
 

@@ -35,7 +35,7 @@ TRAINING_KEYS = {
     "diagnose": True,
 }
 DATA_NAMES = (
-    "digits", "xor", "moons", "circles", "spirals", "blobs", "regression", "csv", "idx", "npz", "text", "sort"
+    "digits", "xor", "moons", "circles", "spirals", "blobs", "regression", "csv", "idx", "npz", "text", "sort", "ring"
 )
 DEFAULT_OPTIMIZER = {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}
 

@@ -1,7 +1,7 @@
 """The ``[data]`` and ``[preprocessing]`` tables: which arrays to train on and how to scale them.
 
 [data]           name = "digits" | "xor" | "moons" | "circles" | "spirals" | "blobs" | "regression"
-                         | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
+                         | "ring" | "csv" (path, target, delimiter) | "idx" (train_images, train_labels,
                          optional test_images, test_labels) | "npz" (path of an .npz with x_train,
                          y_train, x_test, y_test: MNIST, Fashion-MNIST, MNIST-1D)
                          | "text" | "sort" (token sequences, their own keys: app/sequence_data.py);

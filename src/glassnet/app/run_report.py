@@ -68,6 +68,8 @@ def make_plots(run: RunSetup, run_dir: Path, history: dict[str, list[float]]) ->
     for key in _curve_keys(history):
         add(f"{key} per epoch", f"{key}.png", lambda k=key: plotting.plot_history(history, k))  # type: ignore[misc]
     data, model = run.data, run.model
+    if run.kind != "sequential":  # its pictures come from its own section (glassnet.app.generative_report)
+        return saved
     classify = data.task == "classification"
     if len(data.x_test) and classify:
         if (data.n_classes or 0) <= MAX_CONFUSION_CLASSES:
@@ -106,8 +108,10 @@ def summary_rows(run: RunSetup, run_dir: Path, metrics: dict[str, Any]) -> dict[
         f"{len(data.x_test):,} test, {plural(int(np.prod(data.input_shape)), 'feature')})",
         "model": f"{run.model.name}: {plural(len(run.model.layers), 'layer')}, "
         f"{plural(metrics['parameters']['total'], 'parameter')}",
-        "loss": run.config["loss"]["name"],
-        "optimizer": ", ".join(f"{k}={v}" for k, v in run.config["optimizer"].items() if not isinstance(v, dict)),
+        "loss": run.config["loss"].get("name", "binary crossentropy from logits (GAN)"),
+        "optimizer": "; ".join(f"{part}: " + ", ".join(f"{k}={v}" for k, v in table.items() if not isinstance(v, dict))
+                               for part, table in run.config["optimizer"].items()) if run.kind == "gan" else
+        ", ".join(f"{k}={v}" for k, v in run.config["optimizer"].items() if not isinstance(v, dict)),
         "epochs": f"{metrics['epochs_run']} of {training['epochs']} (batch size {training['batch_size']}, "
         f"validation split {training['validation_split']})",
         "wall time": format_seconds(metrics["wall_time_s"]),

@@ -18,7 +18,7 @@ import functools
 import math
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,14 @@ class RunSetup:
     data: PreparedData
     model: Sequential
     name: str
+    kind: str = "sequential"  # or a generative [model] kind (glassnet.app.generative_runs): trains on x alone
+    callbacks: list[Any] = field(default_factory=list)  # added to the fit by the run itself (not configurable)
 
 
 def first_layer_input_rank(model_table: dict[str, Any]) -> int | None:
     """The ``input_rank`` the first configured layer's class declares (axes per sample, e.g. 3 for
     Conv2D), or None (Dense and the default model take one feature vector)."""
-    specs = model_table.get("layers") or []
+    specs = model_table.get("layers") or model_table.get("encoder") or model_table.get("discriminator") or []
     kind = specs[0].get("type") if specs and isinstance(specs[0], dict) else None
     try:
         cls = layers.LAYERS.lookup_class(kind)
@@ -87,6 +89,10 @@ def setup(
         training_raw["epochs"] = epochs
     if seed is not None:
         training_raw["seed"] = seed
+    from .generative_runs import generative_kind, setup_generative
+
+    if generative_kind(config):
+        return setup_generative(config, training_raw, name)  # type: ignore[no-any-return]
     train_seed = number({**TRAINING_KEYS, **training_raw}, "seed", "training", 0, integer=True)
     data_table, prep_table, data = resolve_data(config, train_seed)
     training = resolve_training({"training": training_raw}, data.task)
@@ -144,9 +150,14 @@ def _split_for_validation(data: PreparedData, split: float) -> tuple[Any, Any, A
     return data.x_train[:cut], data.y_train[:cut], data.x_train[cut:], data.y_train[cut:]
 
 
-def final_metrics(model: Sequential, data: PreparedData, split: float) -> dict[str, dict[str, float] | None]:
-    """Loss and metrics on the training part, the validation part (if any) and the test set."""
+def final_metrics(model: Sequential, data: PreparedData, split: float,
+                  targets: bool = True) -> dict[str, dict[str, float] | None]:
+    """Loss and metrics on the training part, the validation part (if any) and the test set (on the
+    inputs alone without ``targets``: a generative model)."""
     x_fit, y_fit, x_val, y_val = _split_for_validation(data, split)
+    if not targets:
+        return {"train": model.evaluate(x_fit), "validation": model.evaluate(x_val) if len(x_val) else None,
+                "test": model.evaluate(data.x_test) if len(data.x_test) else None}
     return {
         "train": model.evaluate(x_fit, y_fit),
         "validation": model.evaluate(x_val, y_val) if len(x_val) else None,
@@ -201,6 +212,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
         write_vocabulary(run_dir, run.data)  # text runs: generation after gn.load_model needs it
     training = run.config["training"]
     callbacks = build_callbacks([dict(spec) for spec in run.config["callbacks"]], run_dir)
+    callbacks.extend(run.callbacks)
     callbacks.append(BackupAndRestore(run_dir / "backup", delete_checkpoint=False))
     diagnose = training["diagnose"] and not any(isinstance(cb, GradientMonitor) for cb in callbacks)
     if diagnose:  # the glass box by default: gradient flow, dead units, update ratios -> report's Diagnosis
@@ -214,7 +226,7 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
         with stopper:
             history = fit(
                 run.data.x_train,
-                run.data.y_train,
+                run.data.y_train if run.kind == "sequential" else None,  # generative: fit(x)
                 epochs=training["epochs"],
                 batch_size=training["batch_size"],
                 validation_split=training["validation_split"],
@@ -232,7 +244,8 @@ def train(run: RunSetup, out: str | Path = "runs", verbose: int = 1, resume: str
         from ..diagnostics.shortcut import print_findings
 
         print_findings(history)
-    metrics: dict[str, Any] = dict(final_metrics(run.model, run.data, training["validation_split"]))
+    metrics: dict[str, Any] = dict(final_metrics(run.model, run.data, training["validation_split"],
+                                                    targets=run.kind == "sequential"))
     trainable = sum(p.size for p in run.model.parameters(trainable_only=True))
     metrics.update(
         {

@@ -11,6 +11,7 @@ re-exported here.
     make_spirals    ``n_classes`` interleaved spiral arms
     make_blobs      Gaussian blobs; with two centers always linearly separable
     make_regression y = x w + b + noise, with a fraction of gross outliers (for MSE vs MAE vs Huber)
+    make_ring       ``n_modes`` Gaussians on a circle (the GAN mode-collapse test), label = mode
 """
 
 from __future__ import annotations
@@ -163,6 +164,23 @@ def make_regression(
     return x, y
 
 
+def make_ring(n_samples: int = 20000, noise: float = 0.02, n_modes: int = 8, radius: float = 2.0,
+              seed: int | None = None) -> tuple[Array, Array]:
+    """x = radius (cos 2 pi m / k, sin 2 pi m / k) + N(0, noise^2 I) for modes m in equal shares; y = m.
+
+    With the defaults, the 8 Gaussians of std 0.02 on a circle of radius 2 that GAN papers test mode
+    collapse on (Metz et al., 2017).
+    """
+    _check("make_ring", n_samples, noise)
+    if isinstance(n_modes, bool) or not isinstance(n_modes, (int, np.integer)) or n_modes < 1:
+        raise ConfigError(f"make_ring: n_modes must be an integer >= 1, got {n_modes!r}")
+    rng = np.random.default_rng(seed)
+    y = _balanced_labels(n_samples, n_modes, rng)
+    angle = 2 * np.pi * y / n_modes
+    x = float(radius) * np.stack([np.cos(angle), np.sin(angle)], axis=1) + rng.normal(scale=noise, size=(n_samples, 2))
+    return x, y
+
+
 SYNTHETIC: dict[str, Callable[..., tuple[Array, Array]]] = {
     "xor": make_xor,
     "moons": make_moons,
@@ -170,6 +188,7 @@ SYNTHETIC: dict[str, Callable[..., tuple[Array, Array]]] = {
     "spirals": make_spirals,
     "blobs": make_blobs,
     "regression": make_regression,
+    "ring": make_ring,
 }
 
 __all__ = [
@@ -181,6 +200,7 @@ __all__ = [
     "make_circles",
     "make_moons",
     "make_regression",
+    "make_ring",
     "make_spirals",
     "make_xor",
     "read_idx",

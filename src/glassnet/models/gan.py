@@ -43,7 +43,9 @@ class GAN(Model):
 
     ``compile(d_optimizer=..., g_optimizer=...)`` (default: Adam(2e-4, beta_1=0.5) each, as in DCGAN);
     ``fit(x_real)`` logs ``d_loss``, ``g_loss``, ``d_accuracy_real``, ``d_accuracy_fake``;
-    ``predict(z)`` is G(z); ``sample(n, seed)`` draws z and returns G(z).
+    ``predict(z)`` is G(z); ``sample(n, seed)`` draws z and returns G(z). ``save(path,
+    include_optimizer=True)`` keeps both optimizers and their state, so ``load_model`` (or
+    ``BackupAndRestore``) resumes training exactly; ``model.optimizer`` is the generator's optimizer.
     """
 
     generator: Any
@@ -116,6 +118,30 @@ class GAN(Model):
             g_optimizer=g_optimizer if g_optimizer is not None else optimizers.Adam(2e-4, beta_1=0.5),
             **options,
         )
+        # fit logs this optimizer's learning rate and BackupAndRestore counts steps with it: one
+        # generator step per training step
+        self.optimizer = self.g_optimizer
+
+    def named_optimizers(self) -> dict[str, Any]:
+        """``{"d_optimizer": ..., "g_optimizer": ...}`` once compiled (else ``{}``): what ``save`` keeps,
+        with each one's state under ``include_optimizer=True``, and ``load_model`` compiles back."""
+        if not self.compile_options:
+            return {}
+        return {"d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer}
+
+    def restore_state(self, path: Any) -> None:
+        """Weights and both optimizers' state from ``save(path, include_optimizer=True)`` of this same GAN."""
+        from ..errors import ModelFileError
+        from .saving import load_model
+
+        loaded = load_model(path, allow_nonfinite=True)
+        if not isinstance(loaded, GAN) or [(p.name, p.value.shape) for p in loaded.parameters()] != [
+                (p.name, p.value.shape) for p in self.parameters()]:
+            raise ModelFileError(f"{path}: the file holds a different model; hint: one backup folder per run")
+        for target, source in zip(self.parameters(), loaded.parameters()):
+            target.value = source.value
+        for key, optimizer in self.named_optimizers().items():
+            optimizer.set_state(loaded.named_optimizers()[key].get_state())
 
     def noise(self, n: int) -> Array:
         """z ~ N(0, I), shape (n, latent_dim), from the model's generator."""

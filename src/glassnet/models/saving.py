@@ -48,11 +48,17 @@ def save_model(model: Any, path: str | os.PathLike[str], include_optimizer: bool
         "compile": None,
         "optimizer_state": None,
     }
-    if model.loss is not None and model.optimizer is not None:
-        config["compile"] = {"optimizer": serialize(model.optimizer), **model.compile_settings()}
     members = {"weights.npz": _npz_bytes({f"w{i:04d}": p.value for i, p in enumerate(params)})}
-    if include_optimizer and model.optimizer is not None:
-        state = model.optimizer.get_state()
+    named = _named_optimizers(model)
+    if named:  # several optimizers (a GAN's d_optimizer and g_optimizer): state names "<option>/<name>"
+        config["compile"] = {"optimizer": None, "loss": None, "metrics": [],
+                             "optimizers": {key: serialize(opt) for key, opt in named.items()}}
+        state = {f"{key}/{name}": v for key, opt in named.items() for name, v in opt.get_state().items()}
+    else:
+        if model.loss is not None and model.optimizer is not None:
+            config["compile"] = {"optimizer": serialize(model.optimizer), **model.compile_settings()}
+        state = model.optimizer.get_state() if model.optimizer is not None else {}
+    if include_optimizer and state:
         config["optimizer_state"] = list(state)
         members["optimizer.npz"] = _npz_bytes({f"s{i:04d}": v for i, v in enumerate(state.values())})
     members["config.json"] = json.dumps(config, indent=2).encode()
@@ -112,9 +118,38 @@ def _load(path: str | os.PathLike[str], compile: bool, allow_nonfinite: bool, ma
         _compile(model, config["compile"], where)
         if has_state:
             state_entries = read_npz(members["optimizer.npz"], "optimizer.npz", where, "s", max_bytes)
-            state = _optimizer_state(model, config["optimizer_state"], state_entries, where, allow_nonfinite)
-            model.optimizer.set_state(state, model.parameters())
+            _restore_optimizers(model, config["optimizer_state"], state_entries, where, allow_nonfinite)
     return model
+
+
+def _named_optimizers(model: Any) -> dict[str, Any]:
+    """``model.named_optimizers()`` for a model trained by several optimizers (``GAN``: ``{"d_optimizer":
+    ..., "g_optimizer": ...}``, once compiled), else ``{}``: the one ``model.optimizer`` is used."""
+    getter = getattr(model, "named_optimizers", None)
+    return dict(getter()) if callable(getter) else {}
+
+
+def _restore_optimizers(model: Any, names: list[str], entries: list[NpyEntry], where: str,
+                        allow_nonfinite: bool) -> None:
+    """Set each optimizer's state from the file: ``model.optimizer``'s, or per named optimizer the
+    entries ``"<option>/<name>"``."""
+    if len(entries) != len(names):
+        raise fail(f"{where}: optimizer.npz", f"holds {len(entries)} arrays but config.json lists {len(names)} "
+                                              "optimizer state entries")
+    named = _named_optimizers(model)
+    if not named:
+        model.optimizer.set_state(_optimizer_state(model, names, entries, where, allow_nonfinite), model.parameters())
+        return
+    groups: dict[str, tuple[list[str], list[NpyEntry]]] = {key: ([], []) for key in named}
+    for name, entry in zip(names, entries):
+        key, _, rest = name.partition("/")
+        if key not in groups:
+            raise fail(entry.member, f"state {name[:80]!r} is not '<optimizer>/<name>' for one of {sorted(named)}")
+        groups[key][0].append(rest)
+        groups[key][1].append(entry)
+    for key, (group_names, group_entries) in groups.items():
+        state = _optimizer_state(model, group_names, group_entries, f"{where} ({key})", allow_nonfinite)
+        named[key].set_state(state, model.parameters())
 
 
 def _is_names(value: Any) -> bool:
@@ -190,6 +225,12 @@ def _checked(entry: NpyEntry, shape: tuple[int, ...], dtype: Any, name: str, all
 
 def _compile(model: Any, compiled: dict[str, Any], where: str) -> None:
     try:
+        if "optimizers" in compiled:  # a model with one optimizer per part: compile(d_optimizer=..., ...)
+            specs = compiled["optimizers"]
+            if not isinstance(specs, dict):
+                raise TypeError(f"'optimizers' must be a table of optimizers, got {type(specs).__name__}")
+            model.compile(**{str(key): optimizers.get(spec) for key, spec in specs.items()})
+            return
         loss = compiled["loss"]
         loss = [losses.get(item) for item in loss] if isinstance(loss, list) else losses.get(loss)
         model.compile(optimizer=optimizers.get(compiled["optimizer"]), loss=loss,

@@ -88,10 +88,11 @@ def _evaluation_data(args: argparse.Namespace, config: dict[str, Any] | None) ->
 
 def _evaluate(args: argparse.Namespace) -> int:
     model, config = _open_model(args.model)
-    if model.loss is None:
+    generative = (config or {}).get("model", {}).get("kind") in ("autoencoder", "vae", "gan")  # trained on x alone
+    if model.loss is None and not generative:
         raise UsageError(f"{args.model}: the model was saved without compile settings; cannot evaluate")
     x, y, source = _evaluation_data(args, config)
-    result = model.evaluate(x, y)
+    result = model.evaluate(x) if generative else model.evaluate(x, y)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
