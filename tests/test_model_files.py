@@ -282,3 +282,21 @@ def test_every_cli_command_reading_a_model_reports_a_damaged_file_in_one_line(sa
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"glassnet {command}: error: ") and "\n" not in err and "damaged.glassnet" in err
+
+
+def test_the_same_model_saved_twice_gives_the_same_bytes(tmp_path, monkeypatch):
+    """Member times are fixed (glassnet._zipfiles): a file's bytes depend on the model only, not on the clock."""
+    model = gn.Sequential([gn.layers.Input(shape=(3,)), gn.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(np.ones((4, 3), dtype=np.float32), np.array([0, 1, 0, 1]), epochs=1, verbose=0)
+    model.save(tmp_path / "a.glassnet", include_optimizer=True)
+    model.save_weights(tmp_path / "a.weights")
+    later, gmtime = time.time() + 3600.0, time.gmtime
+    monkeypatch.setattr(time, "time", lambda: later)  # what zipfile and np.savez would stamp
+    monkeypatch.setattr(time, "localtime", lambda *a: gmtime(later))
+    model.save(tmp_path / "b.glassnet", include_optimizer=True)
+    model.save_weights(tmp_path / "b.weights")
+    assert (tmp_path / "a.glassnet").read_bytes() == (tmp_path / "b.glassnet").read_bytes()
+    assert (tmp_path / "a.weights").read_bytes() == (tmp_path / "b.weights").read_bytes()
+    again = gn.load_model(tmp_path / "b.glassnet")
+    np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .._zipfiles import npz_bytes
 from ..errors import ConfigError, ModelFileError
 from .base import Callback, FitState, Logs
 
@@ -169,7 +170,7 @@ def write_backup(folder: Path, epochs_done: int, model: Any, fit: FitState, call
         states[key] = plain
 
     def write_arrays(handle: Any) -> None:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]
+        handle.write(npz_bytes(arrays))
 
     atomic_write(folder / arrays_name, write_arrays)
     optimizer = model.optimizer

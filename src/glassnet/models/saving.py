@@ -7,10 +7,8 @@ renames it over the target, so a crash never leaves a half-written model.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -21,17 +19,12 @@ from .._files import atomic_write
 from .._registry import serialize
 from .._typing import Array
 from .._version import __version__
+from .._zipfiles import npz_bytes, write_zip
 from ..errors import ModelFileError
 from ._model_file import DEFAULT_MAX_BYTES, NpyEntry, fail, parse_config, read_members, read_npz
 
 FORMAT = "glassnet-model"
 FORMAT_VERSION = 1
-
-
-def _npz_bytes(arrays: dict[str, Array]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
-    return buffer.getvalue()
 
 
 def save_model(model: Any, path: str | os.PathLike[str], include_optimizer: bool = False) -> None:
@@ -48,7 +41,7 @@ def save_model(model: Any, path: str | os.PathLike[str], include_optimizer: bool
         "compile": None,
         "optimizer_state": None,
     }
-    members = {"weights.npz": _npz_bytes({f"w{i:04d}": p.value for i, p in enumerate(params)})}
+    members = {"weights.npz": npz_bytes({f"w{i:04d}": p.value for i, p in enumerate(params)})}
     named = _named_optimizers(model)
     if named:  # several optimizers (a GAN's d_optimizer and g_optimizer): state names "<option>/<name>"
         config["compile"] = {"optimizer": None, "loss": None, "metrics": [],
@@ -60,13 +53,11 @@ def save_model(model: Any, path: str | os.PathLike[str], include_optimizer: bool
         state = model.optimizer.get_state() if model.optimizer is not None else {}
     if include_optimizer and state:
         config["optimizer_state"] = list(state)
-        members["optimizer.npz"] = _npz_bytes({f"s{i:04d}": v for i, v in enumerate(state.values())})
+        members["optimizer.npz"] = npz_bytes({f"s{i:04d}": v for i, v in enumerate(state.values())})
     members["config.json"] = json.dumps(config, indent=2).encode()
 
     def write(handle: Any) -> None:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, data in members.items():
-                archive.writestr(name, data)
+        write_zip(handle, members, compress=True)  # the same model gives the same bytes (fixed member times)
 
     atomic_write(path, write)
 

@@ -9,16 +9,15 @@ array has been checked, so a failed load leaves the model as it was.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from typing import Any
 
 import numpy as np
 
 from .._files import atomic_write
 from .._version import __version__
+from .._zipfiles import npz_bytes, write_zip
 from ..errors import ConfigError, StateError, UnknownNameError
 from ._model_file import DEFAULT_MAX_BYTES, fail, parse_config, read_members, read_npz
 
@@ -30,13 +29,10 @@ def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
     params = model.parameters()
     config = {"format": WEIGHTS_FORMAT, "format_version": 1, "glassnet_version": __version__,
               "dtype": model.dtype, "weights": [p.name for p in params]}
-    buffer = io.BytesIO()
-    np.savez(buffer, **{f"w{i:04d}": p.value for i, p in enumerate(params)})  # type: ignore[arg-type]
+    weights = npz_bytes({f"w{i:04d}": p.value for i, p in enumerate(params)})
 
     def write(handle: Any) -> None:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("weights.npz", buffer.getvalue())
-            archive.writestr("config.json", json.dumps(config, indent=2))
+        write_zip(handle, {"weights.npz": weights, "config.json": json.dumps(config, indent=2).encode()}, compress=True)
 
     atomic_write(path, write)
 
