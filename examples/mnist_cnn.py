@@ -7,7 +7,7 @@ Adam (1e-3), batch 128, 15 epochs, validation_split 0.1, pixels scaled to [0, 1]
 
 ``--dataset fashion``: a small 2-conv network for Fashion-MNIST (target >= 92.0%, < 100k parameters).
 ``--arch plain`` (50,186 parameters): Conv2D(32, 3, same, relu), MaxPooling2D(2), Conv2D(64, 3, same,
-relu), MaxPooling2D(2), Flatten, Dropout(0.5), Dense(10, softmax). ``--arch bn`` (50,570 parameters):
+relu), MaxPooling2D(2), Flatten, Dropout(0.5), Dense(10, softmax). ``--arch bn`` (50,474 parameters):
 the same with BatchNormalization after each conv (conv without activation, then BN, then ReLU).
 Same optimizer, batch and split.
 

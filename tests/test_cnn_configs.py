@@ -39,7 +39,7 @@ def test_npz_cnn_config_reads_the_file_from_the_current_folder_and_trains(name, 
     raw["data"]["limit"] = 300
     run = runs.setup(raw, epochs=1)
     assert run.data.x_train.shape[1:] == (28, 28, 1) and run.data.x_train.dtype.name == "float32"
-    assert 0.0 <= run.data.x_train.min() and run.data.x_train.max() <= 1.0  # uint8 pixels / 255
+    assert run.data.x_train.min() >= 0.0 and run.data.x_train.max() <= 1.0  # uint8 pixels / 255
     assert run.model.count_params() == params
     result = runs.train(run, out=tmp_path, verbose=0)
     assert result.metrics["status"] == "completed"
