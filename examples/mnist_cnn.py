@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -98,6 +99,29 @@ class Augment(gn.callbacks.Callback):
         self.rng.bit_generator.state = state["rng"]
 
 
+class TimeBudget(gn.callbacks.Callback):
+    """Stop after the epoch that ends when another epoch (as long as the longest so far) would pass
+    ``seconds`` of this process's training time; with BackupAndRestore, the next start continues. It
+    decides in ``after_epoch`` and comes after the backup in the callback list, so the backup is written
+    before the stop (a backup of a stopped run would not resume)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds, self.longest = seconds, 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.start = self.epoch_start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_start = time.perf_counter()
+
+    def after_epoch(self, epoch: int) -> None:
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.epoch_start)
+        if now - self.start + self.longest > self.seconds:
+            self.model.stop_training = True
+
+
 def train(net: gn.Sequential, x: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> dict[str, list[float]]:
     """fit, holding out the last 10% for validation (as validation_split=0.1 does; never augmented).
     ``--backup DIR`` adds BackupAndRestore, so a run cut by ``timeout`` continues when started again."""
@@ -106,8 +130,10 @@ def train(net: gn.Sequential, x: np.ndarray, y: np.ndarray, args: argparse.Names
     callbacks: list = []
     if args.shift or args.flip:
         callbacks.append(Augment(x_train, x[:n_train], args.shift, args.flip, args.seed))
-    if args.backup is not None:
-        callbacks.append(gn.callbacks.BackupAndRestore(str(args.backup)))
+    if args.backup is not None:  # kept when the budget stops the run early, deleted by main at the end
+        callbacks.append(gn.callbacks.BackupAndRestore(str(args.backup), delete_checkpoint=False))
+    if args.budget is not None:
+        callbacks.append(TimeBudget(args.budget))
     return net.fit(x_train, y[:n_train], epochs=args.epochs, batch_size=128, validation_data=val, verbose=1,
                    seed=args.seed, callbacks=callbacks).history
 
@@ -124,6 +150,8 @@ def main() -> None:
     parser.add_argument("--flip", action="store_true", help="random horizontal flips")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     parser.add_argument("--backup", type=Path, default=None, help="BackupAndRestore folder (resumable run)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="with --backup: stop (exit code 3) before an epoch would end after this many seconds")
     parser.add_argument("--out", type=Path, default=None, help="write the history and test scores as JSON here")
     args = parser.parse_args()
     x_train, y_train, x_test, y_test = load(args.dataset, args.data)
@@ -139,6 +167,12 @@ def main() -> None:
     start = time.perf_counter()
     history = train(net, x_train, y_train, args)
     seconds = time.perf_counter() - start
+    if len(history["loss"]) < args.epochs:
+        print(f"stopped for the time budget after {len(history['loss'])} of {args.epochs} epochs; "
+              "start the same command again to continue from the backup")
+        raise SystemExit(3)
+    if args.backup is not None:
+        shutil.rmtree(args.backup, ignore_errors=True)
     scores = net.evaluate(x_test, y_test, batch_size=1000)
     print(f"{args.dataset}: test loss {scores['loss']:.4f}, test accuracy {scores['accuracy']:.4f} "
           f"({args.epochs} epochs, {seconds:.0f} s training)")
