@@ -25,7 +25,10 @@ def test_digits_cnn_trains_on_images_through_the_runs_api(tmp_path):
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["epochs_run"] == 4
     assert metrics["test"]["accuracy"] > 0.8, metrics["test"]  # chance is 0.1; 15 epochs reach ~0.99
-    assert (result.run_dir / "report.html").is_file()
+    page = (result.run_dir / "report.html").read_text()
+    assert "<h2>Convolutional layers</h2>" in page  # glassnet.app.report_conv, registered by runs
+    for name in ("conv_filters.png", "conv_feature_maps.png", "misclassified.png"):
+        assert (result.run_dir / "plots" / name).is_file() and f'data-file="plots/{name}"' in page, name
 
 
 @pytest.mark.parametrize("name, file, params", [("mnist-cnn", "mnist.npz", 34_826),
