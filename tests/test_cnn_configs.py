@@ -27,8 +27,11 @@ def test_digits_cnn_trains_on_images_through_the_runs_api(tmp_path):
     assert metrics["test"]["accuracy"] > 0.8, metrics["test"]  # chance is 0.1; 15 epochs reach ~0.99
     page = (result.run_dir / "report.html").read_text()
     assert "<h2>Convolutional layers</h2>" in page  # glassnet.app.report_conv, registered by runs
-    for name in ("conv_filters.png", "conv_feature_maps.png", "misclassified.png"):
+    for name in ("conv_filters.png", "conv_feature_maps.png", "misclassified.png", "conv_channels.png"):
         assert (result.run_dir / "plots" / name).is_file() and f'data-file="plots/{name}"' in page, name
+    channels = (result.run_dir / "channels.csv").read_text().splitlines()  # the monitor's per-channel rows
+    assert channels[0] == "epoch,layer,activation,channel,dead_fraction,saturated_fraction"
+    assert len(channels) == 1 + 4 * (16 + 32)  # 4 epochs x the channels of both ReLU conv layers
 
 
 @pytest.mark.parametrize("name, file, params", [("mnist-cnn", "mnist.npz", 34_826),

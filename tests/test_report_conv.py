@@ -54,6 +54,18 @@ def test_misclassified_grid_titles_name_true_and_predicted_labels(rng):
         plotting_conv.plot_misclassified(images[:, :, :, 0], y_true, y_pred)
 
 
+def test_channel_fractions_are_one_bar_per_channel_per_layer():
+    rows = [{"epoch": 2, "layer": "conv2d", "activation": "relu", "channel": c, "dead_fraction": d,
+             "saturated_fraction": 0.0} for c, d in enumerate([0.1, 1.0, 0.4])]
+    rows += [{"epoch": 2, "layer": "conv2d_1", "activation": "tanh", "channel": c, "dead_fraction": 0.0,
+              "saturated_fraction": s} for c, s in enumerate([0.5, 0.25])]
+    fig = plotting_conv.plot_channel_fractions(rows)
+    heights = [[bar.get_height() for bar in ax.patches] for ax in fig.axes if ax.patches]
+    assert heights == [[0.1, 1.0, 0.4], [0.5, 0.25]]
+    with pytest.raises(ValueError, match="no channel rows"):
+        plotting_conv.plot_channel_fractions([])
+
+
 def test_feature_maps_are_each_conv_layers_output_for_one_image():
     run = conv_run()
     convs = report_conv.conv_layers(run.model)

@@ -3,6 +3,7 @@
     plot_filters(kernel)                         one small image per filter of a 2-D conv kernel
     plot_feature_maps(image, maps)               the input image, then each conv layer's channels
     plot_misclassified(images, y_true, y_pred)   a grid of images titled "true t / pred p"
+    plot_channel_fractions(rows)                 per conv layer, each channel's dead / saturated fraction
 
 matplotlib is optional; like ``plotting``, figures are drawn on an Agg canvas, never through pyplot.
 Every picture scales each tile to its own range (min -> black, max -> white; RGB tiles per channel set),
@@ -117,4 +118,25 @@ def plot_misclassified(
     return fig
 
 
-__all__ = ["plot_feature_maps", "plot_filters", "plot_misclassified"]
+def plot_channel_fractions(rows: Sequence[dict[str, Any]]) -> Any:
+    """A figure with one bar chart per layer: each channel's dead fraction (ReLU family) or saturated
+    fraction (sigmoid/tanh), from ``Diagnostics.channels`` rows of one epoch."""
+    layers: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        layers.setdefault(row["layer"], []).append(row)
+    if not layers:
+        raise ValueError("plot_channel_fractions: no channel rows; train with a GradientMonitor on a conv model")
+    fig = _figure(4.2 * min(len(layers), 3), 2.8 * -(-len(layers) // 3))
+    axes = fig.subplots(-(-len(layers) // 3), min(len(layers), 3), squeeze=False)
+    for ax, (layer, channel_rows) in zip(axes.ravel(), layers.items()):
+        key = "saturated_fraction" if channel_rows[0]["activation"] in ("sigmoid", "tanh") else "dead_fraction"
+        values = [r[key] for r in channel_rows]
+        ax.bar([r["channel"] for r in channel_rows], values, color="tab:red" if key == "dead_fraction" else "tab:blue")
+        ax.set(ylim=(0, 1.02), xlabel="channel", ylabel=key.replace("_", " "),
+               title=f"{layer} ({channel_rows[0]['activation']})")
+        ax.title.set_fontsize(8)
+    _hide_unused(axes, len(layers))
+    return fig
+
+
+__all__ = ["plot_channel_fractions", "plot_feature_maps", "plot_filters", "plot_misclassified"]

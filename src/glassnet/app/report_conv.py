@@ -7,12 +7,16 @@ matplotlib is installed, it saves under ``plots/`` and shows:
     conv_feature_maps.png   the first test image and each conv layer's output for it, channel by channel
     misclassified.png       test images the model gets wrong, titled with true and predicted labels
                             (classification runs only)
+    conv_channels.png       each channel's dead (ReLU) or saturated (sigmoid/tanh) fraction at the last
+                            monitored epoch, from the GradientMonitor (monitored runs only), whose
+                            per-channel rows of every epoch also go to ``channels.csv``
 
 Any other model gets no section (the provider returns None).
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +53,15 @@ def feature_maps(model: Layer, image: Array, convs: list[tuple[str, Layer]]) -> 
     return [(path, outputs[path][0]) for path, _ in convs if path in outputs and outputs[path].ndim == 4]
 
 
+def write_channels_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """``Diagnostics.channels`` as CSV: epoch, layer, activation, channel, dead_fraction, saturated_fraction."""
+    columns = ("epoch", "layer", "activation", "channel", "dead_fraction", "saturated_fraction")
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def conv_section(run: RunSetup, run_dir: Path, history: Any, metrics: Any) -> tuple[str, str] | None:
     """``("Convolutional layers", html)`` with the three pictures, or None (no 2-D conv, no images, no
     matplotlib)."""
@@ -73,6 +86,13 @@ def conv_section(run: RunSetup, run_dir: Path, history: Any, metrics: Any) -> tu
         y_pred = predicted_classes(run.model, data.x_test)
         figures.append(("misclassified test images (true / predicted label)", "misclassified.png",
                         plotting_conv.plot_misclassified(data.x_test, data.y_test, y_pred)))
+    channels = getattr(getattr(run.model, "history", None), "diagnostics", None)
+    channels = channels.channels if channels is not None else []
+    if channels:
+        write_channels_csv(Path(run_dir) / "channels.csv", channels)
+        last = [row for row in channels if row["epoch"] == channels[-1]["epoch"]]
+        figures.append((f"per-channel dead / saturated fraction of the probe outputs (epoch {last[0]['epoch'] + 1})",
+                        "conv_channels.png", plotting_conv.plot_channel_fractions(last)))
     tags = []
     for caption, name, fig in figures:
         plotting.save_figure(fig, plots / name)
@@ -82,4 +102,4 @@ def conv_section(run: RunSetup, run_dir: Path, history: Any, metrics: Any) -> tu
 
 register_section(conv_section)
 
-__all__ = ["conv_layers", "conv_section", "feature_maps", "filter_kernel"]
+__all__ = ["conv_layers", "conv_section", "feature_maps", "filter_kernel", "write_channels_csv"]
