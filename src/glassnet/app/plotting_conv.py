@@ -135,6 +135,7 @@ def plot_channel_fractions(rows: Sequence[dict[str, Any]]) -> Any:
         ax.set(ylim=(0, 1.02), xlabel="channel", ylabel=key.replace("_", " "),
                title=f"{layer} ({channel_rows[0]['activation']})")
         ax.title.set_fontsize(8)
+        ax.xaxis.get_major_locator().set_params(integer=True)
     _hide_unused(axes, len(layers))
     return fig
 
