@@ -152,7 +152,7 @@ def test_every_shipped_example_is_a_valid_config(tmp_path):
         raw = config.load(config.find(name))
         config.check_tables(raw, name)
         if raw["data"]["name"] in ("csv", "idx", "npz"):
-            continue  # these point at the user's own files (tests/test_sequence_cli.py trains the npz ones)
+            continue  # these point at the user's own files (npz ones: test_sequence_cli.py, test_cnn_configs.py)
         run = setup(raw)
         if run.kind == "sequential":  # a generative model gives samples (tests/test_generative_cli.py)
             assert run.model.output_shape[-1:] == (run.data.n_outputs,), name  # token models: (T, vocabulary)

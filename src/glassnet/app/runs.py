@@ -38,6 +38,7 @@ from .config import DEFAULT_OPTIMIZER, TRAINING_KEYS, check_tables, dumps, numbe
 from .config_build import build_callbacks, build_loss, build_model, build_optimizer
 from .config_data import PreparedData, prepare, resolve_data_table, training_rows
 from .csv_inputs import write_inputs
+from .report_conv import conv_section  # noqa: F401  (importing it registers the report's conv section)
 from .run_control import StopOnSignal
 from .run_files import make_run_dir, write_history_csv, write_json, write_text
 from .sequence_data import sequence_metrics, write_vocabulary

@@ -10,6 +10,10 @@ SGD, momentum, Adam, RMSprop, Adagrad; plain, batch-normalized and dropout MLPs 
     dying ReLU            a hidden ReLU-family layer whose units are dead (0 on every probe sample) for
                           more than half of them at the last epoch (healthy runs: up to 0.39, because
                           digits pixels are >= 0 and some first-layer units start with negative weights)
+    dead channels         (dying ReLU) a hidden ReLU-family conv layer (or image-shaped ReLU output, see
+                          ``Diagnostics.channels``) with more than half of its channels mostly dead: 0
+                          for at least 99% of the probe samples x positions at the last epoch; reported
+                          with the dead channels' numbers unless the layer is already flagged above
     saturated units       a hidden sigmoid/tanh layer with more than 70% of its outputs within 1% of
                           the bounds at the last epoch (healthy runs: up to 0.67; trained tanh units do
                           become fairly binary, so only a large majority counts)
@@ -50,6 +54,7 @@ VANISHING_RATIO = 1e-3
 EXPLODING_RATIO = 1e3
 EXPLODING_GROWTH = 1e2
 DEAD_FRACTION = 0.5
+MOSTLY_DEAD = 0.99  # a channel whose outputs are 0 this often over the probe samples and positions
 SATURATED_FRACTION = 0.7
 UPDATE_RATIO_HIGH = 1e-1
 UPDATE_RATIO_LOW = 1e-5
@@ -229,6 +234,31 @@ def _activation_findings(record: Diagnostics) -> list[Finding]:
                     f"{row['saturated_fraction']:.0%} of its {row['activation']} outputs sit "
                     f"within 1% of their bounds, where the derivative is nearly 0 "
                     f"(epoch {last_epoch + 1})",
+                )
+            )
+    flagged = {f.layer for f in findings if f.name == "dying ReLU"}
+    hidden = {r["layer"] for r in rows}
+    return findings + [f for f in _dead_channels(record, last_epoch) if f.layer in hidden - flagged]
+
+
+def _dead_channels(record: Diagnostics, epoch: int) -> list[Finding]:
+    """"dying ReLU" for each layer whose channels are mostly dead (see the module docstring)."""
+    per_layer: dict[str, list[dict[str, Any]]] = {}
+    for row in record.channels:
+        if row["epoch"] == epoch and row["activation"] in RELU_FAMILY:
+            per_layer.setdefault(row["layer"], []).append(row)
+    findings = []
+    for layer, channels in per_layer.items():
+        dead = [r["channel"] for r in channels if r["dead_fraction"] >= MOSTLY_DEAD]
+        if len(dead) > DEAD_FRACTION * len(channels):
+            shown = ", ".join(map(str, dead[:12])) + (", ..." if len(dead) > 12 else "")
+            findings.append(
+                _finding(
+                    "dying ReLU",
+                    layer,
+                    f"{len(dead)} of its {len(channels)} {channels[0]['activation']} channels are mostly dead: 0 "
+                    f"for at least {MOSTLY_DEAD:.0%} of the probe samples and positions (channels {shown}; "
+                    f"epoch {epoch + 1})",
                 )
             )
     return findings

@@ -17,6 +17,13 @@ model input) run through the model's own ``forward`` in inference mode, each lay
     saturated_fraction  sigmoid/tanh outputs within 1% of their bounds (sigmoid a < 0.01 or a > 0.99,
                         tanh |a| > 0.99), where the derivative is under 4% of its maximum
 
+and, for convolutional layers (Conv1D/Conv2D/Conv2DTranspose) and any other layer with image outputs
+(batch, h, w, channels), such as the ReLU after a conv and its batch normalization, per channel
+(``Diagnostics.channels``, one row per channel; ReLU-family and sigmoid/tanh layers only)
+
+    dead_fraction       the fraction of its outputs (probe samples x positions) that are exactly 0
+    saturated_fraction  the fraction within 1% of the bounds, as above
+
 "Layer" means every layer that computes, found by walking the model (``diagnostics.probe``): a model
 nested in another is expanded, its layers named by their path ("inner/dense"), in the model's
 topological order (input side first). The probe pass also records which layer feeds which and which
@@ -41,6 +48,7 @@ from .._typing import Array
 from ..callbacks import CALLBACKS
 from ..callbacks.base import Callback, Logs
 from ..errors import ConfigError
+from ..layers import Conv1D, Conv2D, Conv2DTranspose
 from ..layers.recording import attach_record, detach_record
 from .probe import model_layers, probe_count, probe_rows, run_probe, trainable_groups
 from .state_grads import StateGradRecorder
@@ -71,7 +79,8 @@ class Diagnostics:
     ``layers``: the trainable layers' names, input side first (the model's topological order).
     ``feeds``: per layer, the layers that take its output; ``outputs``: the layers whose output is a
     model output (both from the probe pass; empty when none ran: ``diagnose`` then reads ``layers``
-    as a chain).
+    as a chain). ``channels``: rows ``{epoch, layer, activation, channel, dead_fraction,
+    saturated_fraction}``, per channel of a conv layer's (or image-shaped) output.
     """
 
     layers: list[str] = field(default_factory=list)
@@ -81,6 +90,7 @@ class Diagnostics:
     feeds: dict[str, list[str]] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     state_grads: list[dict[str, Any]] = field(default_factory=list)
+    channels: list[dict[str, Any]] = field(default_factory=list)
 
     def epochs(self) -> list[int]:
         return sorted({row["epoch"] for row in self.gradients})
@@ -141,6 +151,27 @@ def activation_stats(a: Array, name: str | None) -> dict[str, float]:
     elif name == "tanh":
         stats["saturated_fraction"] = float(np.mean(np.abs(units) > 0.99))
     return stats
+
+
+def channel_stats(a: Array, name: str | None) -> dict[str, Array]:
+    """Per channel c of channels-last outputs ``a`` (batch, ..., C): ``dead_fraction`` = mean over
+    samples and positions of [a[..., c] == 0] (ReLU family), ``saturated_fraction`` = mean of
+    [a[..., c] within 1% of the bounds] (sigmoid, tanh); zeros where the test does not apply."""
+    units = a.reshape(-1, a.shape[-1])
+    zeros = np.zeros(units.shape[1])
+    dead, saturated = zeros, zeros
+    if name in RELU_FAMILY:
+        dead = np.mean(units == 0, axis=0)
+    elif name == "sigmoid":
+        saturated = np.mean(np.minimum(units, 1 - units) < 0.01, axis=0)
+    elif name == "tanh":
+        saturated = np.mean(np.abs(units) > 0.99, axis=0)
+    return {"dead_fraction": dead, "saturated_fraction": saturated}
+
+
+def _has_channels(layer: Any, a: Array) -> bool:
+    """Whether per-channel statistics are recorded for this layer's outputs (see the module docstring)."""
+    return a.ndim >= 3 and (a.ndim == 4 or isinstance(layer, (Conv1D, Conv2D, Conv2DTranspose)))
 
 
 class GradientMonitor(Callback):
@@ -301,6 +332,15 @@ class GradientMonitor(Callback):
             row = {"epoch": epoch, "layer": path, "activation": name or "linear"}
             with np.errstate(all="ignore"):
                 self.diagnostics.activations.append({**row, **activation_stats(a, name)})
+                if (name in RELU_FAMILY or name in SATURATING) and _has_channels(layer_of[path], a):
+                    self._record_channels(row, channel_stats(a, name))
+
+    def _record_channels(self, row: dict[str, Any], stats: dict[str, Array]) -> None:
+        dead, saturated = stats["dead_fraction"].tolist(), stats["saturated_fraction"].tolist()
+        self.diagnostics.channels.extend(
+            {**row, "channel": c, "dead_fraction": d, "saturated_fraction": s}
+            for c, (d, s) in enumerate(zip(dead, saturated))
+        )
 
 
 CALLBACKS.register(GradientMonitor)
