@@ -95,20 +95,26 @@ class BatchIterator:
             yield (xb if several else xb[0]), (yb if several_y else yb[0] if yb else None)
 
 
+SMALL_FINITE_CHECK = 4096  # up to this many values, check_finite tests them directly (no errstate, no sum)
+
+
 def check_finite(name: str, array: Array, hint: str = "impute or drop them before training") -> None:
     """Refuse NaN or Inf, naming how many and where the first one is.
 
     Fast path: a sum is finite only if every term is, so one ``np.add.reduce`` (no temporary array)
     clears the usual case; only a non-finite sum (NaN/Inf present, or an overflow) runs the exact check.
+    Small arrays are tested directly, which costs less than the sum's error-state switch.
     """
-    if not np.issubdtype(array.dtype, np.floating):
+    if array.dtype.kind != "f":
         return
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(array, axis=None)
-    if np.isfinite(total):
-        return
-    if np.isfinite(array).all():
-        return
+    if array.size <= SMALL_FINITE_CHECK:  # a few values (one sample to predict): the direct test is cheaper
+        if np.isfinite(array).all():
+            return
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(array, axis=None)
+        if np.isfinite(total) or np.isfinite(array).all():
+            return
     bad = ~np.isfinite(array.reshape(len(array), -1))
     rows = np.flatnonzero(bad.any(axis=1))
     raise NonFiniteError(
@@ -519,7 +525,7 @@ def predict(model: Model, x: Any, batch_size: int | None = None, verbose: Any = 
     NaN or Inf in ``x`` is refused (``NonFiniteError``, naming the first sample): a prediction from it
     would be NaN, or silently wrong, rather than an answer.
     """
-    verbose = fit_args.check_verbose(verbose, "predict")
+    verbose = 0 if verbose == 0 and type(verbose) is int else fit_args.check_verbose(verbose, "predict")
     x = prepared_inputs(model, x)
     n = _count(x)
     batch_size = PREDICT_BATCH if batch_size is None else _check_batch_size(batch_size, max(n, 1))
@@ -549,7 +555,12 @@ def prepared_inputs(model: Model, x: Any) -> Any:
     """``as_inputs`` for inference: also refuses NaN or Inf, and a model without layers."""
     fit_args.check_has_layers(model)
     x = as_inputs(model, x)
-    for k, array in enumerate(x if isinstance(x, list) else [x]):
-        check_finite(f"x[{k}]" if isinstance(x, list) else "x", array,
-                     hint="predict refuses them, as its outputs would be NaN; impute or drop those samples")
+    if type(x) is not list:
+        check_finite("x", x, hint=_PREDICT_NONFINITE)
+        return x
+    for k, array in enumerate(x):
+        check_finite(f"x[{k}]", array, hint=_PREDICT_NONFINITE)
     return x
+
+
+_PREDICT_NONFINITE = "predict refuses them, as its outputs would be NaN; impute or drop those samples"
