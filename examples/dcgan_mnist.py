@@ -20,30 +20,13 @@ import os
 import time
 
 import numpy as np
+from staging import TimeLimit, load_or_build, report  # examples/staging.py
 
 import glassnet as gn
 from glassnet.diagnostics.gan import diagnose_gan
 
 L = gn.layers
 
-
-class TimeLimit(gn.callbacks.Callback):
-    """Stops the fit after the batch that passes ``seconds`` (so a run fits a shared machine's time slot)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.seconds, self.start = seconds, time.perf_counter()
-
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.seconds and time.perf_counter() - self.start > self.seconds:
-            self.model.stop_training = True
-
-
-def load_or_build(state: str | None, build: object) -> tuple[object, bool]:
-    """The model saved at ``state`` by an earlier stage (weights and optimizer state), else ``build()``."""
-    if state and os.path.exists(state):
-        return gn.load_model(state), True
-    return build(), False  # type: ignore[operator]
 
 
 def judge_model(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> gn.Sequential:
@@ -124,11 +107,7 @@ def main() -> None:
               "judge_seconds": round(judge_seconds, 1),
               "last_epoch": {k: round(v[-1], 4) for k, v in history.history.items()},
               "diagnosis": [finding.text for finding in findings]}
-    print(json.dumps(result))
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(result, handle, indent=2)
-        np.save(args.out.replace(".json", "_samples.npy"), samples[:64])
+    report(result, args.out, samples)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,10 @@ PSNR = 10 log10(1 / MSE) for pixels in [0, 1].
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 
 import numpy as np
+from staging import TimeLimit, load_or_build, report  # examples/staging.py
 
 import glassnet as gn
 
@@ -36,24 +35,6 @@ def build(seed: int) -> gn.models.Autoencoder:
                              L.Conv2D(1, 3, activation="sigmoid", padding="same")], name="decoder")
     return gn.models.Autoencoder(encoder, decoder, name="denoiser")
 
-
-class TimeLimit(gn.callbacks.Callback):
-    """Stops the fit after the batch that passes ``seconds`` (so a run fits a shared machine's time slot)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.seconds, self.start = seconds, time.perf_counter()
-
-    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.seconds and time.perf_counter() - self.start > self.seconds:
-            self.model.stop_training = True
-
-
-def load_or_build(state: str | None, build: object) -> tuple[object, bool]:
-    """The model saved at ``state`` by an earlier stage (weights and optimizer state), else ``build()``."""
-    if state and os.path.exists(state):
-        return gn.load_model(state), True
-    return build(), False  # type: ignore[operator]
 
 
 def bce(x: np.ndarray, x_hat: np.ndarray) -> float:
@@ -104,10 +85,7 @@ def main() -> None:
               "train_loss": [round(v, 5) for v in history.history["loss"]], "resumed": resumed}
     result["psnr_gain_db"] = result["psnr_denoised_db"] - result["psnr_noisy_db"]
     result["passed"] = result["test_bce_per_pixel"] <= 0.10
-    print(json.dumps(result))
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(result, handle, indent=2)
+    report(result, args.out)
 
 
 if __name__ == "__main__":

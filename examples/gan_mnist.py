@@ -11,10 +11,10 @@ Score on 10,000 samples: the share classified with confidence > 0.9, and the sha
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
+from staging import report  # examples/staging.py
 
 import glassnet as gn
 
@@ -64,11 +64,7 @@ def main() -> None:
               "passed": bool(confident >= 0.9 and shares.min() >= 0.05), "epochs": args.epochs,
               "tanh": args.tanh, "dropout": args.dropout,
               "train_seconds": round(seconds, 1)}
-    print(json.dumps(result))
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(result, handle, indent=2)
-        np.save(args.out.replace(".json", "_samples.npy"), samples[:64])
+    report(result, args.out, samples)
 
 
 if __name__ == "__main__":
