@@ -153,7 +153,8 @@ def test_a_conv_encoder_gets_images_and_gaussian_noise_makes_it_denoising(tmp_pa
 def test_mnist_configs_read_the_npz_from_the_current_folder(name, tmp_path, monkeypatch):
     monkeypatch.chdir(MNIST.parent)
     raw = shipped(name, epochs=1)
-    assert raw["data"] == {**raw["data"], "name": "npz", "path": str(MNIST)}
+    assert raw["data"]["name"] == "npz"
+    assert Path(raw["data"]["path"]).resolve() == MNIST.resolve()  # the cwd may be a symlink
     raw["data"]["limit"] = 256
     run = runs.setup(raw)
     assert run.kind == name.split("-")[1]

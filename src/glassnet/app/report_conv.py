@@ -64,7 +64,9 @@ def write_channels_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def conv_section(run: RunSetup, run_dir: Path, history: Any, metrics: Any) -> tuple[str, str] | None:
     """``("Convolutional layers", html)`` with the three pictures, or None (no 2-D conv, no images, no
-    matplotlib)."""
+    matplotlib, or a generative run: app.generative_report shows those)."""
+    if getattr(run, "kind", "sequential") != "sequential":  # generative runs have their own section
+        return None
     convs = conv_layers(run.model)
     data = run.data
     images = data.x_test if len(data.x_test) else data.x_train
