@@ -13,18 +13,11 @@ import json
 import time
 
 import numpy as np
+from mnist_common import MNIST, mnist_pixels  # examples/mnist_common.py
 
 import glassnet as gn
 
 L = gn.layers
-
-
-def load_mnist(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    x, y, x_test, y_test = gn.datasets.load_npz(path)
-    x, x_test = (a.reshape(len(a), -1).astype("float32") for a in (x, x_test))
-    if x.max() > 1.0:
-        x, x_test = x / 255.0, x_test / 255.0
-    return x, y, x_test, y_test
 
 
 def pca_mse(x: np.ndarray, x_test: np.ndarray, k: int) -> float:
@@ -38,13 +31,13 @@ def pca_mse(x: np.ndarray, x_test: np.ndarray, k: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default="/work/shared/data/mnist.npz")
+    parser.add_argument("--data", default=str(MNIST))
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    x, _, x_test, _ = load_mnist(args.data)
+    x, _, x_test, _ = mnist_pixels(args.data)
     gn.set_seed(args.seed)
     encoder = gn.Sequential([L.Input(shape=(784,)), L.Dense(128, activation="relu"), L.Dense(32, activation="relu")],
                             name="encoder")

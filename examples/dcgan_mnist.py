@@ -20,7 +20,7 @@ import os
 import time
 
 import numpy as np
-from staging import TimeLimit, load_or_build, report  # examples/staging.py
+from mnist_common import MNIST, TimeLimit, load_or_build, mnist_pixels, report  # examples/mnist_common.py
 
 import glassnet as gn
 from glassnet.diagnostics.gan import diagnose_gan
@@ -62,7 +62,7 @@ def score(judge: gn.Sequential, samples: np.ndarray) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default="/work/shared/data/mnist.npz")
+    parser.add_argument("--data", default=str(MNIST))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--latent", type=int, default=64)
@@ -75,8 +75,7 @@ def main() -> None:
     parser.add_argument("--state", default=None, help="continue from / save to this model file (stages of a run)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    x, y, x_test, y_test = gn.datasets.load_npz(args.data)
-    x, x_test = (a.reshape(len(a), 28, 28, 1).astype("float32") / np.float32(255) for a in (x, x_test))
+    x, y, x_test, y_test = mnist_pixels(args.data, (28, 28, 1))
     start = time.perf_counter()
     if args.judge_file and os.path.exists(args.judge_file):
         judge = gn.load_model(args.judge_file)

@@ -16,7 +16,7 @@ import argparse
 import time
 
 import numpy as np
-from staging import TimeLimit, load_or_build, report  # examples/staging.py
+from mnist_common import MNIST, TimeLimit, load_or_build, mnist_pixels, report  # examples/mnist_common.py
 
 import glassnet as gn
 
@@ -49,7 +49,7 @@ def psnr(x: np.ndarray, x_hat: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default="/work/shared/data/mnist.npz")
+    parser.add_argument("--data", default=str(MNIST))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -60,8 +60,7 @@ def main() -> None:
     parser.add_argument("--state", default=None, help="continue from / save to this model file (stages of a run)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    x, _, x_test, _ = gn.datasets.load_npz(args.data)
-    x, x_test = (a.reshape(len(a), 28, 28, 1).astype("float32") / np.float32(255) for a in (x, x_test))
+    x, _, x_test, _ = mnist_pixels(args.data, (28, 28, 1))
     if args.limit:
         x = x[: args.limit]
     noisy = gn.preprocessing.add_noise(x, amount=args.noise, seed=args.seed)

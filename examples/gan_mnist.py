@@ -14,7 +14,7 @@ import argparse
 import time
 
 import numpy as np
-from staging import report  # examples/staging.py
+from mnist_common import MNIST, mnist_pixels, report  # examples/mnist_common.py
 
 import glassnet as gn
 
@@ -23,7 +23,7 @@ L = gn.layers
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default="/work/shared/data/mnist.npz")
+    parser.add_argument("--data", default=str(MNIST))
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
@@ -31,10 +31,7 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.0, help="dropout after each hidden layer of D")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    x, y, x_test, y_test = gn.datasets.load_npz(args.data)
-    x, x_test = (a.reshape(len(a), -1).astype("float32") for a in (x, x_test))
-    if x.max() > 1.0:
-        x, x_test = x / 255.0, x_test / 255.0
+    x, y, x_test, y_test = mnist_pixels(args.data)
     gn.set_seed(args.seed)
     judge = gn.Sequential([L.Input(shape=(784,)), L.Dense(256, activation="relu"), L.Dense(10, activation="softmax")])
     judge.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])

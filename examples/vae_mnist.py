@@ -15,6 +15,7 @@ import json
 import time
 
 import numpy as np
+from mnist_common import MNIST, mnist_pixels  # examples/mnist_common.py
 
 import glassnet as gn
 from glassnet.layers.sampling import kl_divergence
@@ -34,16 +35,13 @@ def negative_elbo(vae: gn.models.VAE, x: np.ndarray, seed: int = 0) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default="/work/shared/data/mnist.npz")
+    parser.add_argument("--data", default=str(MNIST))
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    x, y, x_test, y_test = gn.datasets.load_npz(args.data)
-    x, x_test = (a.reshape(len(a), -1).astype("float32") for a in (x, x_test))
-    if x.max() > 1.0:
-        x, x_test = x / 255.0, x_test / 255.0
+    x, y, x_test, y_test = mnist_pixels(args.data)
     gn.set_seed(args.seed)
     inputs = L.Input(shape=(784,))
     hidden = L.Dense(512, activation="relu")(inputs)

@@ -1,17 +1,32 @@
-"""What the long MNIST examples share to run in stages on a busy machine: a time limit per stage, resuming
-from the model the last stage saved, and writing the result (imported by dcgan_mnist.py,
-denoising_conv_mnist.py, gan_mnist.py; run those, not this file)."""
+"""What the MNIST examples of docs/generative.md share: the data as pixels in [0, 1], and, to run in stages
+on a busy machine, a time limit per stage, resuming from the model the last stage saved, and writing the
+result (imported by autoencoder_mnist.py, vae_mnist.py, gan_mnist.py, dcgan_mnist.py,
+denoising_conv_mnist.py; run those, not this file)."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import glassnet as gn
+
+MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.npz"  # the project's shared data
+
+
+def mnist_pixels(path: str | os.PathLike[str], shape: tuple[int, ...] = (784,)) -> tuple[np.ndarray, ...]:
+    """``(x, y, x_test, y_test)`` from an .npz with x_train, y_train, x_test, y_test: each image reshaped to
+    ``shape``, float32, uint8 pixels divided by 255 so they lie in [0, 1]."""
+    x, y, x_test, y_test = gn.datasets.load_npz(path)
+    x, x_test = (a.reshape((len(a), *shape)).astype(np.float32) for a in (x, x_test))
+    if x.max() > 1.0:
+        x /= 255.0
+        x_test /= 255.0
+    return x, y, x_test, y_test
 
 
 class TimeLimit(gn.callbacks.Callback):
