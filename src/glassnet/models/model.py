@@ -411,12 +411,7 @@ class Model(Layer):
         # add_loss terms (their gradients come from the layers' backward); none unless a layer ever added one
         terms = steps.loss_terms(self) if layer_base._LOSSES_ADDED else None
         self._last_added = steps.sum_terms(terms) if terms else _NO_TERMS
-        global _backward_depth
-        _backward_depth += 1  # _run_backward, inlined
-        try:
-            self._backward(grad, self._fused if self._several_outputs else self._fused[0])
-        finally:
-            _backward_depth -= 1
+        self._run_backward(grad, self._fused if self._several_outputs else self._fused[0])
         penalty = self._add_regularization() if self._regularized else 0.0
         return loss + sum(value for _, value in terms) + penalty if terms else loss + penalty
 
