@@ -33,7 +33,9 @@ class LSTM(Recurrent):
         recurrent_kernel.grad = sum_t h_{t-1}^T dz_t      (one GEMM over all steps)
 
     Cached per step: the activated gates [i, f, g, o], gate-major (4, T, batch, units), c_t (T + 1 with c_0),
-    phi(c_t) and h_t (T + 1 with h_0); with recurrent dropout also the dropped h_{t-1}.
+    phi(c_t) and h_t (T + 1 with h_0); with recurrent dropout also the dropped h_{t-1}. Backward keeps
+    dL/dz_t in rows, (T, batch, 4 units), the layout of the GEMMs: per step dL/dh_{t-1} = dz_t R^T, and
+    after the loop kernel.grad = X^T dZ and recurrent_kernel.grad = H^T dZ, one GEMM each.
 
     Args:
         units: Width of h and c.
@@ -92,11 +94,12 @@ class LSTM(Recurrent):
         """XW gate-major, (4, T, batch, units): gate k of step t is one contiguous (batch, units) block.
 
         Gate blocks cut out of a (batch, 4 units) row layout are strided, and NumPy then loops over
-        their rows: an elementwise op on one took 3x the time of the same op on a contiguous block
-        (docs/recurrent.md, "Speed"). The GEMMs cost the same either way (4 of width u, or 1 of 4u).
+        their rows: a binary op on one took 2-3x the time of the same op on a contiguous block
+        (docs/recurrent.md, "Speed"). The bias rides along as one more kernel row against a column
+        of ones (no broadcast pass).
         """
         u = self.units
-        if b_in is not None:  # the bias as one more kernel row against a column of ones: no broadcast pass
+        if b_in is not None:
             x2 = np.concatenate([x2, np.ones((len(x2), 1), x2.dtype)], axis=1)
             kernel = np.concatenate([kernel, b_in[None]], axis=0)
         return np.matmul(x2, kernel.reshape(-1, 4, u).transpose(1, 0, 2)).reshape(4, steps, batch, u)
@@ -118,26 +121,33 @@ class LSTM(Recurrent):
 
     def _steps(self, xw: Array, initial: list[Array], mt: Array | None, rec_mask: Array | None,
                training: bool) -> tuple[Array, list[Array], dict[str, Any]]:
+        """The products in rows, the gate arithmetic gate-major, each where it is cheap.
+
+        Per step one GEMM, h_{t-1} R (batch, 4 units), all four gates in one call (four calls cost
+        four thread hand-offs with a threaded BLAS); its rows are added into the gate-major XW
+        buffer, which then holds the activated gates.
+        """
         _, steps, batch, u = xw.shape
+        width = 4 * u
         dtype = xw.dtype
         recurrent = self.recurrent_kernel.value
         if self._fused:
             recurrent = recurrent * self._constants(dtype)[0]  # scaled like the kernel
-        recurrent4 = np.ascontiguousarray(recurrent.reshape(u, 4, u).transpose(1, 0, 2))  # (4, u, u), per gate
         h_all = np.empty((steps + 1, batch, u), dtype)
         c_all = np.empty((steps + 1, batch, u), dtype)
         phi_c = np.empty((steps, batch, u), dtype)
         h_all[0], c_all[0] = initial
         h_in = h_all[:-1] if rec_mask is None else np.empty((steps, batch, u), dtype)
-        product = np.empty((4, batch, u), dtype)
+        product = np.empty((batch, width), dtype)
+        product4 = product.reshape(batch, 4, u).transpose(1, 0, 2)  # gate-major views of the rows
         ig = np.empty((batch, u), dtype)
         for t in range(steps):
             h_prev = h_all[t]
             if rec_mask is not None:
                 h_prev = np.multiply(h_prev, rec_mask, out=h_in[t])
-            np.matmul(h_prev, recurrent4, out=product)
+            np.matmul(h_prev, recurrent, out=product)
             z = xw[:, t]  # the gate buffer: pre-activations, then (in place) the activated gates
-            z += product
+            z += product4
             self._activate_gates(z)
             i, f, g, o = z
             c = c_all[t + 1]
@@ -162,11 +172,12 @@ class LSTM(Recurrent):
                                                                   "rec_mask")
         _, steps, batch, u = gates.shape
         dtype = gates.dtype
-        recurrent4_t = np.ascontiguousarray(self.recurrent_kernel.value.reshape(u, 4, u).transpose(1, 2, 0))
-        grad_z = np.empty_like(gates)  # (4, T, batch, units), like the gates
+        # dL/dh_{t-1} = dz_t R^T as one GEMM over all four gates (K = 4 units), from dz_t in rows
+        recurrent_t = np.ascontiguousarray(self.recurrent_kernel.value.T)
+        grad_z = np.empty((steps, batch, 4 * u), dtype)
         dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
         dc = np.zeros((batch, u), dtype) if grad_finals[1] is None else grad_finals[1].copy()
-        deriv, grad_prev = np.empty((4, batch, u), dtype), np.empty((4, batch, u), dtype)
+        d, deriv = np.empty((4, batch, u), dtype), np.empty((4, batch, u), dtype)
         tmp, tmp2 = np.empty((batch, u), dtype), np.empty((batch, u), dtype)
         for t in range(steps - 1, -1, -1):
             if grad_seq is not None:
@@ -176,8 +187,9 @@ class LSTM(Recurrent):
             m = None if mt is None else mt[t]
             dh, dh_carry = self._split_masked(dh, m)
             dc, dc_carry = self._split_masked(dc, m)
-            a, d = gates[:, t], grad_z[:, t]
+            a = gates[:, t]
             i, f, g, o = a
+            row = grad_z[t]  # (batch, 4 units): dL/dz_t in the row layout of the GEMMs
             np.multiply(dh, phi_c[t], out=d[3])  # do
             np.multiply(dh, o, out=tmp)  # dh * o: gradient into phi(c_t)
             if self._fused:  # dc += dh * o * (1 - phi^2), in preallocated buffers
@@ -196,22 +208,21 @@ class LSTM(Recurrent):
                 np.subtract(a, deriv, out=deriv)
                 np.subtract(1, g, out=tmp2)
                 deriv[2] += tmp2
-                d *= deriv
+                np.multiply(d, deriv, out=row.reshape(batch, 4, u).transpose(1, 0, 2))
             else:
                 self._derivative(d[:2], a[:2], self.recurrent_activation)
                 self._derivative(d[2], g, self.activation)
                 self._derivative(d[3:], a[3:], self.recurrent_activation)
-            np.matmul(d, recurrent4_t, out=grad_prev)  # dz_k R_k^T per gate, summed below
-            dh = np.sum(grad_prev, axis=0, out=dh if dh_carry is None else None)
+                np.copyto(row.reshape(batch, 4, u).transpose(1, 0, 2), d)
+            dh = np.matmul(row, recurrent_t, out=dh if dh_carry is None else None)
             if rec_mask is not None:
                 dh *= rec_mask
             if dh_carry is not None:
                 dh += dh_carry
                 dc += dc_carry
         rows = steps * batch
-        per_gate = np.matmul(h_in.reshape(rows, u).T, grad_z.reshape(4, rows, u))  # (4, u, u)
-        np.copyto(self.recurrent_kernel.grad, per_gate.transpose(1, 0, 2).reshape(u, 4 * u))
-        return [(slice(k * u, (k + 1) * u), grad_z[k]) for k in range(4)], [dh, dc]
+        np.matmul(h_in.reshape(rows, u).T, grad_z.reshape(rows, 4 * u), out=self.recurrent_kernel.grad)
+        return [(slice(0, 4 * u), grad_z)], [dh, dc]
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "recurrent_activation": serialize(self.recurrent_activation),
