@@ -25,6 +25,12 @@ output; its ``backward`` gets the list of their gradients, ``None`` for an outpu
 recurrent layer called as ``layer(x, initial_state=[h, c])`` is a call on the list [x, h, c], so an
 encoder's final states can start a decoder (seq2seq) and the decoder's backward hands dL/dh0, dL/dc0
 back to the encoder.
+
+Masks pass along the graph as they do in ``Sequential`` (``layers.masking``): an
+``Embedding(mask_zero=True)`` call gives its output tensor the mask x != 0, a layer that uses masks
+gets ``mask=`` with its input's, per-step layers hand it on, and any other layer reached by a mask
+raises a ``ShapeError``. A call on several inputs gets the first input's mask (a recurrent layer with
+initial states); a merge of masked tensors is refused.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from .._typing import Array
 from ..errors import ConfigError, ShapeError
 from ..layers.base import Layer
 from ..layers.core import Input
+from ..layers.masking import forward_masked
 from ..layers.symbolic import SymbolicTensor, as_tensor
 from .model import Model
 
@@ -57,6 +64,16 @@ class _Step:
     def reuses_buffers(self) -> bool:
         """True if a layer of this call writes into buffers reused across calls (a ``workspace``, inference)."""
         return any(getattr(layer, "workspace", None) is not None for layer in self.within)
+
+
+def _step_mask(step: _Step, masks: dict[int, Array]) -> Array | None:
+    """The mask a call receives: its input's; with several inputs (x and initial states of a recurrent
+    layer, or a merge) that of the first input, and a merge of masked inputs is refused by
+    ``forward_masked`` (it does not support masking)."""
+    mask = masks.get(step.in_slots[0])
+    if mask is None and step.multi and any(s in masks for s in step.in_slots):
+        mask = next(masks[s] for s in step.in_slots if s in masks)
+    return mask
 
 
 def _layers_within(layer: Layer) -> list[Layer]:
@@ -264,9 +281,18 @@ class Functional(Model):
         """Run the layer calls in topological order; a shared layer's cache is saved after each call."""
         values: list[Any] = [*(x if isinstance(x, list) else [x]), *([None] * (self._n_slots - len(self.inputs)))]
         saved: dict[int, list[tuple[Layer, dict[str, Any]]]] = {}
+        masks: dict[int, Array] = {}  # slot -> its (batch, timesteps) mask, as Sequential passes them on
         for k, step in enumerate(self._steps):
             args = [values[s] for s in step.in_slots] if step.multi else values[step.in_slots[0]]
-            out = step.layer.forward(args, training)  # type: ignore[arg-type]
+            mask = _step_mask(step, masks) if masks else None
+            if mask is None:
+                out = step.layer.forward(args, training)  # type: ignore[arg-type]
+            else:
+                out = forward_masked(step.layer, args, mask, training)
+            make_mask = getattr(step.layer, "compute_mask", None)
+            new_mask = make_mask(args, mask) if make_mask is not None else mask
+            if new_mask is not None:
+                masks[step.out_slot] = new_mask
             if step.shared:
                 if step.reuses_buffers():
                     out = out.copy()
