@@ -9,7 +9,7 @@ import pytest
 import glassnet as gn
 from glassnet.diagnostics import check_layer
 from glassnet.errors import ShapeError
-from glassnet.layers import GRU, LSTM, Dense, Input, SimpleRNN
+from glassnet.layers import GRU, LSTM, Bidirectional, Dense, Input, SimpleRNN
 
 STATES = {SimpleRNN: 1, LSTM: 2, GRU: 1}
 
@@ -122,6 +122,39 @@ def test_a_graph_with_states_saves_and_loads(tmp_path, rng):
     model.save(path)
     loaded = gn.load_model(path)
     np.testing.assert_allclose(loaded.predict(xs), model.predict(xs), rtol=1e-6)
+
+
+def _bidirectional_seq2seq(cell, units=3):  # type: ignore[no-untyped-def]
+    """A Bidirectional encoder whose four (LSTM) or two states start a Bidirectional decoder."""
+    enc_in, dec_in = Input(shape=(5, 2), name="source"), Input(shape=(3, 2), name="target_in")
+    _, *states = Bidirectional(cell(units, return_state=True), name="encoder")(enc_in)
+    seq = Bidirectional(cell(units, return_sequences=True), name="decoder")(dec_in, initial_state=states)
+    return gn.Model(inputs=[enc_in, dec_in], outputs=Dense(2, name="readout")(seq))
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU])
+def test_bidirectional_initial_state_in_a_graph(float64, rng, tmp_path, cell):
+    """Each direction starts from its half of initial_state: the decoder equals its two inner layers run
+    by hand from the encoder's states; gradients reach the encoder through the states; save/load."""
+    model = _bidirectional_seq2seq(cell)
+    for p in model.parameters():
+        p.value = rng.normal(0.0, 0.5, size=p.shape)
+    xs = [rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 3, 2))]
+    encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    _, *states = encoder.forward(xs[0])
+    n = len(states) // 2
+    y_f = decoder.forward_layer.forward([xs[1], *states[:n]])
+    y_b = decoder.backward_layer.forward([xs[1], *states[n:]])[:, ::-1]
+    np.testing.assert_allclose(decoder.forward([xs[1], *states]), np.concatenate([y_f, y_b], axis=-1), rtol=1e-12)
+    model.input_grad_required = True
+    report = check_layer(model, xs)
+    assert report.max_relative_error < 1e-6, report
+    assert np.abs(encoder.forward_layer.kernel.grad).max() > 0  # reached only through the decoder's states
+    model.compile(optimizer="adam", loss="mse")
+    model.save(tmp_path / "bi.glassnet")
+    np.testing.assert_allclose(gn.load_model(tmp_path / "bi.glassnet").predict(xs), model.predict(xs), rtol=1e-10)
+    with pytest.raises(ShapeError, match=r"initial_state must hold 4 states|initial_state must hold 2 states"):
+        Bidirectional(cell(3))(Input(shape=(3, 2)), initial_state=[Input(shape=(3,))])
 
 
 def _reverse_data(rng, n, length=5, digits=6):  # type: ignore[no-untyped-def]

@@ -76,6 +76,7 @@ class Bidirectional(_Wrapper):
     """
 
     takes_mask = True
+    accepts_input_list = True  # in a graph: x, or [x, *forward states, *backward states] (``initial_state=``)
     input_rank = 2  # (timesteps, features) per sample, as the layer it wraps
 
     def __init__(self, layer: Layer, merge_mode: str | None = "concat", backward_layer: Layer | None = None,
@@ -107,9 +108,37 @@ class Bidirectional(_Wrapper):
     def _inner(self) -> list[Layer]:
         return self._layers
 
+    def __call__(self, x: Any, training: bool = False, initial_state: Any = None) -> Any:
+        """``forward`` on arrays, a graph node on symbolic tensors; ``initial_state=[*forward states,
+        *backward states]`` (as Keras: [h_f, c_f, h_b, c_b] for an LSTM, each (batch, units)) starts each
+        direction from its states: a call on [x, *states]."""
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if len(states) != 2 * self.n_states:
+                raise ShapeError(f"layer {self.name!r} (Bidirectional): initial_state must hold {2 * self.n_states} "
+                                 f"states (the forward layer's, then the backward layer's), got {len(states)}; "
+                                 "hint: pass a Bidirectional encoder's states, _, *states = Bidirectional(LSTM(u, "
+                                 "return_state=True))(x)")
+            x = [x, *states]
+        return super().__call__(x, training=training)
+
+    @staticmethod
+    def _x_shape(input_shape: Any) -> Shape:
+        """x's shape from one shape or the list [x, *states] of a call with initial states."""
+        if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            return tuple(int(s) for s in input_shape[0])
+        return tuple(int(s) for s in input_shape)
+
     @_own
     def build(self, input_shape: Any) -> None:
-        shape = tuple(int(s) for s in input_shape)
+        if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            states = [tuple(int(v) for v in s) for s in input_shape[1:]]
+            units = [self.forward_layer.units] * self.n_states + [self.backward_layer.units] * self.n_states  # type: ignore[attr-defined]
+            if states != [(u,) for u in units]:
+                raise ShapeError(f"layer {self.name!r} (Bidirectional) takes x or [x, *forward states, *backward "
+                                 f"states] with states of shapes {[(u,) for u in units]} (batch axis omitted), got "
+                                 f"{states}")
+        shape = self._x_shape(input_shape)
         for layer in self._layers:
             if not layer.built:
                 layer.build(shape)
@@ -118,6 +147,8 @@ class Bidirectional(_Wrapper):
         self.built = True
 
     def compute_output_shape(self, input_shape: Any) -> Any:
+        input_shape = self._x_shape(input_shape)
+
         def first(shape: Any) -> Shape:
             return tuple(shape[0]) if self.return_state else tuple(shape)
 
@@ -174,7 +205,9 @@ class Bidirectional(_Wrapper):
         y_f, y_b, several = self.read_cache("y_f", "y_b", "several")
         grads = list(grad_output) if self.return_state else [grad_output]
         g = grads[0]
-        if self.merge_mode == "concat":
+        if g is None:  # only the states feed the loss (an encoder): nothing flows in through y
+            g_f = g_b = None
+        elif self.merge_mode == "concat":
             u = y_f.shape[-1]
             g_f, g_b = g[..., :u], g[..., u:]
         elif self.merge_mode == "sum":
