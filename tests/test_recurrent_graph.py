@@ -40,6 +40,10 @@ def test_the_summary_names_which_output_of_a_call_feeds_a_layer():
     model = _seq2seq(LSTM)
     calls = dict((layer.name, c) for layer, c in model.connections())
     assert calls["decoder"] == [["target_in", "encoder[1]", "encoder[2]"]]
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)
+    encoder_row = next(line for line in "\n".join(lines).splitlines() if line.startswith("encoder"))
+    assert "[(None, 4), (None, 4), (None, 4)]" in encoder_row  # one shape per output, as Keras prints them
 
 
 def test_return_state_unpacks_into_one_tensor_per_output():

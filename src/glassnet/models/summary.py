@@ -8,9 +8,12 @@ if TYPE_CHECKING:
     from .model import Model
 
 
-def _shape(shape: tuple[int, ...] | None) -> str:
+def _shape(shape: tuple[int, ...] | list[tuple[int, ...]] | None) -> str:
+    """(None, 28, 28, 1); a layer with several outputs (return_state) as Keras prints it, a list of them."""
     if shape is None:
         return "?"
+    if isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple)):
+        return "[" + ", ".join(_shape(tuple(s)) for s in shape) + "]"
     return "(None, " + ", ".join(str(s) for s in shape) + ")"
 
 
