@@ -13,8 +13,9 @@ that layers which know nothing of masks need no change:
   layers applied to (batch, T, features), as Keras does.
 * Any other layer reached by a mask raises a ``ShapeError``: it would mix padded steps into real ones.
 
-The loss does not use the mask: a model whose output is a masked sequence (e.g. TimeDistributed(Dense)
-after an LSTM with return_sequences) still counts the padded steps in its loss.
+A mask that reaches a model's output (batch, T, features) (e.g. Dense after an LSTM with
+return_sequences) leaves the padded steps out of the loss and the metrics, as in Keras
+(``models.weighting``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from .base import Layer
 
 def forward_layers(layers: Sequence[Layer], x: Any, training: bool = False) -> Any:
     """y = layer_n(... layer_1(x)), each layer given the mask its predecessor produced (see above)."""
+    return forward_layers_masked(layers, x, training)[0]
+
+
+def forward_layers_masked(layers: Sequence[Layer], x: Any, training: bool = False) -> tuple[Any, Array | None]:
+    """``forward_layers``, and the mask that reached the output (None if none did)."""
     mask = None
     for layer in layers:
         y = layer.forward(x, training) if mask is None else forward_masked(layer, x, mask, training)
@@ -36,7 +42,14 @@ def forward_layers(layers: Sequence[Layer], x: Any, training: bool = False) -> A
         if make_mask is not None:
             mask = make_mask(x, mask)
         x = y
-    return x
+    return x, output_mask(x, mask)
+
+
+def output_mask(y: Any, mask: Array | None) -> Array | None:
+    """``mask`` if it fits the (batch, timesteps) axes of an output with a feature axis, else None."""
+    if mask is None or getattr(y, "ndim", 0) < mask.ndim + 1 or y.shape[: mask.ndim] != mask.shape:
+        return None
+    return mask
 
 
 def forward_masked(layer: Layer, x: Any, mask: Array, training: bool = False) -> Any:

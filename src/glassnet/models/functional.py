@@ -43,7 +43,7 @@ from .._typing import Array
 from ..errors import ConfigError, ShapeError
 from ..layers.base import Layer
 from ..layers.core import Input
-from ..layers.masking import forward_masked
+from ..layers.masking import forward_masked, output_mask
 from ..layers.symbolic import SymbolicTensor, as_tensor
 from .model import Model
 
@@ -303,6 +303,8 @@ class Functional(Model):
             else:
                 values[step.out_slot] = out
         self.cache = {"saved": saved} if training else {}
+        outs = [output_mask(values[s], masks.get(s)) for s in self._output_slots] if masks else None
+        self._output_masks = outs if outs is not None and any(m is not None for m in outs) else None
         if len(self._output_slots) == 1:
             return values[self._output_slots[0]]
         return [values[s] for s in self._output_slots]

@@ -64,6 +64,9 @@ class Model(Layer):
     arguments (``d_optimizer=...``) in ``compile_options`` and as attributes.
     """
 
+    # The masks that reached the outputs in the last forward pass, one per output (None where an output
+    # has none), or None when none did; set by Sequential/Functional, read by the loss (models.weighting)
+    _output_masks: list[Array | None] | None = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -398,6 +401,8 @@ class Model(Layer):
             with self.training_session():
                 return self.compute_loss_and_gradients(x, y, update_metrics)
         y_pred = self.forward(x, training=True)
+        if self._output_masks is not None:  # padded steps of a masked sequence output left out (weighting)
+            return weighting.after_forward(self, y, y_pred, None, update_metrics)
         if self._several_outputs:
             loss = self._loss_value(y, y_pred, update_metrics)
             grad: Any = self._output_gradients(y, y_pred)
@@ -424,12 +429,18 @@ class Model(Layer):
         y_pred = self.forward(x, training=True)
         ys, preds = (y, y_pred) if self._several_outputs else ([y], [y_pred])
         total = 0.0
-        for head, fused, y_k, p_k in zip(self._heads, self._fused, ys, preds):
-            total += head.weight * (head.loss.fused_value(y_k, p_k) if fused else head.loss(y_k, p_k))
+        masks = self._output_masks or [None] * len(self._heads)
+        for head, fused, y_k, p_k, m_k in zip(self._heads, self._fused, ys, preds, masks):
+            if m_k is not None:
+                total += head.weight * weighting.weighted_value(head.loss, y_k, p_k, None, m_k)
+            else:
+                total += head.weight * (head.loss.fused_value(y_k, p_k) if fused else head.loss(y_k, p_k))
         return total + sum(value for _, value in steps.loss_terms(self)) + self.regularization_penalty()
 
     def _loss_value(self, y: Any, y_pred: Any, update_metrics: bool) -> float:
         """sum_k w_k L_k as reported (one output: ``loss(y, y_pred)``); updates the metrics if asked."""
+        if self._output_masks is not None:
+            return weighting.weighted_loss(self, y, y_pred, None, update_metrics)
         if not self._several_outputs:
             if update_metrics:
                 for metric in self.metrics:

@@ -8,7 +8,7 @@ from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
 from ..layers.base import Layer
 from ..layers.core import Input
-from ..layers.masking import forward_layers
+from ..layers.masking import forward_layers_masked
 from .model import Model
 
 
@@ -94,7 +94,9 @@ class Sequential(Model):
             for layer in self.layers:
                 x = layer.forward(x, training)
             return x
-        return forward_layers(self.layers, x, training)  # passes masks along (see layers.masking)
+        y, mask = forward_layers_masked(self.layers, x, training)  # passes masks along (see layers.masking)
+        self._output_masks = None if mask is None else [mask]
+        return y
 
     def _enter_session(self) -> None:
         self._mask_free = not any(getattr(layer, "compute_mask", None) for layer in self.layers)
