@@ -1,49 +1,37 @@
-"""Sums over one axis of a 2-D array as BLAS matrix-vector products: ``ones @ G`` and ``X @ ones``.
+"""Row sums and row-vector products of 2-D arrays through ``np.einsum``, and column sums.
 
-A bias gradient is the column sum 1^T G of the (rows, units) output gradient, and a layer norm's
-statistics are row sums X 1 of (rows, features). NumPy's ``sum`` adds a C-contiguous array's rows one
-reduction loop at a time; BLAS's GEMV reads the array once in wide vector blocks. Measured on W9's
-shapes (float32, one thread, min of 60): row sums of (8192, 64) 0.22 against 0.04 ms, column sums of
-(2048, 512) 0.11 against 0.05 ms and of (2048, 128) 0.048 against 0.015 ms. The result is the same sum
-in another order (float32 rounding differs; float64 agrees to ~1e-15).
+A layer norm's statistics and a softmax's normalizer are row sums x 1 (or x v) of (rows, features)
+arrays with few features. ``np.add.reduce(x, axis=1)`` runs one reduction loop per row; einsum's
+sum-of-products loop reads the array once. Measured on W9's shapes (float32, min of 100, one thread):
+row sums of (8192, 64) 0.049 against 0.216 ms, of (2048, 128) 0.024 against 0.074 ms.
+
+BLAS's GEMV (``x @ ones``) was faster still with one thread (0.033 ms) but OpenBLAS splits a GEMV of more
+than about 9,000 entries over its threads: with 2 threads on a busy machine one such sum took 12 to 15 ms
+(thread wake-up), so no sum here goes through BLAS. Column sums (bias gradients) stay ``np.add.reduce``
+over axis 0, which already reads the array row after row in vector blocks.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from .._typing import Array
 
-_ONES: dict[tuple[int, str], Array] = {}
-
-
-def ones(n: int, dtype: Any) -> Array:
-    """A read-only vector of n ones of ``dtype`` (cached: a step asks for the same few lengths)."""
-    key = (n, np.dtype(dtype).str)
-    vector = _ONES.get(key)
-    if vector is None:
-        if len(_ONES) > 64:  # lengths seen are few (batch rows, widths); never grow without bound
-            _ONES.clear()
-        vector = _ONES[key] = np.ones(n, dtype=dtype)
-        vector.flags.writeable = False
-    return vector
-
-
-_SMALL = 8192  # below this many entries the GEMV's call costs more than it saves (measured: 1.6 vs 1.5 us
-#                at (32, 64), 4.3 vs 6.3 us at (128, 256))
-
-
-def column_sums(g: Array, out: Array | None = None) -> Array:
-    """sum_i g[i, :] = 1^T g for a 2-D g (the bias gradient of a layer whose output gradient is g)."""
-    if g.size < _SMALL:
-        return np.add.reduce(g, axis=0, out=out)
-    return np.matmul(ones(g.shape[0], g.dtype), g, out=out)
+_SMALL = 4096  # below this many entries einsum's subscript parsing costs more than its loop saves
 
 
 def row_sums(x: Array, out: Array | None = None) -> Array:
-    """sum_j x[:, j] = x 1 for a 2-D x."""
+    """sum_j x[:, j] for a 2-D x."""
     if x.size < _SMALL:
         return np.add.reduce(x, axis=1, out=out)
-    return np.matmul(x, ones(x.shape[1], x.dtype), out=out)
+    return np.einsum("ij->i", x, out=out)
+
+
+def row_dots(x: Array, v: Array, out: Array | None = None) -> Array:
+    """sum_j x[:, j] v[j] for a 2-D x and a vector v (x v without BLAS)."""
+    return np.einsum("ij,j->i", x, v, out=out)
+
+
+def column_sums(g: Array, out: Array | None = None) -> Array:
+    """sum_i g[i, :] for a 2-D g (the bias gradient of a layer whose output gradient is g)."""
+    return np.add.reduce(g, axis=0, out=out)

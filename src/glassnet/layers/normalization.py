@@ -18,7 +18,7 @@ import numpy as np
 
 from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
-from ._sums import column_sums, ones, row_sums
+from ._sums import column_sums, row_dots, row_sums
 from .base import Layer
 
 
@@ -266,7 +266,7 @@ class LayerNormalization(_Normalization):
     def backward(self, grad_output: Array) -> Array | None:
         """With rows r (every axis but the last), g = dL/dy and s = 1 / std of the row:
         dgamma = 1^T (g * x_hat),  dbeta = 1^T g,
-        dx = s (gamma g - (g gamma^T) / n - x_hat ((g * x_hat) gamma^T) / n)   (row sums as GEMVs)."""
+        dx = s (gamma g - (g gamma^T) / n - x_hat ((g * x_hat) gamma^T) / n)   (row sums by einsum)."""
         x_hat, inv_std = self.read_cache("x_hat", "inv_std")
         n = x_hat.shape[-1]
         g = grad_output.reshape(-1, n)
@@ -277,16 +277,18 @@ class LayerNormalization(_Normalization):
             column_sums(g, out=self.beta.grad)
         if not self.input_grad_required:
             return None
-        gamma = self.gamma.value if self.scale else ones(n, g.dtype)
-        along_xhat = np.matmul(work, gamma)  # sum_j g gamma x_hat
+        along_xhat = row_dots(work, self.gamma.value) if self.scale else row_sums(work)  # sum_j g gamma x_hat
         along_xhat *= inv_std
-        along_xhat *= 1.0 / n
-        mean_part = np.matmul(g, gamma)  # sum_j g gamma
+        along_xhat *= -1.0 / n
+        mean_part = row_dots(g, self.gamma.value) if self.scale else row_sums(g)  # sum_j g gamma
         mean_part *= inv_std
         mean_part *= 1.0 / n
-        grad_input = np.multiply(g, gamma, out=work)  # work's content is spent
-        grad_input *= inv_std[:, None]
+        grad_input = np.multiply(x_hat, along_xhat[:, None])
         grad_input -= mean_part[:, None]
-        x_hat_part = np.multiply(x_hat, along_xhat[:, None])
-        grad_input -= x_hat_part
+        if self.scale:  # work's content is spent: it takes s gamma g
+            np.multiply(g, self.gamma.value, out=work)
+        else:
+            np.copyto(work, g)
+        work *= inv_std[:, None]
+        grad_input += work
         return grad_input.reshape(grad_output.shape)
