@@ -3,7 +3,8 @@
 ``python -m bench.ab_w9_step OLD_SRC [NEW_SRC] [--pairs N] [--steps N]`` loads each ``src`` tree's
 ``glassnet`` under another name (as ``bench.ab_w2_step`` does), builds W9's model (2-layer pre-LN GPT,
 d 128, 4 heads, T 64, batch 32, GELU tanh, Adam) in each from the same seed, and alternates fits of
-``--steps`` training steps (A B, B A, ...), timing each in this process's CPU time. For example::
+``--steps`` training steps (A B, B A, ...), timing each in this process's CPU time (``--wall``:
+wall-clock, for more than one BLAS thread). For example::
 
     git -C /work/main archive 0ae121c src | tar -x -C /tmp/w9old
     OPENBLAS_NUM_THREADS=1 python -m bench.ab_w9_step /tmp/w9old/src src --pairs 12
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("new", nargs="?", default="src")
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--wall", action="store_true", help="time wall-clock (perf_counter), not CPU time")
     args = parser.parse_args(argv)
     w = WORKLOADS["W9"]
     tokens, targets, _ = load_data(w)
@@ -62,11 +64,12 @@ def main(argv: list[str] | None = None) -> None:
         losses = {k: m.fit(x, y, batch_size=w.batch_size, verbose=0, seed=0).history["loss"][-1]
                   for k, m in models.items()}  # warm-up, and the same first epoch in both
         times: dict[str, list[float]] = {k: [] for k in models}
+        clock = time.perf_counter if args.wall else time.process_time
         for i in range(args.pairs):
             for k in ("old", "new") if i % 2 == 0 else ("new", "old"):
-                start = time.process_time()
+                start = clock()
                 models[k].fit(x, y, batch_size=w.batch_size, verbose=0, seed=0)
-                times[k].append((time.process_time() - start) / args.steps)
+                times[k].append((clock() - start) / args.steps)
     stats = {k: sorted(v) for k, v in times.items()}
     for k, v in stats.items():
         print(f"{k}: min {v[0] * 1e3:.1f} ms, q25 {v[len(v) // 4] * 1e3:.1f} ms, median {v[len(v) // 2] * 1e3:.1f} ms"
