@@ -180,6 +180,9 @@ def test_gelu_saves_its_slope_and_writes_in_place_only_when_asked(approximate, r
         assert act.backward_into(g, got_saved, out) is out
         np.testing.assert_allclose(out, expected_grad, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(act.backward(g, got_saved), expected_grad, rtol=1e-4, atol=1e-5)
+    a_t, saved_t = act.forward_saving(z_before.T, inplace=True)  # a strided view: computed on a C-order copy
+    np.testing.assert_allclose(a_t, expected_a.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(act.backward(g.T, saved_t), expected_grad.T, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("act", [gn.activations.GELU(), gn.activations.GELU("tanh"), gn.activations.Swish()])

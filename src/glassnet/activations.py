@@ -398,14 +398,16 @@ class GELU(Activation):
             slope *= z
             slope += phi
             return np.multiply(z, phi, out=z if inplace else phi), Slope(slope)
-        a = z if inplace else np.empty_like(z)
-        slope = np.empty_like(z)
-        flat = [v.reshape(-1) for v in (z, a, slope)]
-        n = flat[0].size
+        if not z.flags.c_contiguous:  # the flat block views below need C order
+            z, inplace = np.ascontiguousarray(z), False
+        a = z if inplace else np.empty(z.shape, dtype=z.dtype)
+        slope = np.empty(z.shape, dtype=z.dtype)
+        z1, a1, slope1 = z.reshape(-1), a.reshape(-1), slope.reshape(-1)
+        n = z1.size
         work = np.empty((2, min(n, _BLOCK)), dtype=z.dtype)
         for lo in range(0, n, _BLOCK):  # blocks keep the two scratch arrays small (see _BLOCK)
             hi = min(lo + _BLOCK, n)
-            _gelu_tanh(*(v[lo:hi] for v in flat), work[0, : hi - lo], work[1, : hi - lo])
+            _gelu_tanh(z1[lo:hi], a1[lo:hi], slope1[lo:hi], work[0, : hi - lo], work[1, : hi - lo])
         return a, Slope(slope)
 
     def backward(self, grad_output: Array, a: Any) -> Array:

@@ -357,9 +357,9 @@ class MultiHeadAttention(Layer):
         else:
             p_used = p
         b, t_q = query.shape[0], query.shape[1]
-        o = np.empty((b, t_q, h, v_h.shape[-1]), dtype=p.dtype)
-        np.matmul(p_used, v_h, out=o.transpose(0, 2, 1, 3))  # heads merged as written: no copy
-        o = o.reshape(b, t_q, -1)  # (B, T_q, H * d_v)
+        o_split = np.empty((b, t_q, h, v_h.shape[-1]), dtype=p.dtype)
+        np.matmul(p_used, v_h, out=o_split.transpose(0, 2, 1, 3))  # heads merged as written: no copy
+        o = o_split.reshape(b, t_q, -1)  # (B, T_q, H * d_v)
         kernel = self.output_kernel.value
         y = _mm(o, kernel.reshape(-1, kernel.shape[-1]))
         if self.use_bias:
