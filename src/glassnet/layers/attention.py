@@ -90,7 +90,7 @@ def masked_softmax(scores: Array, mask: Array | None) -> Array:
     """Softmax over the last axis where ``mask`` is True; zeros where it is False, and for empty rows.
 
     Overwrites ``scores`` (the caller's fresh array) and returns it. The mask enters as an added 0 / -inf
-    array (one pass; a ``where=`` copy took twice as long) and the row sums are GEMVs (``_sums``).
+    array (one pass; a ``where=`` copy took twice as long) and the row sums are einsums (``_sums``).
     """
     if mask is not None:
         scores += additive_mask(mask, scores.dtype)
@@ -357,7 +357,7 @@ class MultiHeadAttention(Layer):
         else:
             p_used = p
         b, t_q = query.shape[0], query.shape[1]
-        o_split = np.empty((b, t_q, h, v_h.shape[-1]), dtype=p.dtype)
+        o_split = np.empty((b, t_q, h, v_h.shape[-1]), dtype=np.result_type(p_used, v_h))
         np.matmul(p_used, v_h, out=o_split.transpose(0, 2, 1, 3))  # heads merged as written: no copy
         o = o_split.reshape(b, t_q, -1)  # (B, T_q, H * d_v)
         kernel = self.output_kernel.value
