@@ -18,7 +18,7 @@ import numpy as np
 
 from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
-from ._sums import column_sums, row_dots, row_sums
+from ._sums import column_sums, row_dots, row_products, row_sums
 from .base import Layer
 
 
@@ -253,7 +253,7 @@ class LayerNormalization(_Normalization):
         mean = row_sums(x2)
         mean *= 1.0 / n
         x_hat = x2 - mean[:, None]
-        inv_std = np.einsum("ij,ij->i", x_hat, x_hat)  # n var, one read of x_hat and no squared copy
+        inv_std = row_products(x_hat, x_hat)  # n var, one read of x_hat and no squared copy
         inv_std *= 1.0 / n
         inv_std += self.epsilon
         np.sqrt(inv_std, out=inv_std)
