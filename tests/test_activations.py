@@ -162,6 +162,29 @@ def test_dense_with_gelu_caches_its_input_for_backward(rng, float64):
     assert gn.activations.get({"class_name": "GELU", "config": {"approximate": "tanh"}}).approximate == "tanh"
 
 
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_saves_its_slope_and_writes_in_place_only_when_asked(approximate, rng):
+    act = gn.activations.GELU(approximate)
+    z = (rng.normal(size=(6, 50)) * 3).astype(np.float32)
+    g = rng.normal(size=z.shape).astype(np.float32)
+    expected_a, expected_grad = act.forward(z.copy()), act.backward(g, z)
+    z_before = z.copy()
+    a, saved = act.forward_saving(z)
+    np.testing.assert_array_equal(z, z_before)
+    assert isinstance(saved, gn.activations.Slope) and saved.da_dz.dtype == np.float32
+    a2, saved2 = act.forward_saving(z, inplace=True)
+    assert a2 is z
+    for got_a, got_saved in ((a, saved), (a2, saved2)):
+        np.testing.assert_allclose(got_a, expected_a, rtol=1e-5, atol=1e-6)
+        out = np.full_like(g, np.nan)
+        assert act.backward_into(g, got_saved, out) is out
+        np.testing.assert_allclose(out, expected_grad, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(act.backward(g, got_saved), expected_grad, rtol=1e-4, atol=1e-5)
+    a_t, saved_t = act.forward_saving(z_before.T, inplace=True)  # a strided view: computed on a C-order copy
+    np.testing.assert_allclose(a_t, expected_a.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(act.backward(g.T, saved_t), expected_grad.T, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("act", [gn.activations.GELU(), gn.activations.GELU("tanh"), gn.activations.Swish()])
 def test_forward_saving_gives_the_same_values_and_derivative_as_from_the_input(act, rng, float64):
     z = rng.normal(size=(5, 7)) * 3

@@ -173,6 +173,31 @@ def test_scores_are_a_masked_softmax_of_scaled_dot_products(rng, float64):
     np.testing.assert_array_equal(np.triu(p[0, 0], 1), 0.0)
 
 
+def test_masked_softmax_and_its_backward_match_the_formula_on_large_scores(rng, float64):
+    """(B, H, T_q, T_k) past the small-array path of layers._sums, with a padding + causal mask and rows
+    that see no key; the formula written out in NumPy."""
+    from glassnet.layers.attention import combine_masks, masked_softmax, softmax_backward
+
+    b, h, t = 4, 3, 24
+    padding = np.arange(t)[None, :] < np.array([t, 5, 1, 0])[:, None]  # the last batch sees nothing
+    mask = combine_masks(padding[:, None, :], True, b, t, t, "test")
+    scores = rng.normal(size=(b, h, t, t)) * 4
+    top = np.where(mask, scores, -np.inf).max(-1, keepdims=True)
+    top[np.isinf(top)] = 0.0  # a row with no key: every entry masked
+    expected = np.where(mask, np.exp(scores - top), 0.0)
+    total = expected.sum(-1, keepdims=True)
+    expected = expected / np.where(total == 0, 1.0, total)
+    p = masked_softmax(scores.copy(), mask)
+    np.testing.assert_allclose(p, expected, rtol=1e-12, atol=1e-15)
+    assert not np.isnan(p).any() and np.all(p[3] == 0)
+    grad_p = rng.normal(size=p.shape)
+    want = expected * (grad_p - (grad_p * expected).sum(-1, keepdims=True))
+    np.testing.assert_allclose(softmax_backward(p, grad_p), want, rtol=1e-12, atol=1e-15)
+    into = grad_p.copy()
+    assert softmax_backward(p, into, out=into) is into
+    np.testing.assert_allclose(into, want, rtol=1e-12, atol=1e-15)
+
+
 def test_mha_in_a_functional_graph_with_a_mask_input(rng, float64):
     x_in = gn.layers.Input(shape=(4, 6), name="x")
     m_in = gn.layers.Input(shape=(1, 4), name="mask")

@@ -181,6 +181,31 @@ def test_layernorm_matches_torch(float64, torch, rng):
     np.testing.assert_allclose(ours.forward(x, training=False), y)
 
 
+@pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False)])
+def test_layernorm_matches_the_formula_on_large_inputs(float64, rng, center, scale):
+    """(rows x features) past the small-array path of layers._sums; formula written out in NumPy."""
+    layer = LayerNormalization(epsilon=1e-5, center=center, scale=scale)
+    layer.build((9, 70))
+    _randomize_affine(layer, rng)
+    x = rng.normal(1.0, 2.0, size=(8, 9, 70))
+    g = rng.normal(size=x.shape)
+    y = layer.forward(x, training=True)
+    grad_x = layer.backward(g)
+    gamma = layer.gamma.value if scale else np.ones(70)
+    beta = layer.beta.value if center else np.zeros(70)
+    mu = x.mean(axis=-1, keepdims=True)
+    s = 1.0 / np.sqrt(((x - mu) ** 2).mean(axis=-1, keepdims=True) + 1e-5)
+    x_hat = (x - mu) * s
+    np.testing.assert_allclose(y, gamma * x_hat + beta, rtol=1e-12, atol=1e-12)
+    gx = g * gamma
+    expected = s * (gx - gx.mean(axis=-1, keepdims=True) - x_hat * (gx * x_hat).mean(axis=-1, keepdims=True))
+    np.testing.assert_allclose(grad_x, expected, rtol=1e-10, atol=1e-12)
+    if scale:
+        np.testing.assert_allclose(layer.gamma.grad, (g * x_hat).sum(axis=(0, 1)), rtol=1e-12)
+    if center:
+        np.testing.assert_allclose(layer.beta.grad, g.sum(axis=(0, 1)), rtol=1e-12)
+
+
 def test_layernorm_keeps_float32_and_normalizes_each_sample(rng):
     x = rng.normal(3.0, 5.0, size=(7, 16)).astype(np.float32)
     y = LayerNormalization(epsilon=1e-6).forward(x, training=True)

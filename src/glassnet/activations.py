@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,9 +48,10 @@ class Activation:
     def backward(self, grad_output: Array, a: Array) -> Array:
         raise NotImplementedError
 
-    def forward_saving(self, z: Array) -> tuple[Array, Any]:
+    def forward_saving(self, z: Array, inplace: bool = False) -> tuple[Array, Any]:
         """(a, what ``backward(g, .)`` needs): a, or z where ``derivative_from_input`` (GELU and swish
-        override this to keep an intermediate as well, so backward does not recompute it)."""
+        override this to keep an intermediate as well, so backward does not recompute it). ``inplace=True``
+        lets an override write a over z (the caller's own pre-activation); here z is left alone."""
         a = self.forward(z)
         return a, (z if self.derivative_from_input else a)
 
@@ -311,13 +312,46 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_CUBIC = 0.044715
 
 
+# Elements per block of a chain of elementwise passes with scratch arrays: two (2048, 512) float32 scratch
+# arrays per GELU call, freed at once, made the allocator hand pages back and fault them in again each
+# step (W9: 2121 against 569 page faults per step); 64 Ki-element blocks keep them at 256 KiB each.
+_BLOCK = 65536
+
+
+class Slope(NamedTuple):
+    """da/dz, saved by ``forward_saving`` of an activation whose derivative needs its input."""
+
+    da_dz: Array
+
+
+def _gelu_tanh(z: Array, a: Array, slope: Array, s: Array, t: Array) -> None:
+    """a = z h and da/dz = h + 2k z h (1 - h)(1 + 3c z^2), h = (1 + tanh u) / 2, u = k z (1 + c z^2),
+    k = sqrt(2/pi), c = 0.044715 (1 - tanh^2 u = 4 h (1 - h)); ``a`` may be ``z``, s and t are scratch."""
+    np.multiply(z, z, out=s)
+    np.multiply(s, _SQRT_2_OVER_PI * _GELU_CUBIC, out=slope)
+    slope += _SQRT_2_OVER_PI
+    slope *= z
+    np.tanh(slope, out=slope)
+    slope *= 0.5
+    slope += 0.5  # h
+    s *= 6.0 * _SQRT_2_OVER_PI * _GELU_CUBIC
+    s += 2.0 * _SQRT_2_OVER_PI
+    s *= z
+    np.subtract(1.0, slope, out=t)
+    t *= slope
+    s *= t
+    np.multiply(z, slope, out=a)
+    slope += s
+
+
 class GELU(Activation):
     """Gaussian error linear unit (Hendrycks and Gimpel, 2016): a = z Phi(z), Phi the normal CDF.
 
     Exact form: Phi(z) = (1 + erf(z / sqrt 2)) / 2,  da/dz = Phi(z) + z phi(z),  phi(z) = e^{-z^2/2} / sqrt(2 pi).
     ``approximate="tanh"``: a = z (1 + tanh u) / 2 with u = sqrt(2/pi) (z + 0.044715 z^3),
     da/dz = (1 + tanh u) / 2 + z (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 z^2) / 2.
-    ``backward(g, z)`` takes the input z (the function is not monotone for z < -0.75).
+    ``backward(g, z)`` takes the input z (the function is not monotone for z < -0.75); ``forward_saving``
+    keeps da/dz itself, computed beside a (measured on W9: docs/transformer.md, "Speed: W9").
     """
 
     name = "gelu"
@@ -351,16 +385,36 @@ class GELU(Activation):
         phi2 *= 0.5
         return np.multiply(z, phi2, out=z if inplace else phi2)
 
-    def forward_saving(self, z: Array) -> tuple[Array, Any]:
-        """a and (z, 2 Phi(z)): backward then needs no second tanh or erf (6 to 50 passes saved)."""
-        phi2 = self._cdf2(z)
-        a = z * phi2
-        a *= 0.5
-        return a, (z, phi2)
+    def forward_saving(self, z: Array, inplace: bool = False) -> tuple[Array, Any]:
+        """a and ``Slope(da/dz)``: backward is then one product g * da/dz, and no z, tanh or erf is kept.
+        ``inplace=True`` writes a over z (the caller's fresh pre-activation)."""
+        if self.approximate != "tanh":
+            phi = self._cdf2(z)
+            phi *= 0.5
+            slope = z * z  # Phi(z) + z phi(z)
+            slope *= -0.5
+            np.exp(slope, out=slope)
+            slope *= _INV_SQRT_2PI
+            slope *= z
+            slope += phi
+            return np.multiply(z, phi, out=z if inplace else phi), Slope(slope)
+        if not z.flags.c_contiguous:  # the flat block views below need C order
+            z, inplace = np.ascontiguousarray(z), False
+        a = z if inplace else np.empty(z.shape, dtype=z.dtype)
+        slope = np.empty(z.shape, dtype=z.dtype)
+        z1, a1, slope1 = z.reshape(-1), a.reshape(-1), slope.reshape(-1)
+        n = z1.size
+        work = np.empty((2, min(n, _BLOCK)), dtype=z.dtype)
+        for lo in range(0, n, _BLOCK):  # blocks keep the two scratch arrays small (see _BLOCK)
+            hi = min(lo + _BLOCK, n)
+            _gelu_tanh(z1[lo:hi], a1[lo:hi], slope1[lo:hi], work[0, : hi - lo], work[1, : hi - lo])
+        return a, Slope(slope)
 
     def backward(self, grad_output: Array, a: Any) -> Array:
-        """``a`` is the input z (derivative_from_input), or ``(z, 2 Phi(z))`` from ``forward_saving``."""
-        z, phi2 = a if isinstance(a, tuple) else (a, self._cdf2(a))
+        """``a`` is the input z (derivative_from_input), or ``Slope(da/dz)`` from ``forward_saving``."""
+        if isinstance(a, Slope):
+            return grad_output * a.da_dz
+        z, phi2 = a, self._cdf2(a)
         if self.approximate == "tanh":  # (1 + th + (1 - th^2) z sqrt(2/pi) (1 + 3 c z^2)) / 2, th = phi2 - 1
             inner = z * z
             inner *= 3.0 * _GELU_CUBIC * _SQRT_2_OVER_PI
@@ -380,6 +434,11 @@ class GELU(Activation):
         density += 0.5 * phi2
         return np.multiply(grad_output, density, out=density)
 
+    def backward_into(self, grad_output: Array, a: Any, out: Array | None) -> Array:
+        if isinstance(a, Slope):
+            return np.multiply(grad_output, a.da_dz, out=out)
+        return self.backward(grad_output, a)
+
     def get_config(self) -> dict[str, Any]:
         return {"approximate": self.approximate}
 
@@ -398,8 +457,8 @@ class Swish(Activation):
         s = Sigmoid().forward(z)
         return np.multiply(z, s, out=z if inplace else s)
 
-    def forward_saving(self, z: Array) -> tuple[Array, Any]:
-        """a and (z, sigmoid(z)), so backward needs no second sigmoid."""
+    def forward_saving(self, z: Array, inplace: bool = False) -> tuple[Array, Any]:
+        """a and (z, sigmoid(z)), so backward needs no second sigmoid (z is kept, so never in place)."""
         s = Sigmoid().forward(z)
         return z * s, (z, s)
 
@@ -454,5 +513,5 @@ def names() -> list[str]:
     return ACTIVATIONS.names()
 
 
-__all__ = ["ELU", "GELU", "SELU", "Activation", "LeakyReLU", "Linear", "ReLU", "Sigmoid", "Softmax", "Softplus",
-           "Swish", "Tanh", "erf", "get", "names"]
+__all__ = ["ELU", "GELU", "SELU", "Activation", "LeakyReLU", "Linear", "ReLU", "Sigmoid", "Slope", "Softmax",
+           "Softplus", "Swish", "Tanh", "erf", "get", "names"]

@@ -40,6 +40,7 @@ from .. import backend, initializers
 from .._registry import serialize
 from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
+from ._sums import column_sums, row_sums
 from .base import Layer
 from .core import _positive_int, _resolve
 
@@ -78,31 +79,38 @@ def combine_masks(attention_mask: Any, use_causal_mask: bool, batch: int, t_q: i
     return None if mask is None else mask[:, None]
 
 
+def additive_mask(mask: Array, dtype: Any) -> Array:
+    """The boolean mask as scores to add: 0 where True (may attend), -inf where False."""
+    add = np.zeros(mask.shape, dtype=dtype)
+    add[~mask] = -np.inf
+    return add
+
+
 def masked_softmax(scores: Array, mask: Array | None) -> Array:
     """Softmax over the last axis where ``mask`` is True; zeros where it is False, and for empty rows.
 
-    Overwrites ``scores`` (the caller's fresh array) and returns it.
+    Overwrites ``scores`` (the caller's fresh array) and returns it. The mask enters as an added 0 / -inf
+    array (one pass; a ``where=`` copy took twice as long) and the row sums are einsums (``_sums``).
     """
-    if mask is None:
-        scores -= scores.max(axis=-1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=-1, keepdims=True)
-        return scores
-    np.copyto(scores, -np.inf, where=~mask)
-    top = scores.max(axis=-1, keepdims=True)
-    top[top == -np.inf] = 0.0  # an empty row: exp(-inf - 0) = 0 everywhere
+    if mask is not None:
+        scores += additive_mask(mask, scores.dtype)
+    top = np.maximum.reduce(scores, axis=-1, keepdims=True)
+    if mask is not None:
+        top[top == -np.inf] = 0.0  # an empty row: exp(-inf - 0) = 0 everywhere
     scores -= top
     np.exp(scores, out=scores)
-    total = scores.sum(axis=-1, keepdims=True)
-    total[total == 0] = 1.0
+    total = row_sums(scores.reshape(-1, scores.shape[-1])).reshape(top.shape)
+    if mask is not None:
+        total[total == 0] = 1.0
     scores /= total
     return scores
 
 
-def softmax_backward(p: Array, grad_p: Array) -> Array:
-    """dS = P * (dP - sum_j dP_j P_j) over the last axis (masked entries, with P = 0, get 0)."""
+def softmax_backward(p: Array, grad_p: Array, out: Array | None = None) -> Array:
+    """dS = P * (dP - sum_j dP_j P_j) over the last axis (masked entries, with P = 0, get 0); into ``out``
+    (which may be ``grad_p`` itself) when given."""
     inner = np.einsum("...j,...j->...", grad_p, p)[..., None]
-    grad = grad_p - inner
+    grad = np.subtract(grad_p, inner, out=out)
     grad *= p
     return grad
 
@@ -299,13 +307,19 @@ class MultiHeadAttention(Layer):
             out += getattr(self, f"{part}_bias").value.reshape(-1)
         return out
 
-    def _fused_kernel(self) -> tuple[Array, Array | None]:
-        """[W_q | W_k | W_v] as one (E, H (2 d + d_v)) matrix and the biases joined the same way."""
+    def _fused_kernel(self, scale: float = 1.0) -> tuple[Array, Array | None]:
+        """[scale W_q | W_k | W_v] as one (E, H (2 d + d_v)) matrix and the biases joined the same way."""
         parts = ("query", "key", "value")
         kernel = np.concatenate([getattr(self, f"{p}_kernel").value.reshape(self.query_kernel.shape[0], -1)
                                  for p in parts], axis=1)
-        bias = np.concatenate([getattr(self, f"{p}_bias").value.reshape(-1) for p in parts]) if self.use_bias \
-            else None
+        width = self.num_heads * self.key_dim
+        if scale != 1.0:
+            kernel[:, :width] *= scale
+        if not self.use_bias:
+            return kernel, None
+        bias = np.concatenate([getattr(self, f"{p}_bias").value.reshape(-1) for p in parts])
+        if scale != 1.0:
+            bias[:width] *= scale
         return kernel, bias
 
     def attend(self, query: Array, key: Array, value: Array, mask: Array | None,
@@ -313,23 +327,25 @@ class MultiHeadAttention(Layer):
         """y and the values backward needs (None unless training), for a mask from ``combine_masks``.
 
         ``self_attention=True`` (query, key and value are one input x, as in the Transformer blocks) computes
-        the three projections as one GEMM x [W_q | W_k | W_v], and backward as two (``attend_backward`` then
-        returns dL/dx as its first gradient and None for the other two).
+        the three projections as one GEMM x [W_q / sqrt(d) | W_k | W_v] (the score scale folded into the
+        query's kernel and bias), and backward as two (``attend_backward`` then returns dL/dx as its first
+        gradient and None for the other two).
         """
         h = self.num_heads
         scale = 1.0 / math.sqrt(self.key_dim)
+        fused = None
         if self_attention:
-            kernel, bias = self._fused_kernel()
-            qkv = _mm(query, kernel)
-            if bias is not None:
-                qkv += bias
+            fused = self._fused_kernel(scale)
+            qkv = _mm(query, fused[0])
+            if fused[1] is not None:
+                qkv += fused[1]
             width = h * self.key_dim
-            q = qkv[..., :width]
+            q = qkv[..., :width]  # already Q / sqrt(d)
             k, v = qkv[..., width:2 * width], qkv[..., 2 * width:]
         else:
             q = self._project(query, "query")
             k, v = self._project(key, "key"), self._project(value, "value")
-        q *= scale  # Keras scales the query before the dot product
+            q *= scale  # Keras scales the query before the dot product
         q_h, k_h, v_h = _heads(q, h), _heads(k, h), _heads(v, h)
         p = masked_softmax(np.matmul(q_h, k_h.transpose(0, 1, 3, 2)), mask)
         self.last_attention_scores = p
@@ -340,7 +356,10 @@ class MultiHeadAttention(Layer):
             p_used = p * drop
         else:
             p_used = p
-        o = _merge_heads(np.matmul(p_used, v_h))  # (B, T_q, H * d_v)
+        b, t_q = query.shape[0], query.shape[1]
+        o_split = np.empty((b, t_q, h, v_h.shape[-1]), dtype=np.result_type(p_used, v_h))
+        np.matmul(p_used, v_h, out=o_split.transpose(0, 2, 1, 3))  # heads merged as written: no copy
+        o = o_split.reshape(b, t_q, -1)  # (B, T_q, H * d_v)
         kernel = self.output_kernel.value
         y = _mm(o, kernel.reshape(-1, kernel.shape[-1]))
         if self.use_bias:
@@ -348,7 +367,7 @@ class MultiHeadAttention(Layer):
         if not training:
             return y, None
         cache = {"query": query, "key": key, "value": value, "q_h": q_h, "k_h": k_h, "v_h": v_h, "p": p,
-                 "drop": drop, "p_used": p_used, "o": o, "fused": self_attention}
+                 "drop": drop, "p_used": p_used, "o": o, "fused": fused}
         return y, cache
 
     def attend_backward(self, grad: Array, cache: dict[str, Any]) -> tuple[Array, Array | None, Array | None]:
@@ -362,42 +381,52 @@ class MultiHeadAttention(Layer):
         g2 = grad.reshape(-1, e_out)
         np.matmul(o.reshape(-1, o.shape[-1]).T, g2, out=self.output_kernel.grad.reshape(-1, e_out))
         if self.use_bias:
-            np.add.reduce(g2, axis=0, out=self.output_bias.grad)
+            column_sums(g2, out=self.output_bias.grad)
         grad_o = _heads(_mm(grad, kernel.reshape(-1, e_out).T), h)  # (B, H, T_q, d_v)
-        grad_v_h = np.matmul(cache["p_used"].transpose(0, 1, 3, 2), grad_o)
         grad_p = np.matmul(grad_o, cache["v_h"].transpose(0, 1, 3, 2))
         if cache["drop"] is not None:
             grad_p *= cache["drop"]
-        grad_s = softmax_backward(cache["p"], grad_p)
-        grad_q_h = np.matmul(grad_s, cache["k_h"])
+        grad_s = softmax_backward(cache["p"], grad_p, out=grad_p)
+        q_h, k_h, p_used = cache["q_h"], cache["k_h"], cache["p_used"]
+        if cache["fused"] is not None:
+            return self._fused_backward(cache["query"], cache["fused"], grad_s, q_h, k_h, p_used, grad_o), None, None
+        grad_q_h = np.matmul(grad_s, k_h)
         grad_q_h *= scale  # q_h already holds Q / sqrt(d)
-        grad_k_h = np.matmul(grad_s.transpose(0, 1, 3, 2), cache["q_h"])
-        if cache["fused"]:
-            return self._fused_backward(cache["query"], grad_q_h, grad_k_h, grad_v_h), None, None
+        grad_k_h = np.matmul(grad_s.transpose(0, 1, 3, 2), q_h)
+        grad_v_h = np.matmul(p_used.transpose(0, 1, 3, 2), grad_o)
         grads = []
         for part, x, g_h in (("query", cache["query"], grad_q_h), ("key", cache["key"], grad_k_h),
                              ("value", cache["value"], grad_v_h)):
             grads.append(self._project_backward(part, x, _merge_heads(g_h)))
         return grads[0], grads[1], grads[2]
 
-    def _fused_backward(self, x: Array, grad_q_h: Array, grad_k_h: Array, grad_v_h: Array) -> Array:
-        """G = [dQ | dK | dV] (B, T, H (2 d + d_v)); [dW_q | dW_k | dW_v] = x^T G (one GEMM), dx = G W^T (one)."""
-        b, h, t, d = grad_q_h.shape
-        dv = grad_v_h.shape[-1]
-        joined = np.empty((b, t, h * (2 * d + dv)), dtype=grad_q_h.dtype)
+    def _fused_backward(self, x: Array, fused: tuple[Array, Array | None], grad_s: Array, q_h: Array,
+                        k_h: Array, p_used: Array, grad_o: Array) -> Array:
+        """G = [dQ' | dK | dV] (B, T, H (2 d + d_v)), Q' = Q / sqrt(d), written by the three batched products
+        straight into its column blocks; dW' = x^T G (one GEMM), dx = G W'^T (one) with W' the fused kernel
+        [W_q / sqrt(d) | W_k | W_v], so dW_q = dW'_q / sqrt(d) (and the same for b_q)."""
+        b, h, t, d = q_h.shape
+        dv = grad_o.shape[-1]
+        joined = np.empty((b, t, h * (2 * d + dv)), dtype=grad_s.dtype)
         cuts = (0, h * d, 2 * h * d, h * (2 * d + dv))
-        for (start, stop), g_h in zip(zip(cuts, cuts[1:]), (grad_q_h, grad_k_h, grad_v_h)):
-            joined[..., start:stop].reshape(b, t, h, -1)[...] = g_h.transpose(0, 2, 1, 3)
+
+        def block(i: int) -> Array:  # (B, H, T, size) view of column block i
+            return joined[..., cuts[i]:cuts[i + 1]].reshape(b, t, h, -1).transpose(0, 2, 1, 3)
+
+        np.matmul(grad_s, k_h, out=block(0))
+        np.matmul(grad_s.transpose(0, 1, 3, 2), q_h, out=block(1))
+        np.matmul(p_used.transpose(0, 1, 3, 2), grad_o, out=block(2))
         rows = joined.reshape(-1, joined.shape[-1])
         width = x.shape[-1]
         grad_w = np.matmul(x.reshape(-1, width).T, rows)
-        grad_b = np.add.reduce(rows, axis=0) if self.use_bias else None
+        grad_b = column_sums(rows) if self.use_bias else None
+        scale = 1.0 / math.sqrt(self.key_dim)
         for (start, stop), part in zip(zip(cuts, cuts[1:]), ("query", "key", "value")):
-            getattr(self, f"{part}_kernel").grad.reshape(width, -1)[...] = grad_w[:, start:stop]
+            factor = scale if part == "query" else 1.0
+            np.multiply(grad_w[:, start:stop], factor, out=getattr(self, f"{part}_kernel").grad.reshape(width, -1))
             if grad_b is not None:
-                getattr(self, f"{part}_bias").grad.reshape(-1)[...] = grad_b[start:stop]
-        kernel, _ = self._fused_kernel()
-        return _mm(joined, kernel.T)
+                np.multiply(grad_b[start:stop], factor, out=getattr(self, f"{part}_bias").grad.reshape(-1))
+        return _mm(joined, fused[0].T)
 
     def _project_backward(self, part: str, x: Array, grad: Array) -> Array:
         kernel = getattr(self, f"{part}_kernel")
@@ -405,7 +434,7 @@ class MultiHeadAttention(Layer):
         g2 = grad.reshape(-1, grad.shape[-1])
         np.matmul(x.reshape(-1, width).T, g2, out=kernel.grad.reshape(width, -1))
         if self.use_bias:
-            np.add.reduce(g2, axis=0, out=getattr(self, f"{part}_bias").grad.reshape(-1))
+            column_sums(g2, out=getattr(self, f"{part}_bias").grad.reshape(-1))
         return _mm(grad, kernel.value.reshape(width, -1).T)
 
     def backward(self, grad_output: Array) -> list[Array | None]:  # type: ignore[override]

@@ -10,6 +10,7 @@ from .. import activations, initializers, regularizers
 from .._registry import serialize
 from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
+from ._sums import column_sums
 from .base import Layer
 from .workspace import Workspace
 
@@ -133,7 +134,8 @@ class Dense(Layer):
         if self.use_bias:
             z += self.bias.value
         if self.activation.derivative_from_input:  # gelu, swish: backward needs z (and more), cached as "a"
-            a, saved = self.activation.forward_saving(z) if training else (self.activation.forward(z), None)
+            a, saved = self.activation.forward_saving(z, inplace=True) if training else (
+                self.activation.forward(z, inplace=True), None)
         else:
             a = saved = self.activation.forward(z, inplace=True)  # z is ours and not needed again: reuse it
         if training:
@@ -158,7 +160,7 @@ class Dense(Layer):
             x2, g2 = x.reshape(-1, x.shape[-1]), grad_z.reshape(-1, self.units)
         np.matmul(x2.T, g2, out=self.kernel.grad)
         if self.use_bias:
-            np.add.reduce(g2, axis=0, out=self.bias.grad)  # = g2.sum(axis=0), without np.sum's dispatch
+            column_sums(g2, out=self.bias.grad)  # 1^T g2 as a GEMV (layers._sums)
         if not self.input_grad_required:
             return None
         if grad_z.ndim > 2:

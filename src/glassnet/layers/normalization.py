@@ -18,6 +18,7 @@ import numpy as np
 
 from .._typing import Array, Shape
 from ..errors import ConfigError, ShapeError
+from ._sums import column_sums, row_dots, row_products, row_sums
 from .base import Layer
 
 
@@ -247,31 +248,47 @@ class LayerNormalization(_Normalization):
         self._build_affine(input_shape)
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        x_hat = x - x.mean(axis=-1, keepdims=True)
-        var = np.square(x_hat).mean(axis=-1, keepdims=True)
-        inv_std = 1.0 / np.sqrt(var + self.epsilon)
-        x_hat *= inv_std
+        n = x.shape[-1]
+        x2 = x.reshape(-1, n)
+        mean = row_sums(x2)
+        mean *= 1.0 / n
+        x_hat = x2 - mean[:, None]
+        inv_std = row_products(x_hat, x_hat)  # n var, one read of x_hat and no squared copy
+        inv_std *= 1.0 / n
+        inv_std += self.epsilon
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(1.0, inv_std, out=inv_std)
+        x_hat *= inv_std[:, None]
         if training:
             self.cache = {"x_hat": x_hat, "inv_std": inv_std}
-        return self._affine(x_hat)
+        return self._affine(x_hat).reshape(x.shape)
 
     def backward(self, grad_output: Array) -> Array | None:
+        """With rows r (every axis but the last), g = dL/dy and s = 1 / std of the row:
+        dgamma = 1^T (g * x_hat),  dbeta = 1^T g,
+        dx = s (gamma g - (g gamma^T) / n - x_hat ((g * x_hat) gamma^T) / n)   (row sums by einsum)."""
         x_hat, inv_std = self.read_cache("x_hat", "inv_std")
-        axes = tuple(range(grad_output.ndim - 1))
-        work = grad_output * x_hat
+        n = x_hat.shape[-1]
+        g = grad_output.reshape(-1, n)
+        work = g * x_hat
         if self.scale:
-            self.gamma.grad[...] = work.sum(axis=axes)
+            column_sums(work, out=self.gamma.grad)
         if self.center:
-            self.beta.grad[...] = grad_output.sum(axis=axes)
+            column_sums(g, out=self.beta.grad)
         if not self.input_grad_required:
             return None
-        grad_xhat = grad_output * self.gamma.value if self.scale else grad_output.copy()
-        n = float(grad_output.shape[-1])
-        np.multiply(grad_xhat, x_hat, out=work)
-        work_sum = work.sum(axis=-1, keepdims=True)
-        grad_input = grad_xhat * n
-        grad_input -= grad_xhat.sum(axis=-1, keepdims=True)
-        np.multiply(x_hat, work_sum, out=work)
-        grad_input -= work
-        grad_input *= inv_std / n
-        return grad_input
+        along_xhat = row_dots(work, self.gamma.value) if self.scale else row_sums(work)  # sum_j g gamma x_hat
+        along_xhat *= inv_std
+        along_xhat *= -1.0 / n
+        mean_part = row_dots(g, self.gamma.value) if self.scale else row_sums(g)  # sum_j g gamma
+        mean_part *= inv_std
+        mean_part *= 1.0 / n
+        grad_input = np.multiply(x_hat, along_xhat[:, None])
+        grad_input -= mean_part[:, None]
+        if self.scale:  # work's content is spent: it takes s gamma g
+            np.multiply(g, self.gamma.value, out=work)
+        else:
+            np.copyto(work, g)
+        work *= inv_std[:, None]
+        grad_input += work
+        return grad_input.reshape(grad_output.shape)

@@ -129,7 +129,8 @@ class _Block(Layer):
         if self.norm_first:
             out, back = branch(norm.forward(x, training))
             out, mask = self._drop(out, training)
-            y = x + out
+            out += x  # the branch's output is a fresh array: the residual sum goes into it
+            y = out
         else:
             out, back = branch(x)
             out, mask = self._drop(out, training)
@@ -143,7 +144,9 @@ class _Block(Layer):
         norm.cache = norm_cache
         if self.norm_first:
             g_branch = grad if mask is None else grad * mask
-            return grad + norm.backward(back(g_branch))
+            g_x = norm.backward(back(g_branch))  # a fresh array: grad is added into it
+            g_x += grad
+            return g_x
         g = norm.backward(grad)
         g_branch = g if mask is None else g * mask
         return g + back(g_branch)
