@@ -141,3 +141,36 @@ def test_pooling_defaults_config_and_errors():
         L.MaxPooling2D((2, 0))
     with pytest.raises(gn.ConfigError, match="padding"):
         L.AveragePooling2D(padding="full")
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: [L.Conv2D(4, 2, activation="relu"), L.MaxPooling2D(2)], (3, 9, 9, 2)),  # 8 x 8: tiled windows
+    (lambda: [L.Conv2D(4, 2, activation="relu"), L.MaxPooling2D(2)], (3, 8, 10, 2)),  # 7 x 9: a row/column left
+    (lambda: [L.Conv2D(4, 2, activation="relu"), L.MaxPooling2D(3, 2, "same")], (3, 8, 8, 2)),  # overlapping
+    (lambda: [L.Conv1D(4, 2, activation="relu"), L.MaxPooling1D(2)], (3, 9, 2)),
+    (lambda: [L.Dense(4, activation="relu"), L.MaxPooling1D(2)], (3, 8, 2)),
+    (lambda: [L.Dense(4), L.Activation("relu"), L.MaxPooling1D(2)], (3, 8, 2)),
+])
+def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, rng, float64):
+    """In fit, a max pooling after a ReLU layer returns that layer's dL/dz (Sequential._enter_session);
+    the parameter gradients equal those of the plain backward (layer by layer through the ReLU), ties
+    included: one filter is constant and positive (ties at the maximum), one constant and dead (ties at 0)."""
+    layers = make()
+    model = gn.Sequential([L.Input(shape=shape[1:]), *layers, L.Flatten(), L.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    first = layers[0]
+    first.kernel.value[..., :2] = 0.0
+    first.bias.value = np.array([0.5, -0.5, 0.1, -0.1])
+    x, y = rng.normal(size=shape), rng.normal(size=(shape[0], 2))
+
+    pred = model.forward(x, training=True)  # outside fit: nothing fused
+    model.backward(model.loss.gradient(y, pred))
+    expected = [p.grad.copy() for p in model.parameters()]
+    pool = layers[-1]
+    with model.training_session():
+        assert pool.relu_input and model._relu_fused == {len(layers) - 2}
+        model.compute_loss_and_gradients(x, y)
+    assert not pool.relu_input and not model._relu_fused
+    for got, want in zip((p.grad for p in model.parameters()), expected):
+        np.testing.assert_array_equal(got, want)
+    assert np.abs(expected[0]).max() > 0

@@ -132,6 +132,14 @@ def _fold(ufunc: Any, parts: list[Array]) -> Array:
 
 
 class _MaxPooling(_Pooling):
+    # Set by a Sequential while it trains when the layer before ends in ReLU (``Sequential._enter_session``):
+    # backward then returns that layer's dL/dz, not dL/dx. Max pooling commutes with ReLU and the first
+    # maximum of a window of relu(z) has z > 0 exactly where the window's maximum y is > 0, so
+    # dL/dz = (dL/dy * [y > 0]) routed to the first maxima: the ReLU mask costs one pass over the pooled
+    # output instead of one over the (pool_size times larger) input.
+    fuses_relu_input = True
+    relu_input = False
+
     def forward(self, x: Array, training: bool = False) -> Array:
         x4 = x[:, None] if self.rank == 1 else x
         xp = cu.pad_spatial(x4, self._pads, -np.inf)
@@ -145,6 +153,8 @@ class _MaxPooling(_Pooling):
         xp, y, x_shape = self.read_cache("xp", "y", "x_shape")
         g = grad_output[:, None] if self.rank == 1 else grad_output
         dtype = np.result_type(g.dtype, xp.dtype)
+        if self.relu_input:  # dL/dz of the ReLU before (see fuses_relu_input)
+            g = np.multiply(np.greater(y, 0, out=np.empty(np.broadcast_shapes(y.shape, g.shape), dtype)), g)
         blocks = self._blocks(xp)
         if blocks is not None:
             grad_xp = self._backward_blocks(blocks, y, g, xp.shape, dtype)
@@ -178,7 +188,10 @@ class _MaxPooling(_Pooling):
         tiled = shape[1:3] == (ho * ph, wo * pw)
         grad_xp = (np.empty if tiled else np.zeros)(shape, dtype=dtype)  # tiled: every entry is written
         target = grad_xp[:, : ho * ph, : wo * pw].reshape(blocks.shape)
-        np.multiply(hit, g[:, :, None, :, None, :], out=target)
+        # the mask as 0.0 / 1.0, then a float product in place: the bool-by-float product casts in
+        # buffered blocks (measured 1.4 ms against 1.8 ms for (128, 26, 26, 32) float32)
+        np.copyto(target, hit)
+        target *= g[:, :, None, :, None, :]
         return grad_xp
 
 
