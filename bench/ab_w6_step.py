@@ -3,8 +3,9 @@
 ``python -m bench.ab_w6_step OLD_SRC [NEW_SRC] [--pairs N] [--steps N] [--threads N]`` loads each ``src``
 tree's ``glassnet`` under another name (as ``bench.ab_w2_step`` does), builds Keras' mnist_convnet in
 each from the same weights, and alternates ``fit`` runs of ``--steps`` batches of 128 MNIST images
-(A B T, B A T, ... with T a PyTorch run of the same steps), timing each in this process's CPU time, so a
-busy machine slows all three alike. For example, against the code before issue 12's W6 work::
+(A B T, B A T, ... with T a PyTorch run of the same steps), timing each in this process's CPU time
+(``--wall``: wall-clock), so a busy machine slows all three alike. For example, against the code
+before issue 12's W6 work::
 
     git -C /work/main archive 0ae121c src | tar -x -C /tmp/w6old
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m bench.ab_w6_step /tmp/w6old/src src --threads 1
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--wall", action="store_true",
+                        help="wall-clock instead of CPU time (which, with --threads 2, adds up both threads)")
     args = parser.parse_args(argv)
     if args.threads:
         from threadpoolctl import threadpool_limits
@@ -92,12 +95,13 @@ def main(argv: list[str] | None = None) -> None:
         for run in runs.values():  # warm-up
             run()
         times: dict[str, list[float]] = {k: [] for k in runs}
+        clock = time.perf_counter if args.wall else time.process_time
         for i in range(args.pairs):
             order = ["old", "new"] if i % 2 == 0 else ["new", "old"]
             for k in order + ([] if args.no_torch else ["torch"]):
-                start = time.process_time()
+                start = clock()
                 runs[k]()
-                times[k].append((time.process_time() - start) / args.steps)
+                times[k].append((clock() - start) / args.steps)
     stats = {k: sorted(v) for k, v in times.items()}
     q = {"min": 0, "q25": args.pairs // 4, "median": args.pairs // 2}
     for k, v in stats.items():

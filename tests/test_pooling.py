@@ -151,10 +151,13 @@ def test_pooling_defaults_config_and_errors():
     (lambda: [L.Dense(4, activation="relu"), L.MaxPooling1D(2)], (3, 8, 2)),
     (lambda: [L.Dense(4), L.Activation("relu"), L.MaxPooling1D(2)], (3, 8, 2)),
 ])
-def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, rng, float64):
+@pytest.mark.parametrize("one_image_groups", [False, True])
+def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, one_image_groups, rng, float64,
+                                                                    monkeypatch):
     """In fit, a max pooling after a ReLU layer returns that layer's dL/dz (Sequential._enter_session);
     the parameter gradients equal those of the plain backward (layer by layer through the ReLU), ties
-    included: one filter is constant and positive (ties at the maximum), one constant and dead (ties at 0)."""
+    included: one filter is constant and positive (ties at the maximum), one constant and dead (ties at 0).
+    With ``one_image_groups`` the fused backward also runs image by image (the unfused one in one group)."""
     layers = make()
     model = gn.Sequential([L.Input(shape=shape[1:]), *layers, L.Flatten(), L.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
@@ -167,6 +170,10 @@ def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, r
     model.backward(model.loss.gradient(y, pred))
     expected = [p.grad.copy() for p in model.parameters()]
     pool = layers[-1]
+    if one_image_groups:
+        from glassnet.layers import pooling
+
+        monkeypatch.setattr(pooling, "_POOL_GROUP", 1)
     with model.training_session():
         assert pool.relu_input and model._relu_fused == {len(layers) - 2}
         model.compute_loss_and_gradients(x, y)
@@ -174,3 +181,18 @@ def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, r
     for got, want in zip((p.grad for p in model.parameters()), expected):
         np.testing.assert_array_equal(got, want)
     assert np.abs(expected[0]).max() > 0
+
+
+def test_max_pooling_backward_in_image_groups_matches_pytorch_with_many_ties(rng, float64, torch, monkeypatch):
+    """Values from {0, 1, 2}: most windows tie. Groups of 2 images (3 groups for 5) give PyTorch's gradient."""
+    from glassnet.layers import pooling
+
+    x = rng.integers(0, 3, size=(5, 6, 7, 3)).astype(float)  # 7 columns: the last one is in no window
+    layer = L.MaxPooling2D(2)
+    layer.forward(x, training=True)
+    monkeypatch.setattr(pooling, "_POOL_GROUP", 2 * 6 * 6 * 3 * 8)
+    g = rng.normal(size=(5, 3, 3, 3))
+    gx = layer.backward(g)
+    xt, yt = torch_pool(torch, "max", x, (2, 2), (2, 2), "valid")
+    yt.backward(torch.tensor(nchw(g)))
+    np.testing.assert_array_equal(gx, nhwc(xt.grad))

@@ -25,7 +25,7 @@ from .._typing import Array
 from ..errors import ConfigError
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
-_SCATTER_BLOCK = 1 << 19  # bytes of one image group's product block in scatter_products (fits the L2 cache)
+_SCATTER_BLOCK = 1 << 20  # bytes of one image group's product block in scatter_products (fits the L2 cache)
 
 
 def keras_name(class_name: str) -> str:
