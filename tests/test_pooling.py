@@ -183,16 +183,19 @@ def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, o
     assert np.abs(expected[0]).max() > 0
 
 
-def test_max_pooling_backward_in_image_groups_matches_pytorch_with_many_ties(rng, float64, torch, monkeypatch):
-    """Values from {0, 1, 2}: most windows tie. Groups of 2 images (3 groups for 5) give PyTorch's gradient."""
+@pytest.mark.parametrize("kind", ["max", "average"])
+def test_pooling_in_image_groups_matches_pytorch_with_many_ties(kind, rng, float64, torch, monkeypatch):
+    """Values from {0, 1, 2}: most windows tie. Image groups (forward: 1 image, backward: 2, so 3 groups
+    for 5 images) give PyTorch's output and gradient."""
     from glassnet.layers import pooling
 
-    x = rng.integers(0, 3, size=(5, 6, 7, 3)).astype(float)  # 7 columns: the last one is in no window
-    layer = L.MaxPooling2D(2)
-    layer.forward(x, training=True)
     monkeypatch.setattr(pooling, "_POOL_GROUP", 2 * 6 * 6 * 3 * 8)
+    x = rng.integers(0, 3, size=(5, 6, 7, 3)).astype(float)  # 7 columns: the last one is in no window
+    layer = L.MaxPooling2D(2) if kind == "max" else L.AveragePooling2D(2)
+    y = layer.forward(x, training=True)
     g = rng.normal(size=(5, 3, 3, 3))
     gx = layer.backward(g)
-    xt, yt = torch_pool(torch, "max", x, (2, 2), (2, 2), "valid")
+    xt, yt = torch_pool(torch, kind, x, (2, 2), (2, 2), "valid")
     yt.backward(torch.tensor(nchw(g)))
-    np.testing.assert_array_equal(gx, nhwc(xt.grad))
+    np.testing.assert_allclose(y, nhwc(yt), rtol=1e-15)
+    np.testing.assert_allclose(gx, nhwc(xt.grad), rtol=1e-15)

