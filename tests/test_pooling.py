@@ -167,6 +167,7 @@ def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, o
     x, y = rng.normal(size=shape), rng.normal(size=(shape[0], 2))
 
     pred = model.forward(x, training=True)  # outside fit: nothing fused
+    expected_loss = model.loss(y, pred)
     model.backward(model.loss.gradient(y, pred))
     expected = [p.grad.copy() for p in model.parameters()]
     pool = layers[-1]
@@ -176,8 +177,12 @@ def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, o
         monkeypatch.setattr(pooling, "_POOL_GROUP", 1)
     with model.training_session():
         assert pool.relu_input and model._relu_fused == {len(layers) - 2}
-        model.compute_loss_and_gradients(x, y)
-    assert not pool.relu_input and not model._relu_fused
+        assert pool.relu_in_forward == isinstance(first, L.Conv2D | L.Conv1D)  # the conv's ReLU moves too
+        assert model.compute_loss_and_gradients(x, y) == expected_loss
+        if pool.relu_in_forward:
+            assert first.cache["a"].min() < 0  # the conv's training output is z
+    assert not pool.relu_input and not pool.relu_in_forward and not model._relu_fused
+    assert not getattr(first, "relu_deferred", False)
     for got, want in zip((p.grad for p in model.parameters()), expected):
         np.testing.assert_array_equal(got, want)
     assert np.abs(expected[0]).max() > 0

@@ -148,6 +148,10 @@ class _Conv(Layer):
         return kernel.reshape(-1, g, self.filters // g).transpose(1, 0, 2)
 
     workspace: Workspace | None = None  # set by a model while it predicts or evaluates (see layers.workspace)
+    # Set by a Sequential while it trains when a max pooling follows this ReLU layer: the training forward
+    # returns z and the pooling applies the ReLU to its (smaller) output, relu(max z) = max relu(z)
+    # exactly; backward is then backward_preactivation (see layers.pooling._MaxPooling.fuses_relu_input).
+    relu_deferred = False
 
     def _buffer(self, name: str, rows: int, width: int, dtype: Any) -> Array | None:
         """A reused (rows, width) buffer inside a model's loop; None (allocate) elsewhere."""
@@ -176,7 +180,9 @@ class _Conv(Layer):
                 z = np.matmul(cols, w).transpose(1, 0, 2).reshape(rows, self.filters)
         if self.use_bias and not folded:
             z += self.bias.value
-        a = self.activation.forward(z, inplace=True).reshape((x.shape[0],) + self.output_shape)  # type: ignore[operator]
+        if not (training and self.relu_deferred):
+            z = self.activation.forward(z, inplace=True)
+        a = z.reshape((x.shape[0],) + self.output_shape)  # type: ignore[operator]
         if training:
             self.cache = {"cols": cols, "a": a, "x_shape": x4.shape}
         return a

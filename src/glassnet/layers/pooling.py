@@ -148,13 +148,18 @@ class _MaxPooling(_Pooling):
     # maximum of a window of relu(z) has z > 0 exactly where the window's maximum y is > 0, so
     # dL/dz = (dL/dy * [y > 0]) routed to the first maxima: the ReLU mask costs one pass over the pooled
     # output instead of one over the (pool_size times larger) input.
+    # With ``relu_in_forward`` as well (the layer before defers its ReLU: ``_Conv.relu_deferred``), the
+    # training forward takes z and returns relu(max z), the same values.
     fuses_relu_input = True
     relu_input = False
+    relu_in_forward = False
 
     def forward(self, x: Array, training: bool = False) -> Array:
         x4 = x[:, None] if self.rank == 1 else x
         xp = cu.pad_spatial(x4, self._pads, -np.inf)
         y = self._reduce(xp, np.maximum)
+        if training and self.relu_in_forward:
+            np.maximum(y, np.zeros(y.shape[-1], y.dtype), out=y)  # a zero row: faster than the scalar 0
         if training:
             self.cache = {"xp": xp, "y": y, "x_shape": x4.shape}
         return y[:, 0] if self.rank == 1 else y
@@ -198,7 +203,7 @@ class _MaxPooling(_Pooling):
         tiled = shape[1:3] == (ho * ph, wo * pw)
         grad_xp = (np.empty if tiled else np.zeros)(shape, dtype=dtype)  # tiled: every entry is written
         target = grad_xp[:, : ho * ph, : wo * pw].reshape(blocks.shape)
-        valid = y == y
+        valid = y > 0 if self.relu_input else y == y  # after a ReLU only windows with y > 0 need their hit
         group = max(1, _POOL_GROUP // (blocks[0].size * blocks.itemsize))
         offset_major = np.empty((min(group, n), ho, ph, pw, wo, c), dtype=bool)
         relu_grad = np.empty((min(group, n), ho, wo, c), dtype=dtype) if self.relu_input else None

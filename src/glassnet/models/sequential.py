@@ -107,11 +107,15 @@ class Sequential(Model):
                             if getattr(after, "fuses_relu_input", False) and layer.can_fuse("relu")}
         for i in self._relu_fused:
             self.layers[i + 1].relu_input = True
+            if hasattr(self.layers[i], "relu_deferred"):  # conv layers: the pooling applies the ReLU as well
+                self.layers[i].relu_deferred = self.layers[i + 1].relu_in_forward = True
 
     def _exit_session(self) -> None:
         self._mask_free = False
         for i in self._relu_fused:
-            self.layers[i + 1].relu_input = False
+            if hasattr(self.layers[i], "relu_deferred"):
+                self.layers[i].relu_deferred = False
+            self.layers[i + 1].relu_input = self.layers[i + 1].relu_in_forward = False
         self._relu_fused = frozenset()
 
     def _first_trainable(self) -> int:
