@@ -106,16 +106,21 @@ class Sequential(Model):
         self._relu_fused = {i for i, (layer, after) in enumerate(zip(self.layers, self.layers[1:]))
                             if getattr(after, "fuses_relu_input", False) and layer.can_fuse("relu")}
         for i in self._relu_fused:
-            self.layers[i + 1].relu_input = True
-            if hasattr(self.layers[i], "relu_deferred"):  # conv layers: the pooling applies the ReLU as well
-                self.layers[i].relu_deferred = self.layers[i + 1].relu_in_forward = True
+            layer, pool = self._relu_pair(i)
+            pool.relu_input = True
+            if hasattr(layer, "relu_deferred"):  # conv layers: the pooling applies the ReLU as well
+                layer.relu_deferred = pool.relu_in_forward = True
+
+    def _relu_pair(self, i: int) -> tuple[Any, Any]:
+        return self.layers[i], self.layers[i + 1]
 
     def _exit_session(self) -> None:
         self._mask_free = False
         for i in self._relu_fused:
-            if hasattr(self.layers[i], "relu_deferred"):
-                self.layers[i].relu_deferred = False
-            self.layers[i + 1].relu_input = self.layers[i + 1].relu_in_forward = False
+            layer, pool = self._relu_pair(i)
+            if hasattr(layer, "relu_deferred"):
+                layer.relu_deferred = False
+            pool.relu_input = pool.relu_in_forward = False
         self._relu_fused = frozenset()
 
     def _first_trainable(self) -> int:
