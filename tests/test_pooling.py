@@ -148,6 +148,7 @@ def test_pooling_defaults_config_and_errors():
     (lambda: [L.Conv2D(4, 2, activation="relu"), L.MaxPooling2D(2)], (3, 8, 10, 2)),  # 7 x 9: a row/column left
     (lambda: [L.Conv2D(4, 2, activation="relu"), L.MaxPooling2D(3, 2, "same")], (3, 8, 8, 2)),  # overlapping
     (lambda: [L.Conv1D(4, 2, activation="relu"), L.MaxPooling1D(2)], (3, 9, 2)),
+    (lambda: [L.Conv2DTranspose(4, 2, activation="relu"), L.MaxPooling2D(2)], (3, 5, 5, 2)),
     (lambda: [L.Dense(4, activation="relu"), L.MaxPooling1D(2)], (3, 8, 2)),
     (lambda: [L.Dense(4), L.Activation("relu"), L.MaxPooling1D(2)], (3, 8, 2)),
 ])
@@ -177,7 +178,7 @@ def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, o
         monkeypatch.setattr(pooling, "_POOL_GROUP", 1)
     with model.training_session():
         assert pool.relu_input and model._relu_fused == {len(layers) - 2}
-        assert pool.relu_in_forward == isinstance(first, L.Conv2D | L.Conv1D)  # the conv's ReLU moves too
+        assert pool.relu_in_forward == isinstance(first, L.Conv2D | L.Conv1D | L.Conv2DTranspose)  # ReLU moves too
         assert model.compute_loss_and_gradients(x, y) == expected_loss
         if pool.relu_in_forward:
             assert first.cache["a"].min() < 0  # the conv's training output is z
