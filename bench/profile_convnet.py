@@ -1,7 +1,8 @@
 """W6 step by step, interleaved with PyTorch: ``python -m bench.profile_convnet [--steps 40]``.
 
 Each iteration runs, one after the other in one process: a glassnet training step with every layer's
-forward and backward timed separately (the same calls ``Sequential.train_step`` makes), a PyTorch step
+forward and backward timed separately (the same calls ``Sequential.train_step`` makes, including
+``backward_preactivation`` for a ReLU layer whose max pooling returns its dL/dz), a PyTorch step
 (NCHW, ``zero_grad(set_to_none=True)``, ``backward``, Adam) and the step's matrix products alone
 (``impl_gemm.convnet_step``). Interleaving exposes all three to the same load on a shared machine;
 medians over the iterations are printed, with the ratios the targets of issue 12 are stated in.
@@ -26,6 +27,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--threads", type=int, default=None,
                         help="limit BLAS and PyTorch to this many threads (1 is less sensitive to a loaded machine)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU time instead of wall-clock (with --threads 1, time spent waiting is not counted)")
     args = parser.parse_args()
     if args.threads:
         from threadpoolctl import threadpool_limits
@@ -48,38 +51,40 @@ def main() -> int:
         times.setdefault(name, []).append(seconds)
 
     assert model.loss is not None
+    clock = time.process_time if args.cpu else time.perf_counter
     with model.training_session():
         for _ in range(args.steps + 3):
-            start = time.perf_counter()
+            start = clock()
             a = xb
             for layer in model.layers:
-                t = time.perf_counter()
+                t = clock()
                 a = layer.forward(a, training=True)
-                record(f"fwd {layer.name}", time.perf_counter() - t)
-            t = time.perf_counter()
+                record(f"fwd {layer.name}", clock() - t)
+            t = clock()
             model.loss(yb, a)
             g = model.loss.fused_gradient(yb, a)
-            record("loss", time.perf_counter() - t)
+            record("loss", clock() - t)
             last = len(model.layers) - 1
+            fused = getattr(model, "_relu_fused", ())  # ReLU layers whose max pooling does their backward
             for i in range(last, -1, -1):
                 layer = model.layers[i]
                 layer.input_grad_required = i > 0
-                t = time.perf_counter()
-                g = layer.backward_preactivation(g) if i == last else layer.backward(g)
-                record(f"bwd {layer.name}", time.perf_counter() - t)
+                t = clock()
+                g = layer.backward_preactivation(g) if i == last or i in fused else layer.backward(g)
+                record(f"bwd {layer.name}", clock() - t)
                 layer.input_grad_required = True
-            t = time.perf_counter()
+            t = clock()
             model.optimizer.step(model._trainable_params)
-            record("optimizer", time.perf_counter() - t)
-            record("glassnet step", time.perf_counter() - start)
-            t = time.perf_counter()
+            record("optimizer", clock() - t)
+            record("glassnet step", clock() - start)
+            t = clock()
             opt.zero_grad(set_to_none=True)
             loss_fn(net(xt), yt).backward()
             opt.step()
-            record("torch step", time.perf_counter() - t)
-            t = time.perf_counter()
+            record("torch step", clock() - t)
+            t = clock()
             gemm()
-            record("gemm step", time.perf_counter() - t)
+            record("gemm step", clock() - t)
     med = {k: statistics.median(v[3:]) for k, v in times.items()}
     for name, value in med.items():
         print(f"  {name:<24} {value * 1e3:8.2f} ms")

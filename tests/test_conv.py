@@ -227,7 +227,11 @@ def test_float32_stays_float32_and_caches_only_what_backward_needs(rng):
     conv = L.Conv2D(2, 3)
     conv.forward(rng.normal(size=(2, 5, 5, 1)).astype(np.float32), training=True)
     assert set(conv.cache) == {"cols", "a", "x_shape"}
-    assert conv.cache["cols"].nbytes == 2 * 3 * 3 * 9 * 1 * 4  # N Ho Wo kh kw C float32
+    # N Ho Wo (kh kw C + 1) float32: the narrow patch matrix carries a column of ones for the bias
+    assert conv.cache["cols"].nbytes == 2 * 3 * 3 * (9 * 1 + 1) * 4
+    wide = L.Conv2D(2, 3)  # kh kw C = 72: no bias column
+    wide.forward(rng.normal(size=(2, 5, 5, 8)).astype(np.float32), training=True)
+    assert wide.cache["cols"].nbytes == 2 * 3 * 3 * 9 * 8 * 4
 
 
 def test_input_gradient_is_skipped_when_not_required(rng):
@@ -332,3 +336,20 @@ def test_inference_in_image_blocks_equals_the_training_forward(rng, float64, mon
     monkeypatch.setattr(conv_module, "_PATCH_BUDGET", 2 * 5 * 4 * 18)  # blocks of 2 images: 2, 2, 2, 1
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
     assert layer.cache == {}
+
+
+@pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((2, 3), (1, 1)), ((1, 1), (2, 1))])
+def test_scatter_products_in_image_groups_equals_col2im_of_one_product(strides, dilation, rng, float64, monkeypatch):
+    from glassnet.layers import _conv_utils as cu
+
+    n, (ho, wo), (kh, kw), a, b = 7, (4, 5), (3, 2), 3, 2
+    hp = strides[0] * (ho - 1) + (kh - 1) * dilation[0] + 1
+    wp = strides[1] * (wo - 1) + (kw - 1) * dilation[1] + 1
+    lhs, weights = rng.normal(size=(n * ho * wo, a)), rng.normal(size=(kh, kw, a, b))
+    # the adjoint of im2col, written out: column (p, q, c) of row (i, j) of image m lands on pixel
+    # (i s_h + p d_h, j s_w + q d_w) of image m
+    cols = lhs @ weights.transpose(2, 0, 1, 3).reshape(a, kh * kw * b)
+    expected = cu.col2im(cols[None], (n, hp, wp, b), (ho, wo), (kh, kw), strides, dilation)
+    monkeypatch.setattr(cu, "_SCATTER_BLOCK", 3 * ho * wo * b * 8)  # groups of 3 images: 3, 3, 1
+    np.testing.assert_allclose(cu.scatter_products(lhs, weights, (n, hp, wp, b), (ho, wo), strides, dilation),
+                               expected, rtol=1e-12, atol=1e-12)

@@ -141,3 +141,67 @@ def test_pooling_defaults_config_and_errors():
         L.MaxPooling2D((2, 0))
     with pytest.raises(gn.ConfigError, match="padding"):
         L.AveragePooling2D(padding="full")
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: [L.Conv2D(4, 2, activation="relu"), L.MaxPooling2D(2)], (3, 9, 9, 2)),  # 8 x 8: tiled windows
+    (lambda: [L.Conv2D(4, 2, activation="relu"), L.MaxPooling2D(2)], (3, 8, 10, 2)),  # 7 x 9: a row/column left
+    (lambda: [L.Conv2D(4, 2, activation="relu"), L.MaxPooling2D(3, 2, "same")], (3, 8, 8, 2)),  # overlapping
+    (lambda: [L.Conv1D(4, 2, activation="relu"), L.MaxPooling1D(2)], (3, 9, 2)),
+    (lambda: [L.Conv2DTranspose(4, 2, activation="relu"), L.MaxPooling2D(2)], (3, 5, 5, 2)),
+    (lambda: [L.Dense(4, activation="relu"), L.MaxPooling1D(2)], (3, 8, 2)),
+    (lambda: [L.Dense(4), L.Activation("relu"), L.MaxPooling1D(2)], (3, 8, 2)),
+])
+@pytest.mark.parametrize("one_image_groups", [False, True])
+def test_relu_then_max_pooling_in_fit_gives_the_unfused_gradients(make, shape, one_image_groups, rng, float64,
+                                                                    monkeypatch):
+    """In fit, a max pooling after a ReLU layer returns that layer's dL/dz (Sequential._enter_session);
+    the parameter gradients equal those of the plain backward (layer by layer through the ReLU), ties
+    included: one filter is constant and positive (ties at the maximum), one constant and dead (ties at 0).
+    With ``one_image_groups`` the fused backward also runs image by image (the unfused one in one group)."""
+    layers = make()
+    model = gn.Sequential([L.Input(shape=shape[1:]), *layers, L.Flatten(), L.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    first = layers[0]
+    first.kernel.value[..., :2] = 0.0
+    first.bias.value = np.array([0.5, -0.5, 0.1, -0.1])
+    x, y = rng.normal(size=shape), rng.normal(size=(shape[0], 2))
+
+    pred = model.forward(x, training=True)  # outside fit: nothing fused
+    expected_loss = model.loss(y, pred)
+    model.backward(model.loss.gradient(y, pred))
+    expected = [p.grad.copy() for p in model.parameters()]
+    pool = layers[-1]
+    if one_image_groups:
+        from glassnet.layers import pooling
+
+        monkeypatch.setattr(pooling, "_POOL_GROUP", 1)
+    with model.training_session():
+        assert pool.relu_input and model._relu_fused == {len(layers) - 2}
+        assert pool.relu_in_forward == isinstance(first, L.Conv2D | L.Conv1D | L.Conv2DTranspose)  # ReLU moves too
+        assert model.compute_loss_and_gradients(x, y) == expected_loss
+        if pool.relu_in_forward:
+            assert first.cache["a"].min() < 0  # the conv's training output is z
+    assert not pool.relu_input and not pool.relu_in_forward and not model._relu_fused
+    assert not getattr(first, "relu_deferred", False)
+    for got, want in zip((p.grad for p in model.parameters()), expected):
+        np.testing.assert_array_equal(got, want)
+    assert np.abs(expected[0]).max() > 0
+
+
+@pytest.mark.parametrize("kind", ["max", "average"])
+def test_pooling_in_image_groups_matches_pytorch_with_many_ties(kind, rng, float64, torch, monkeypatch):
+    """Values from {0, 1, 2}: most windows tie. Image groups (forward: 1 image, backward: 2, so 3 groups
+    for 5 images) give PyTorch's output and gradient."""
+    from glassnet.layers import pooling
+
+    monkeypatch.setattr(pooling, "_POOL_GROUP", 2 * 6 * 6 * 3 * 8)
+    x = rng.integers(0, 3, size=(5, 6, 7, 3)).astype(float)  # 7 columns: the last one is in no window
+    layer = L.MaxPooling2D(2) if kind == "max" else L.AveragePooling2D(2)
+    y = layer.forward(x, training=True)
+    g = rng.normal(size=(5, 3, 3, 3))
+    gx = layer.backward(g)
+    xt, yt = torch_pool(torch, kind, x, (2, 2), (2, 2), "valid")
+    yt.backward(torch.tensor(nchw(g)))
+    np.testing.assert_allclose(y, nhwc(yt), rtol=1e-15)
+    np.testing.assert_allclose(gx, nhwc(xt.grad), rtol=1e-15)

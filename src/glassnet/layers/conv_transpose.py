@@ -81,7 +81,7 @@ class Conv2DTranspose(_Conv):
         z = np.ascontiguousarray(z) if z is not zp else z
         if self.use_bias:
             z += self.bias.value
-        a = self.activation.forward(z, inplace=True)
+        a = z if training and self.relu_deferred else self.activation.forward(z, inplace=True)  # see _Conv
         if training:
             self.cache = {"x": x, "a": a}
         return a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .._typing import Array, Shape
@@ -18,6 +19,8 @@ class Sequential(Model):
     ``Sequential([Input(shape=(4,)), Dense(5), ...])`` is built at once; without ``Input`` the model is
     built from the first data it sees.
     """
+
+    _relu_fused: AbstractSet[int] = frozenset()  # layers whose ReLU backward the max pooling after them does (fit)
 
     def __init__(self, layers: list[Layer] | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -100,9 +103,27 @@ class Sequential(Model):
 
     def _enter_session(self) -> None:
         self._mask_free = not any(getattr(layer, "compute_mask", None) for layer in self.layers)
+        # a ReLU layer followed by max pooling: the pooling's backward returns dL/dz of the layer (see
+        # layers.pooling._MaxPooling.fuses_relu_input), which then runs backward_preactivation
+        self._relu_fused = {i for i, (layer, after) in enumerate(zip(self.layers, self.layers[1:]))
+                            if getattr(after, "fuses_relu_input", False) and layer.can_fuse("relu")}
+        for i in self._relu_fused:
+            layer, pool = self._relu_pair(i)
+            pool.relu_input = True
+            if hasattr(layer, "relu_deferred"):  # conv layers: the pooling applies the ReLU as well
+                layer.relu_deferred = pool.relu_in_forward = True
+
+    def _relu_pair(self, i: int) -> tuple[Any, Any]:
+        return self.layers[i], self.layers[i + 1]
 
     def _exit_session(self) -> None:
         self._mask_free = False
+        for i in self._relu_fused:
+            layer, pool = self._relu_pair(i)
+            if hasattr(layer, "relu_deferred"):
+                layer.relu_deferred = False
+            pool.relu_input = pool.relu_in_forward = False
+        self._relu_fused = frozenset()
 
     def _first_trainable(self) -> int:
         cached = self._session_first_trainable
@@ -128,7 +149,8 @@ class Sequential(Model):
         layers, last = self.layers, len(self.layers) - 1
         for i in range(last, stop - 1, -1):
             layer = layers[i]
-            grad = layer.backward_preactivation(grad) if i == last and from_preactivation else layer.backward(grad)  # type: ignore[arg-type]
+            fused = (i == last and from_preactivation) or i in self._relu_fused
+            grad = layer.backward_preactivation(grad) if fused else layer.backward(grad)  # type: ignore[arg-type]
         return grad if required else None
 
     def get_config(self) -> dict[str, Any]:
