@@ -20,7 +20,8 @@ reference a generator's samples are measured against.
 ``--ema D`` keeps an exponential moving average of the generator's weights (``gn.callbacks.
 ExponentialMovingAverage``, a_t = D a_{t-1} + (1 - D) w_t, kept beside ``--state`` as STATE.ema.npz) and
 scores the averaged generator too; ``--lr`` sets both Adam learning rates (e.g. lower, late in a run);
-``--epochs 0`` trains nothing and only scores the saved state.
+``--epochs 0`` trains nothing and only scores the saved state; ``--z-scales 0.8,0.6`` also scores G(s z) for those
+scales s (a sampling temperature below 1: fewer odd samples, possibly fewer kinds).
 """
 
 from __future__ import annotations
@@ -95,11 +96,12 @@ def load_judge(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> tuple[
     return judge, time.perf_counter() - start
 
 
-def ema_callback(args: argparse.Namespace) -> gn.callbacks.ExponentialMovingAverage | None:
+def ema_callback(args: argparse.Namespace, gan: gn.models.GAN) -> gn.callbacks.ExponentialMovingAverage | None:
     """The generator's weight average, continued from STATE.ema.npz when an earlier stage left one."""
     if not args.ema:
         return None
     ema = gn.callbacks.ExponentialMovingAverage(args.ema, attribute="generator")
+    ema.set_model(gan)  # fit sets it too; --epochs 0 only swaps the saved average in
     path = f"{args.state}.ema.npz" if args.state else None
     if path and os.path.exists(path):
         with np.load(path) as saved:
@@ -129,6 +131,7 @@ def main() -> None:
     parser.add_argument("--judge-file", default=None, help="load the judge from / save it to this model file")
     parser.add_argument("--lr", type=float, default=0, help="set both Adam learning rates to this (0: keep)")
     parser.add_argument("--ema", type=float, default=0, help="average the generator's weights with this decay")
+    parser.add_argument("--z-scales", default="", help="also score G(s z) for these scales s, e.g. 0.8,0.6")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-seconds", type=float, default=0, help="stop training after this long (0: no limit)")
     parser.add_argument("--state", default=None, help="continue from / save to this model file (stages of a run)")
@@ -147,7 +150,7 @@ def main() -> None:
         gan.d_optimizer.learning_rate = gan.g_optimizer.learning_rate = args.lr
     real = 2 * (x[: args.limit] if args.limit else x) - 1
     steps_before = gan.g_optimizer.iterations
-    ema = ema_callback(args)
+    ema = ema_callback(args, gan)
     callbacks = [TimeLimit(args.max_seconds), *([ema] if ema else [])]
     start = time.perf_counter()
     history = None
@@ -169,11 +172,21 @@ def main() -> None:
               "judge_seconds": round(judge_seconds, 1),
               "last_epoch": {k: round(v[-1], 4) for k, v in history.history.items()} if history else {},
               "diagnosis": [finding.text for finding in findings]}
+    result["z_scales"] = scaled_scores(gan, judge, args.z_scales)
     if ema is not None and ema.averages is not None:
         with ema.swapped():
             averaged = (gan.sample(10_000, seed=1) + 1) / 2
-        result["ema"] = {**score(judge, averaged), "decay": args.ema, "updates": ema.updates}
+            result["ema"] = {**score(judge, averaged), "decay": args.ema, "updates": ema.updates,
+                             "z_scales": scaled_scores(gan, judge, args.z_scales)}
     report(result, args.out, samples)
+
+
+def scaled_scores(gan: gn.models.GAN, judge: gn.Sequential, scales: str) -> dict[str, object]:
+    """The score of 10,000 samples G(s z), z ~ N(0, I) (the same z as ``sample(10_000, seed=1)``), for each
+    scale s in the comma-separated ``scales``: s < 1 trades diversity for typical samples (a temperature, the
+    simple form of the truncation trick of Brock et al., 2019)."""
+    z = np.random.default_rng(1).standard_normal((10_000, gan.latent_dim)).astype(gan.dtype)
+    return {scale: score(judge, (gan.predict(float(scale) * z) + 1) / 2) for scale in filter(None, scales.split(","))}
 
 
 if __name__ == "__main__":
