@@ -88,7 +88,8 @@ def test_ring_gan_has_two_optimizers_curves_density_and_the_diagnosis(tmp_path):
 
 
 def test_an_interrupted_gan_run_resumes_to_the_same_weights(tmp_path):
-    straight = runs.train(runs.setup(_small_ring(epochs=3)), out=tmp_path / "straight", verbose=0)
+    straight_run = runs.setup(_small_ring(epochs=3))
+    straight = runs.train(straight_run, out=tmp_path / "straight", verbose=0)
     first = runs.setup(_small_ring(epochs=2))
     cut = runs.train(first, out=tmp_path / "cut", verbose=0)
     backup = cut.run_dir / "backup"
@@ -96,11 +97,18 @@ def test_an_interrupted_gan_run_resumes_to_the_same_weights(tmp_path):
     again = runs.setup(_small_ring(epochs=2))
     again.model.fit(again.data.x_train, epochs=2, batch_size=256, verbose=0, seed=0, shuffle=True,
                     callbacks=[*again.callbacks, gn.callbacks.BackupAndRestore(backup, delete_checkpoint=False)])
-    resumed = runs.train(runs.setup(_small_ring(epochs=3)), verbose=0, resume=cut.run_dir)
+    run = runs.setup(_small_ring(epochs=3))
+    resumed = runs.train(run, verbose=0, resume=cut.run_dir)
     a = gn.load_model(straight.run_dir / "model.glassnet").get_weights()
     b = gn.load_model(resumed.run_dir / "model.glassnet").get_weights()
     for left, right in zip(a, b):
         np.testing.assert_array_equal(left, right)
+    # the per-epoch samples of the epochs before the resume come back from the backup, as straight's
+    grids, straight_grids = run.callbacks[0], straight_run.callbacks[0]
+    assert [epoch for epoch, _ in grids.grids] == [1, 2, 3]
+    for (_, left), (_, right) in zip(grids.grids, straight_grids.grids):
+        np.testing.assert_array_equal(left, right)
+    assert grids.diversity == straight_grids.diversity
 
 
 @pytest.mark.parametrize(("change", "message"), [

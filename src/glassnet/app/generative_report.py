@@ -37,7 +37,8 @@ REFERENCE_ROWS = 500
 
 class SampleGrids(Callback):
     """After every epoch: ``GRID_SAMPLES`` samples of a VAE or GAN from one fixed z, and (a GAN) the sample
-    diversity of 500 samples against 500 real rows (``glassnet.diagnostics.gan.sample_diversity``)."""
+    diversity of 500 samples against 500 real rows (``glassnet.diagnostics.gan.sample_diversity``). Both
+    are kept in the run's backup (``get_state``), so a run resumed with ``--resume`` reports every epoch."""
 
     def __init__(self, seed: int = 0, real: Array | None = None) -> None:
         super().__init__()
@@ -53,6 +54,15 @@ class SampleGrids(Callback):
         self.grids.append((epoch + 1, np.asarray(sample(GRID_SAMPLES, seed=self.seed))))
         if self.real is not None and hasattr(self.model, "discriminator"):
             self.diversity.append(sample_diversity(sample(REFERENCE_ROWS, seed=self.seed + 1), self.real))
+
+    def get_state(self) -> dict[str, Any]:
+        """The grids and diversities so far: part of every epoch's backup, so a resumed run keeps them."""
+        return {"epochs": [epoch for epoch, _ in self.grids], "grids": [grid for _, grid in self.grids],
+                "diversity": list(self.diversity)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.grids = [(int(epoch), np.asarray(grid)) for epoch, grid in zip(state["epochs"], state["grids"])]
+        self.diversity = [float(d) for d in state["diversity"]]
 
 
 def image_shape(shape: tuple[int, ...]) -> tuple[int, int] | None:

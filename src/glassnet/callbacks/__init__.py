@@ -6,6 +6,7 @@ from .base import Callback, CallbackList
 from .checkpoint import ModelCheckpoint
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
+from .ema import ExponentialMovingAverage
 from .history import History
 from .jsonl_logger import JSONLinesLogger
 from .lambda_callback import LambdaCallback
@@ -26,6 +27,7 @@ __all__ = [
     "Callback",
     "CallbackList",
     "EarlyStopping",
+    "ExponentialMovingAverage",
     "History",
     "JSONLinesLogger",
     "LambdaCallback",
