@@ -249,7 +249,7 @@ class _Conv(Layer):
             gzg = gz.reshape(rows, g, self.filters // g).transpose(1, 0, 2)
             grad_kernel[...] = np.matmul(cols.transpose(0, 2, 1), gzg)
         if self.use_bias and not folded:
-            column_sums(gz, self.bias.grad)
+            gemv_column_sums(gz, self.bias.grad)
         if not self.input_grad_required:
             return None
         (top, bottom), (left, right) = self._pads
@@ -284,7 +284,7 @@ class _Conv(Layer):
         }
 
 
-def column_sums(rows: Array, out: Array) -> None:
+def gemv_column_sums(rows: Array, out: Array) -> None:
     """out = sum of the rows of ``rows`` (M, F), as ones(M) @ rows: a BLAS product, measured 0.2 ms against
     1.5 ms for ``np.add.reduce(axis=0)`` on (86528, 32) float32 (the first conv layer's bias gradient)."""
     np.matmul(np.ones(rows.shape[0], dtype=rows.dtype), rows, out=out)

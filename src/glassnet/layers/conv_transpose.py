@@ -23,7 +23,7 @@ import numpy as np
 from .._typing import Array, Shape
 from ..errors import ConfigError
 from . import _conv_utils as cu
-from .conv import _Conv, column_sums
+from .conv import _Conv, gemv_column_sums
 
 
 class Conv2DTranspose(_Conv):
@@ -94,7 +94,7 @@ class Conv2DTranspose(_Conv):
         x2 = x.reshape(n * h * w, c)
         np.matmul(cols.T, x2, out=self.kernel.grad.reshape(-1, c))
         if self.use_bias:
-            column_sums(grad_z.reshape(-1, self.filters), self.bias.grad)
+            gemv_column_sums(grad_z.reshape(-1, self.filters), self.bias.grad)
         if not self.input_grad_required:
             return None
         return np.matmul(cols, self.kernel.value.reshape(-1, c)).reshape(n, h, w, c)
