@@ -24,24 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from bench.ab_w2_step import _load
+from bench.ab_fit import _load
 from bench.workloads import WORKLOADS, load_data
 
 
-def _model(gn: Any) -> Any:
-    w = WORKLOADS["W9"]
-    gn.set_seed(0)
-    L = gn.layers
-    d = w.hidden[0]
-    x_in = L.Input(shape=(w.seq_len, w.n_in))
-    h = L.PositionalEmbedding(w.seq_len, d)(L.Dense(d, use_bias=False)(x_in))
-    for _ in range(w.n_blocks):
-        h = L.TransformerDecoderBlock(w.n_heads, d // w.n_heads, w.ff_dim, activation={
-            "class_name": "GELU", "config": {"approximate": "tanh"}})(h)
-    model = gn.Model(inputs=x_in, outputs=L.Dense(w.n_out)(L.LayerNormalization(epsilon=1e-5)(h)))
-    model.compile(optimizer=gn.optimizers.Adam(w.learning_rate),
-                  loss=gn.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
+def _model(impl: Any) -> Any:
+    """W9's model from ``bench/impl_glassnet.py`` compiled against one version, from seed 0."""
+    impl.gn.set_seed(0)
+    return impl.build_gpt(WORKLOADS["W9"], "adam")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.insert(0, tmp)
         versions = {"old": _load(args.old, "glassnet_ab_old", Path(tmp)),
                     "new": _load(args.new, "glassnet_ab_new", Path(tmp))}
-        models = {k: _model(gn) for k, gn in versions.items()}
+        models = {k: _model(impl) for k, impl in versions.items()}
         losses = {k: m.fit(x, y, batch_size=w.batch_size, verbose=0, seed=0).history["loss"][-1]
                   for k, m in models.items()}  # warm-up, and the same first epoch in both
         times: dict[str, list[float]] = {k: [] for k in models}
