@@ -102,32 +102,23 @@ class GRU(Recurrent):
                training: bool) -> tuple[Array, list[Array], dict[str, Any]]:
         if self.reset_after:
             return self._steps_after(xw, initial, mt, rec_mask, training)
+        # reset_after=False, row layout (T, batch, 3 units)
         steps, batch, _ = xw.shape
         u, dtype = self.units, xw.dtype
         kernel_u = self.recurrent_kernel.value
-        b_rec = self._bias_views()[2]
         h_all = np.empty((steps + 1, batch, u), dtype)
         h_all[0] = initial[0]
         h_in = h_all[:-1] if rec_mask is None else np.empty((steps, batch, u), dtype)
-        # reset_after: the recurrent products [rz, rr, rh] per step; before: r * h_{t-1} per step
-        saved = np.empty((steps, batch, 3 * u if self.reset_after else u), dtype)
+        saved = np.empty((steps, batch, u), dtype)  # r * h_{t-1} per step
         product = np.empty((batch, 2 * u), dtype)
         for t in range(steps):
             h_prev = h_all[t]
             h_rec = h_prev if rec_mask is None else np.multiply(h_prev, rec_mask, out=h_in[t])
             a = xw[t]  # pre-activations, then (in place) the activated gates [z, r, hh]
-            if self.reset_after:
-                rec = np.matmul(h_rec, kernel_u, out=saved[t])
-                if b_rec is not None:
-                    rec += b_rec
-                a[:, : 2 * u] += rec[:, : 2 * u]
-                self._sigma(a[:, : 2 * u])
-                a[:, 2 * u :] += np.multiply(a[:, u : 2 * u], rec[:, 2 * u :], out=product[:, :u])
-            else:
-                a[:, : 2 * u] += np.matmul(h_rec, kernel_u[:, : 2 * u], out=product)
-                self._sigma(a[:, : 2 * u])
-                rh = np.multiply(a[:, u : 2 * u], h_rec, out=saved[t])
-                a[:, 2 * u :] += rh @ kernel_u[:, 2 * u :]
+            a[:, : 2 * u] += np.matmul(h_rec, kernel_u[:, : 2 * u], out=product)
+            self._sigma(a[:, : 2 * u])
+            rh = np.multiply(a[:, u : 2 * u], h_rec, out=saved[t])
+            a[:, 2 * u :] += rh @ kernel_u[:, 2 * u :]
             hh = a[:, 2 * u :]
             if self._fused:
                 np.tanh(hh, out=hh)
@@ -240,7 +231,6 @@ class GRU(Recurrent):
         u, dtype = self.units, gates.dtype
         kernel_u = self.recurrent_kernel.value
         grad_a = np.empty_like(gates)  # dL/d(input pre-activations) [da_z, da_r, da_h]
-        grad_rec = np.empty_like(gates) if self.reset_after else None  # dL/d[rz, rr, rh]
         dh = np.zeros((batch, u), dtype) if grad_finals[0] is None else grad_finals[0].copy()
         tmp, tmp2, deriv = np.empty((batch, u), dtype), np.empty((batch, u), dtype), np.empty((batch, 2 * u), dtype)
         for t in range(steps - 1, -1, -1):
@@ -259,20 +249,12 @@ class GRU(Recurrent):
                 d[:, 2 * u :] *= np.multiply(np.subtract(1, hh, out=tmp), np.add(1, hh, out=tmp2), out=tmp)
             else:
                 self._derivative(d[:, 2 * u :], hh, self.activation)  # da_h
-            if self.reset_after:
-                np.multiply(d[:, 2 * u :], saved[t][:, 2 * u :], out=d[:, u : 2 * u])  # dr = da_h * rh
-                self._sigma_derivative(d[:, : 2 * u], a[:, : 2 * u], deriv)
-                g = grad_rec[t]  # type: ignore[index]
-                g[:, : 2 * u] = d[:, : 2 * u]
-                np.multiply(d[:, 2 * u :], r, out=g[:, 2 * u :])
-                grad_prev = g @ kernel_u.T
-            else:
-                grad_rh = d[:, 2 * u :] @ kernel_u[:, 2 * u :].T  # dL/d(r * h_{t-1})
-                h_rec = h_all[t] if rec_mask is None else h_in[t]
-                np.multiply(grad_rh, h_rec, out=d[:, u : 2 * u])  # dr
-                self._sigma_derivative(d[:, : 2 * u], a[:, : 2 * u], deriv)
-                grad_prev = grad_rh * r
-                grad_prev += d[:, : 2 * u] @ kernel_u[:, : 2 * u].T
+            grad_rh = d[:, 2 * u :] @ kernel_u[:, 2 * u :].T  # dL/d(r * h_{t-1})
+            h_rec = h_all[t] if rec_mask is None else h_in[t]
+            np.multiply(grad_rh, h_rec, out=d[:, u : 2 * u])  # dr
+            self._sigma_derivative(d[:, : 2 * u], a[:, : 2 * u], deriv)
+            grad_prev = grad_rh * r
+            grad_prev += d[:, : 2 * u] @ kernel_u[:, : 2 * u].T
             if rec_mask is not None:
                 grad_prev *= rec_mask
             grad_prev += dh * z
@@ -280,17 +262,9 @@ class GRU(Recurrent):
                 grad_prev += dh_carry
             dh = grad_prev
         rows = steps * batch
-        h_rec_all = h_in.reshape(rows, u)
-        if self.reset_after:
-            g2 = grad_rec.reshape(rows, width)  # type: ignore[union-attr]
-            np.matmul(h_rec_all.T, g2, out=self.recurrent_kernel.grad)
-            b_rec_grad = self._bias_views()[3]
-            if b_rec_grad is not None:
-                np.add.reduce(g2, axis=0, out=b_rec_grad)
-        else:
-            a2 = grad_a.reshape(rows, width)
-            np.matmul(h_rec_all.T, a2[:, : 2 * u], out=self.recurrent_kernel.grad[:, : 2 * u])
-            np.matmul(saved.reshape(rows, u).T, a2[:, 2 * u :], out=self.recurrent_kernel.grad[:, 2 * u :])
+        a2 = grad_a.reshape(rows, width)
+        np.matmul(h_in.reshape(rows, u).T, a2[:, : 2 * u], out=self.recurrent_kernel.grad[:, : 2 * u])
+        np.matmul(saved.reshape(rows, u).T, a2[:, 2 * u :], out=self.recurrent_kernel.grad[:, 2 * u :])
         return [(slice(None), grad_a)], [dh]
 
     def _sigma_derivative(self, grad: Array, a: Array, buffer: Array) -> None:

@@ -50,7 +50,7 @@ def _weights(w: Array | None, mask: Array | None, like: Array) -> Array | None:
     real = int(np.count_nonzero(mask))
     m *= like.dtype.type(m.size / real) if real else like.dtype.type(0)
     if w is not None:
-        m *= np.repeat(w.astype(like.dtype, copy=False), mask.shape[1] if mask.ndim > 1 else 1)
+        m *= np.repeat(w.astype(like.dtype, copy=False), mask.size // len(w))  # w_b for each step of row b
     return m
 
 
