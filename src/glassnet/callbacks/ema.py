@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._typing import Array
+from ..averages import ewma_update
 from ..errors import ConfigError
 from .base import Callback, Logs
 
@@ -53,6 +54,7 @@ class ExponentialMovingAverage(Callback):
         self.include_non_trainable = bool(include_non_trainable)
         self.averages: list[Array] | None = None
         self.updates = 0  # batches averaged so far (across resumes)
+        self._scratch: list[Array] | None = None  # one buffer per average for ewma_update
 
     def target(self) -> Any:
         """The averaged model: the fitted model, or its ``attribute``."""
@@ -76,15 +78,16 @@ class ExponentialMovingAverage(Callback):
             self._check(params, [a.shape for a in self.averages])
             return
         self.averages = [np.array(p.value, copy=True) for p in params]
+        self._scratch = None
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         if self.averages is None:
             self.on_train_begin()
         assert self.averages is not None
-        keep = self.decay
-        for average, param in zip(self.averages, self.parameters()):
-            average *= average.dtype.type(keep)  # in place, in the parameter's dtype
-            average += average.dtype.type(1.0 - keep) * param.value
+        if self._scratch is None:
+            self._scratch = [np.empty_like(a) for a in self.averages]
+        for average, param, scratch in zip(self.averages, self.parameters(), self._scratch):
+            ewma_update(average, param.value, self.decay, scratch)  # in place, in the parameter's dtype
         self.updates += 1
 
     @contextlib.contextmanager
@@ -110,6 +113,7 @@ class ExponentialMovingAverage(Callback):
     def set_state(self, state: dict[str, Any]) -> None:
         averages = state.get("averages") or []
         self.averages = [np.array(a, copy=True) for a in averages] or None
+        self._scratch = None
         self.updates = int(state.get("updates", 0))
 
     def _check(self, params: list[Any], shapes: list[tuple[int, ...]]) -> None:
